@@ -1,0 +1,173 @@
+"""Load a recipe: YAML with line numbers, command-line overrides, one-line errors with suggestions."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from compressor.config.schema import Recipe
+from compressor.errors import UserInputError
+
+Loc = tuple[str | int, ...]
+
+
+def _line_map(node: yaml.Node, prefix: Loc = ()) -> dict[Loc, int]:
+    """Map every YAML path (keys and list indices) to its 1-based line number."""
+    lines: dict[Loc, int] = {prefix: node.start_mark.line + 1}
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            path = (*prefix, key.value)
+            lines[path] = key.start_mark.line + 1
+            lines.update({k: v for k, v in _line_map(value, path).items() if k != path})
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            lines.update(_line_map(item, (*prefix, index)))
+    return lines
+
+
+def parse_override(text: str) -> tuple[list[str | int], Any]:
+    """Split ``a.b.0.c=value`` into a path and a YAML-parsed value."""
+    if "=" not in text:
+        raise UserInputError(f"override '{text}': expected KEY=VALUE, e.g. train.epochs=5")
+    key, raw = text.split("=", 1)
+    if not key:
+        raise UserInputError(f"override '{text}': the key before '=' is empty")
+    try:
+        value = yaml.safe_load(raw) if raw else ""
+    except yaml.YAMLError:
+        value = raw
+    return [int(p) if p.isdigit() else p for p in key.split(".")], value
+
+
+def apply_override(data: dict[str, Any], path: list[str | int], value: Any) -> None:
+    """Set ``value`` at ``path`` inside nested dicts / lists, creating dicts as needed."""
+    node: Any = data
+    for depth, part in enumerate(path[:-1]):
+        if isinstance(node, list):
+            if not isinstance(part, int) or part >= len(node):
+                where = ".".join(map(str, path[: depth + 1]))
+                raise UserInputError(f"override {where}: no such list entry")
+            node = node[part]
+        else:
+            node = node.setdefault(part, {})
+            if node is None:
+                node = {}
+    last = path[-1]
+    if isinstance(node, list) and isinstance(last, int) and last < len(node):
+        node[last] = value
+    elif isinstance(node, dict):
+        node[last] = value
+    else:
+        raise UserInputError(f"override {'.'.join(map(str, path))}: cannot set a value there")
+
+
+def _fields_at(model: type[BaseModel], loc: Loc, data: Any) -> list[str]:
+    """Valid keys of the section that ``loc`` points into (for 'did you mean' suggestions)."""
+    current: Any = model
+    node = data
+    for part in loc[:-1]:
+        node = node[part] if isinstance(node, dict | list) else None
+        if isinstance(part, int):
+            continue
+        field = current.model_fields.get(part) if isinstance(current, type) else None
+        if field is None:
+            return []
+        current = _model_of(field.annotation, node)
+    return list(current.model_fields) if isinstance(current, type) and issubclass(current, BaseModel) else []
+
+
+def _model_of(annotation: Any, node: Any) -> Any:
+    """The BaseModel class inside an annotation (list item, optional, or tagged union member)."""
+    candidates = []
+    stack = [annotation]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, type) and issubclass(item, BaseModel):
+            candidates.append(item)
+        stack.extend(getattr(item, "__args__", ()) or ())
+        origin = getattr(item, "__origin__", None)
+        if origin is not None and hasattr(item, "__metadata__"):
+            stack.append(origin)
+    if len(candidates) > 1 and isinstance(node, dict):
+        for cls in candidates:
+            name_field = cls.model_fields.get("name")
+            if name_field is not None and node.get("name") in getattr(name_field.annotation, "__args__", ()):
+                return cls
+    return candidates[0] if candidates else None
+
+
+def _format_error(err: ValidationError, source: str, lines: dict[Loc, int], data: Any) -> str:
+    first = err.errors()[0]
+    loc: Loc = tuple(p for p in first["loc"] if not (isinstance(p, str) and p in _TAGS))
+    dotted = ".".join(str(p) for p in loc) or "(top level)"
+    line = next((lines[loc[:n]] for n in range(len(loc), -1, -1) if loc[:n] in lines), None)
+    where = f"{source}:{line}" if line else source
+    kind = first["type"]
+    if kind == "extra_forbidden":
+        options = _fields_at(Recipe, loc, data)
+        close = difflib.get_close_matches(str(loc[-1]), options, n=1, cutoff=0.5)
+        hint = f"did you mean '{close[0]}'?" if close else f"valid keys: {', '.join(options)}"
+        return f"{where}: unknown key '{dotted}'; {hint}"
+    if kind == "union_tag_invalid":
+        from compressor.config.methods import METHOD_NAMES
+
+        tag = str(first.get("input", {}).get("name", "")) if isinstance(first.get("input"), dict) else ""
+        close = difflib.get_close_matches(tag, METHOD_NAMES, n=1, cutoff=0.5)
+        hint = f"did you mean '{close[0]}'?" if close else f"choose one of {', '.join(METHOD_NAMES)}"
+        return f"{where}: unknown method '{tag}' at '{dotted}'; {hint}"
+    message = first["msg"].removeprefix("Value error, ")
+    return f"{where}: {dotted}: {message} (got {first.get('input')!r})"
+
+
+_TAGS = {
+    "natural", "pgd_at", "trades", "kd", "ard", "rslad", "adaad", "mtard", "b_mtard", "ciard",
+    "mmt_ard", "tecoa", "fare",
+}  # fmt: skip
+
+
+def load_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Recipe:
+    """Read, override and validate a recipe; any problem is one `UserInputError` line."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserInputError(f"recipe '{path}' not found; `compressor recipes` lists the shipped ones")
+    text = path.read_text()
+    try:
+        node = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise UserInputError(f"{where}: YAML syntax error: {problem}") from None
+    if not isinstance(data, dict):
+        raise UserInputError(f"{path}: a recipe is a YAML mapping of sections (run, data, student, ...)")
+    lines = _line_map(node) if node is not None else {}
+    for text_override in overrides:
+        apply_override(data, *parse_override(text_override))
+    try:
+        return Recipe.model_validate(data)
+    except ValidationError as err:
+        raise UserInputError(_format_error(err, str(path), lines, data)) from None
+
+
+def recipe_to_dict(recipe: Recipe) -> dict[str, Any]:
+    """The resolved recipe as plain JSON-compatible data."""
+    return recipe.model_dump(mode="json")
+
+
+def save_resolved(recipe: Recipe, path: Path) -> None:
+    """Write the resolved recipe (every default filled in) as YAML."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(recipe_to_dict(recipe), sort_keys=False))
+
+
+def section_hash(*sections: Any) -> str:
+    """A short stable hash of recipe sections (pydantic models or plain data)."""
+    payload = [s.model_dump(mode="json") if isinstance(s, BaseModel) else s for s in sections]
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -1,0 +1,223 @@
+"""The recipe: one YAML file validated by these pydantic models (unknown keys are rejected)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from compressor.config.methods import SINGLE_MODEL_METHODS, MethodParams
+from compressor.config.numbers import Number
+
+Role = Literal["robust", "clean"]
+Auto = Literal["auto"]
+
+
+class Strict(BaseModel):
+    """Base for every recipe section: unknown keys are errors, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class RunConfig(Strict):
+    name: str = Field("run", pattern=r"^[A-Za-z0-9_.-]+$")
+    output_dir: Path = Path("runs")
+    seed: int = 0
+    device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?|mps)$")
+
+
+class SyntheticData(Strict):
+    num_classes: int = Field(10, ge=2)
+    image_size: int = Field(32, ge=4)
+    channels: int = Field(3, ge=1)
+    train_size: int = Field(256, ge=8)
+    test_size: int = Field(128, ge=8)
+
+
+class DataConfig(Strict):
+    dataset: Literal["digits", "mnist", "cifar10", "cifar100", "imagefolder", "synthetic"] = "digits"
+    root: Path | None = None
+    download: bool = False
+    image_size: int | None = Field(None, ge=4)
+    val_fraction: Number = Field(0.1, ge=0, lt=1)
+    batch_size: int = Field(128, ge=1)
+    eval_batch_size: int = Field(256, ge=1)
+    num_workers: int = Field(2, ge=0)
+    augment: Literal["none", "crop_flip", "crop"] = "none"
+    limit_train: int | None = Field(None, ge=1)
+    limit_test: int | None = Field(None, ge=1)
+    on_device: bool | Auto = "auto"
+    class_names: list[str] | None = None
+    synthetic: SyntheticData = Field(default_factory=SyntheticData)
+
+    @model_validator(mode="after")
+    def _root_needed(self) -> DataConfig:
+        if self.dataset in ("mnist", "cifar10", "cifar100", "imagefolder") and self.root is None:
+            raise ValueError(f"data.root is required for dataset '{self.dataset}' (the folder holding it)")
+        return self
+
+
+class LoRAConfig(Strict):
+    rank: int = Field(16, ge=1)
+    alpha: Number = Field(32.0, gt=0)
+    dropout: Number = Field(0.0, ge=0, lt=1)
+    target_modules: list[str] | None = None
+
+
+class ModelSpec(Strict):
+    """A model by name: timm (our small-input zoo included) or open_clip, optionally from a file."""
+
+    source: Literal["timm", "open_clip"] = "timm"
+    name: str
+    pretrained: bool | str = False
+    checkpoint: Path | None = None
+    checkpoint_format: Literal["auto", "robustbench"] = "auto"
+    trust_pickle: bool = False
+    mean: list[Number] | None = None
+    std: list[Number] | None = None
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+    templates: str = "default"
+    lora: LoRAConfig | None = None
+
+
+class AttackConfig(Strict):
+    """The training attack (the evaluation attacks live in `evaluate`)."""
+
+    norm: Literal["linf", "l2"] = "linf"
+    eps: Number = Field(8 / 255, ge=0)
+    alpha: Number = Field(2 / 255, gt=0)
+    steps: int = Field(10, ge=1)
+    init: Literal["uniform", "normal", "zero"] = "uniform"
+    init_std: Number = Field(0.001, ge=0)
+
+
+class OptimConfig(Strict):
+    name: Literal["sgd", "adamw", "adam"] = "sgd"
+    lr: Number = Field(0.1, gt=0)
+    momentum: Number = Field(0.9, ge=0, lt=1)
+    nesterov: bool = False
+    weight_decay: Number = Field(2e-4, ge=0)
+    betas: tuple[Number, Number] = (0.9, 0.999)
+
+
+class ScheduleConfig(Strict):
+    name: Literal["constant", "step", "cosine", "ciard"] = "cosine"
+    warmup_fraction: Number = Field(0.0, ge=0, lt=1)
+    milestones: list[Number] = Field(default_factory=lambda: [0.5, 0.75])
+    gamma: Number = Field(0.1, gt=0, le=1)
+
+
+class TrainConfig(Strict):
+    epochs: int = Field(10, ge=1)
+    max_steps_per_epoch: int | None = Field(None, ge=1)
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    compile: bool | Auto = "auto"
+    channels_last: bool | Auto = "auto"
+    val_every: int = Field(1, ge=1)
+    log_every: int = Field(20, ge=1)
+    checkpoint_every_steps: int = Field(0, ge=0)
+    grad_clip: Number | None = Field(None, gt=0)
+    quirk_select_on_test: bool = False
+
+
+class TeacherTraining(Strict):
+    """Train a teacher inside the pipeline when no pretrained one is available."""
+
+    method: MethodParams
+    epochs: int = Field(10, ge=1)
+    optim: OptimConfig = Field(default_factory=OptimConfig)
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    attack: AttackConfig | None = None
+
+    @model_validator(mode="after")
+    def _single_model(self) -> TeacherTraining:
+        if self.method.name not in SINGLE_MODEL_METHODS:
+            raise ValueError(f"a teacher trains with one of {', '.join(SINGLE_MODEL_METHODS)}")
+        return self
+
+
+class TeacherSpec(Strict):
+    role: Role
+    model: ModelSpec
+    train: TeacherTraining | None = None
+
+
+class EvaluateConfig(Strict):
+    attacks: list[str] = Field(default_factory=lambda: ["pgd20"])
+    eps: Number | None = Field(None, ge=0)
+    norm: Literal["linf", "l2"] | None = None
+    num_images: int = Field(1000, ge=1)
+    batch_size: int = Field(256, ge=1)
+    sanity_checks: bool = True
+    eps_curve: list[Number] = Field(default_factory=list)
+
+
+class TensorRTConfig(Strict):
+    enabled: bool = False
+    batch_sizes: list[int] = Field(default_factory=lambda: [1, 32])
+
+
+class ExportConfig(Strict):
+    formats: list[Literal["fp32", "fp16", "int8"]] = Field(default_factory=lambda: ["fp32", "fp16", "int8"])
+    opset: int = Field(18, ge=13)
+    dynamic_batch: bool = True
+    calibration_images: int = Field(256, ge=1)
+    calibrate_on_adversarial: bool = False
+    num_probes: int = Field(256, ge=1)
+    tensorrt: TensorRTConfig = Field(default_factory=TensorRTConfig)
+
+
+class VerifyConfig(Strict):
+    backends: list[str] = Field(default_factory=lambda: ["onnxruntime-cpu"])
+    square_queries: int = Field(100, ge=0)
+    tolerances: dict[str, dict[str, Number]] = Field(default_factory=dict)
+
+
+class ReportConfig(Strict):
+    plots: bool = True
+
+
+TEACHER_ROLES_NEEDED: dict[str, tuple[str, ...]] = {
+    "ard": ("robust",),
+    "rslad": ("robust",),
+    "adaad": ("robust",),
+    "mtard": ("robust", "clean"),
+    "b_mtard": ("robust", "clean"),
+    "ciard": ("robust", "clean"),
+    "mmt_ard": ("robust", "clean"),
+}
+
+
+class Recipe(Strict):
+    description: str = ""
+    run: RunConfig = Field(default_factory=RunConfig)
+    data: DataConfig = Field(default_factory=DataConfig)
+    teachers: list[TeacherSpec] = Field(default_factory=list)
+    student: ModelSpec
+    method: MethodParams
+    attack: AttackConfig = Field(default_factory=AttackConfig)
+    optim: OptimConfig = Field(default_factory=OptimConfig)
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)
+    export: ExportConfig = Field(default_factory=ExportConfig)
+    verify: VerifyConfig = Field(default_factory=VerifyConfig)
+    report: ReportConfig = Field(default_factory=ReportConfig)
+
+    @model_validator(mode="after")
+    def _teachers_match_method(self) -> Recipe:
+        roles = [t.role for t in self.teachers]
+        if len(set(roles)) != len(roles):
+            raise ValueError("teachers: each role (robust, clean) may appear once")
+        needed = TEACHER_ROLES_NEEDED.get(self.method.name, ())
+        if self.method.name == "kd":
+            needed = (self.method.teacher,)  # type: ignore[union-attr]
+        missing = [r for r in needed if r not in roles]
+        if missing:
+            raise ValueError(f"method '{self.method.name}' needs a {' and a '.join(missing)} teacher")
+        return self
+
+    def teacher(self, role: str) -> TeacherSpec | None:
+        """The teacher with this role, if the recipe has one."""
+        return next((t for t in self.teachers if t.role == role), None)

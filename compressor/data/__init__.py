@@ -1,0 +1,117 @@
+"""Data for a recipe: train batches on the device, a validation split carved from train, the test split."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from compressor.config.schema import DataConfig
+from compressor.data import sources
+from compressor.data.batches import TensorBatches
+from compressor.data.sources import Split, as_float
+
+_SPLIT_SEED = 1234
+
+
+@dataclass
+class DataBundle:
+    """What the trainer and evaluation need from a data set."""
+
+    train: Split | None
+    val: Split
+    test: Split
+    class_names: list[str]
+    in_chans: int
+    image_size: int
+    folder_train: object | None = None  # a torch Dataset for ImageFolder data
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+
+def _carve_validation(train: Split, fraction: float) -> tuple[Split, Split]:
+    """Split a fixed, seeded fraction off the training set for model selection."""
+    order = torch.randperm(len(train), generator=torch.Generator().manual_seed(_SPLIT_SEED))
+    n_val = int(round(len(train) * fraction))
+    return train.subset(order[n_val:]), train.subset(order[:n_val])
+
+
+def _stack(dataset: object, limit: int | None) -> Split:
+    n = len(dataset) if limit is None else min(limit, len(dataset))  # type: ignore[arg-type]
+    order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(_SPLIT_SEED))[:n]  # type: ignore[arg-type]
+    items = [dataset[int(i)] for i in order]  # type: ignore[index]
+    return Split(torch.stack([x for x, _ in items]), torch.tensor([y for _, y in items]))
+
+
+def load_data(cfg: DataConfig, seed: int = 0) -> DataBundle:
+    """Load the recipe's data set; the test split is never used for model selection."""
+    if cfg.dataset == "imagefolder":
+        train_ds = sources.image_folder(cfg, "train", train=True)
+        test_name = "val" if (cfg.root is not None and (cfg.root / "val").is_dir()) else "test"
+        test = _stack(sources.image_folder(cfg, test_name, train=False), cfg.limit_test or 1000)
+        val = _stack(sources.image_folder(cfg, "train", train=False), 500)
+        names = cfg.class_names or list(train_ds.classes)
+        return DataBundle(None, val, test, names, 3, cfg.image_size or 224, folder_train=train_ds)
+    if cfg.dataset == "digits":
+        train, test, names = sources.digits()
+    elif cfg.dataset == "synthetic":
+        train, test, names = sources.synthetic(cfg, seed)
+    else:
+        train, test, names = sources.torchvision_tensors(cfg)
+    if cfg.limit_train is not None:
+        train = train.subset(torch.arange(min(cfg.limit_train, len(train))))
+    if cfg.limit_test is not None:
+        test = test.subset(torch.arange(min(cfg.limit_test, len(test))))
+    train, val = _carve_validation(train, cfg.val_fraction) if cfg.val_fraction > 0 else (train, test)
+    return DataBundle(train, val, test, cfg.class_names or names, int(train.x.shape[1]), int(train.x.shape[-1]))
+
+
+class FolderBatches:
+    """DataLoader-backed batches for ImageFolder data, with the same interface as TensorBatches."""
+
+    def __init__(self, dataset: object, batch_size: int, *, device: torch.device, workers: int, seed: int,
+                 rank: int = 0, world_size: int = 1) -> None:
+        from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
+
+        gen = torch.Generator().manual_seed(seed)
+        self.sampler = (DistributedSampler(dataset, world_size, rank, seed=seed)  # type: ignore[arg-type]
+                        if world_size > 1 else RandomSampler(dataset, generator=gen))  # type: ignore[arg-type]
+        self.loader = DataLoader(dataset, batch_size, sampler=self.sampler, num_workers=workers,  # type: ignore[arg-type]
+                                 pin_memory=device.type == "cuda", drop_last=True, persistent_workers=workers > 0)
+        self.device = device
+
+    def set_epoch(self, epoch: int) -> None:
+        if hasattr(self.sampler, "set_epoch"):
+            self.sampler.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
+        for x, y in self.loader:
+            yield x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+
+
+def train_batches(data: DataBundle, cfg: DataConfig, *, device: torch.device, seed: int,
+                  rank: int = 0, world_size: int = 1) -> TensorBatches | FolderBatches:
+    """Training batches on `device` (tensor data moved to the GPU once when it fits)."""
+    if data.train is None:
+        return FolderBatches(data.folder_train, cfg.batch_size, device=device, workers=cfg.num_workers,
+                             seed=seed, rank=rank, world_size=world_size)
+    on_device = cfg.on_device if isinstance(cfg.on_device, bool) else device.type == "cuda"
+    return TensorBatches(data.train, cfg.batch_size, device=device, shuffle=True, seed=seed, augment=cfg.augment,
+                         drop_last=len(data.train) > cfg.batch_size, rank=rank, world_size=world_size,
+                         on_device=on_device)
+
+
+def eval_batches(split: Split, batch_size: int, device: torch.device) -> Iterator[tuple[Tensor, Tensor]]:
+    """Ordered float batches of a split on `device`."""
+    for start in range(0, len(split), batch_size):
+        yield as_float(split.x[start : start + batch_size]).to(device), split.y[start : start + batch_size].to(device)
+
+
+__all__ = ["DataBundle", "Split", "as_float", "eval_batches", "load_data", "train_batches"]

@@ -1,0 +1,109 @@
+"""Data sets as tensors: scikit-learn digits, MNIST, CIFAR-10/100, synthetic; ImageFolder as a dataset."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from compressor.config.schema import DataConfig
+from compressor.errors import UserInputError
+
+DIGIT_NAMES = [str(i) for i in range(10)]
+CIFAR10_NAMES = "airplane automobile bird cat deer dog frog horse ship truck".split()
+
+
+@dataclass
+class Split:
+    """Images (uint8 0..255 or float 0..1, [N,C,H,W]) and labels of one split, kept on the CPU."""
+
+    x: Tensor
+    y: Tensor
+
+    def __len__(self) -> int:
+        return int(self.y.shape[0])
+
+    def subset(self, index: Tensor) -> Split:
+        """The samples at `index`."""
+        return Split(self.x[index], self.y[index])
+
+
+def as_float(x: Tensor) -> Tensor:
+    """uint8 pixels to float [0,1]; float input passes through."""
+    return x.float().div_(255.0) if x.dtype == torch.uint8 else x.float()
+
+
+def digits() -> tuple[Split, Split, list[str]]:
+    """scikit-learn's bundled 8x8 digits (1797 images), split 80/20 with a fixed seed."""
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    x = torch.from_numpy(bunch.images.astype(np.float32) / 16.0).unsqueeze(1)
+    y = torch.from_numpy(bunch.target.astype(np.int64))
+    order = torch.randperm(len(y), generator=torch.Generator().manual_seed(20240901))
+    n_test = len(y) // 5
+    return Split(x[order[n_test:]], y[order[n_test:]]), Split(x[order[:n_test]], y[order[:n_test]]), DIGIT_NAMES
+
+
+def _torchvision(cfg: DataConfig, train: bool):  # type: ignore[no-untyped-def]
+    import torchvision.datasets as tvd
+
+    cls = {"mnist": tvd.MNIST, "cifar10": tvd.CIFAR10, "cifar100": tvd.CIFAR100}[cfg.dataset]
+    root = Path(str(cfg.root)).expanduser()
+    try:
+        return cls(str(root), train=train, download=cfg.download)
+    except RuntimeError as exc:
+        hint = "set data.download: true where a network exists" if not cfg.download else "check the network"
+        raise UserInputError(
+            f"{cfg.dataset} not found under '{root}' ({str(exc).splitlines()[0]}); {hint}, "
+            f"or point data.root at the folder that holds it"
+        ) from None
+
+
+def torchvision_tensors(cfg: DataConfig) -> tuple[Split, Split, list[str]]:
+    """MNIST / CIFAR as uint8 tensors [N,C,H,W]."""
+    out = []
+    for train in (True, False):
+        ds = _torchvision(cfg, train)
+        data = torch.as_tensor(np.asarray(ds.data))
+        data = data.unsqueeze(1) if data.dim() == 3 else data.permute(0, 3, 1, 2)
+        out.append(Split(data.contiguous(), torch.as_tensor(np.asarray(ds.targets), dtype=torch.int64)))
+        names = list(getattr(ds, "classes", []))
+    if cfg.dataset == "mnist":
+        names = DIGIT_NAMES
+    return out[0], out[1], names
+
+
+def synthetic(cfg: DataConfig, seed: int = 0) -> tuple[Split, Split, list[str]]:
+    """Learnable random data: each class is a fixed random template plus noise."""
+    s = cfg.synthetic
+    gen = torch.Generator().manual_seed(seed)
+    templates = torch.rand(s.num_classes, s.channels, s.image_size, s.image_size, generator=gen)
+
+    def make(n: int) -> Split:
+        y = torch.randint(0, s.num_classes, (n,), generator=gen)
+        noise = torch.rand(n, s.channels, s.image_size, s.image_size, generator=gen)
+        return Split((0.6 * templates[y] + 0.4 * noise).clamp(0, 1), y)
+
+    return make(s.train_size), make(s.test_size), [f"class_{i}" for i in range(s.num_classes)]
+
+
+def image_folder(cfg: DataConfig, split: str, train: bool):  # type: ignore[no-untyped-def]
+    """An ImageFolder split (root/train, root/val or root/test) with [0,1] tensors at data.image_size."""
+    import torchvision.transforms as T
+    from torchvision.datasets import ImageFolder
+
+    root = Path(str(cfg.root)).expanduser()
+    folder = root / split
+    if not folder.is_dir():
+        raise UserInputError(f"image folder '{folder}' not found; data.root must hold train/ and val/ (or test/)")
+    size = cfg.image_size or 224
+    if train and cfg.augment != "none":
+        steps = [T.RandomResizedCrop(size, scale=(0.35, 1.0))]
+        steps += [T.RandomHorizontalFlip()] if cfg.augment == "crop_flip" else []
+    else:
+        steps = [T.Resize(int(size * 256 / 224)), T.CenterCrop(size)]
+    return ImageFolder(str(folder), transform=T.Compose([*steps, T.ToTensor()]))

@@ -1,0 +1,109 @@
+"""Atomic, resumable training checkpoints: one folder per save, renamed into place, then pointed to.
+
+A checkpoint folder holds `student.safetensors`, one `teacher_<role>.safetensors` per teacher the method
+retrains, and `state.pt` (optimiser, scheduler, RNG, epoch, method state), loadable with
+`torch.load(weights_only=True)`. A SIGKILL at any moment leaves either the previous checkpoint or the
+new one, never a mix.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from compressor.models.wrapper import unwrap
+
+LATEST = "LATEST"
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write a file so that readers see the old or the new content, never a torn one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def save_weights(model: nn.Module, path: Path) -> None:
+    """Save a model's state dict (unwrapped from DDP/compile) as safetensors, atomically."""
+    state = {k: v.detach().contiguous().cpu() for k, v in unwrap(model).state_dict().items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    os.close(fd)
+    save_file(state, tmp)
+    os.replace(tmp, path)
+
+
+def load_weights(model: nn.Module, path: Path) -> None:
+    """Load safetensors weights saved by `save_weights`."""
+    unwrap(model).load_state_dict(load_file(str(path)))
+
+
+def rng_state() -> dict[str, Any]:
+    """Every RNG a resume must restore."""
+    state: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "numpy": torch.from_numpy(np.frombuffer(np.random.get_state()[1].tobytes(), dtype=np.uint8).copy()),
+        "python": torch.tensor(list(random.getstate()[1]), dtype=torch.int64),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng(state: dict[str, Any]) -> None:
+    """Inverse of `rng_state` (numpy/python streams are restored from the saved words)."""
+    torch.set_rng_state(state["torch"])
+    words = np.frombuffer(state["numpy"].numpy().tobytes(), dtype=np.uint32)
+    np.random.set_state(("MT19937", words, 0, 0, 0.0))
+    random.setstate((3, tuple(int(v) for v in state["python"].tolist()), None))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_checkpoint(folder: Path, tag: str, student: nn.Module, teachers: dict[str, nn.Module], state: dict[str, Any]) -> Path:
+    """Write checkpoint `tag` under `folder` atomically and point LATEST at it; drop older ones."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=folder, prefix=".tmp-"))
+    save_weights(student, tmp / "student.safetensors")
+    for role, teacher in teachers.items():
+        save_weights(teacher, tmp / f"teacher_{role}.safetensors")
+    torch.save(state, tmp / "state.pt")
+    final = folder / tag
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    atomic_write_bytes(folder / LATEST, tag.encode())
+    for old in folder.iterdir():
+        if old.is_dir() and old.name not in (tag,) and (old.name.startswith("ckpt-") or old.name.startswith(".tmp-")):
+            shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def latest_checkpoint(folder: Path) -> Path | None:
+    """The folder LATEST points at, if a complete checkpoint exists."""
+    pointer = folder / LATEST
+    if not pointer.is_file():
+        return None
+    path = folder / pointer.read_text().strip()
+    return path if (path / "state.pt").is_file() else None
+
+
+def load_checkpoint(path: Path, student: nn.Module, teachers: dict[str, nn.Module]) -> dict[str, Any]:
+    """Load weights into the models and return the training state (weights_only, no pickled code)."""
+    load_weights(student, path / "student.safetensors")
+    for role, teacher in teachers.items():
+        load_weights(teacher, path / f"teacher_{role}.safetensors")
+    return torch.load(path / "state.pt", weights_only=True)

@@ -1,0 +1,57 @@
+"""Device, mixed precision, channels_last and compile decisions, resolved once from the recipe."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import torch
+from torch import nn
+
+from compressor.config.schema import TrainConfig
+from compressor.errors import UserInputError
+
+
+def resolve_device(name: str, local_rank: int = 0) -> torch.device:
+    """`auto` means the local GPU if there is one, else the CPU."""
+    if name == "auto":
+        return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise UserInputError(f"run.device is '{name}' but no CUDA device is visible; use run.device=cpu or auto")
+    return torch.device(name)
+
+
+@dataclass(frozen=True)
+class Speed:
+    """How the hot loop runs: autocast dtype (None = fp32), channels_last, torch.compile."""
+
+    dtype: torch.dtype | None
+    channels_last: bool
+    compile: bool
+    device: torch.device
+
+    def autocast(self) -> Callable[[], AbstractContextManager[Any]]:
+        """A factory of autocast contexts for forward passes (a no-op in fp32)."""
+        if self.dtype is None:
+            return nullcontext
+        return partial(torch.autocast, device_type=self.device.type, dtype=self.dtype)
+
+    def prepare(self, model: nn.Module) -> nn.Module:
+        """Move a model to the device in the chosen memory format."""
+        model = model.to(self.device)
+        return model.to(memory_format=torch.channels_last) if self.channels_last else model
+
+
+def resolve_speed(cfg: TrainConfig, device: torch.device) -> Speed:
+    """On CUDA: bf16, channels_last and compile by default; on CPU: plain fp32 unless asked."""
+    cuda = device.type == "cuda"
+    precision = cfg.precision if cfg.precision != "auto" else ("bf16" if cuda else "fp32")
+    dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+    if dtype is torch.float16 and not cuda:
+        raise UserInputError("train.precision=fp16 needs a CUDA device; use bf16 or fp32 on the CPU")
+    channels_last = cfg.channels_last if isinstance(cfg.channels_last, bool) else cuda
+    compile_ = cfg.compile if isinstance(cfg.compile, bool) else cuda
+    return Speed(dtype, channels_last, compile_, device)

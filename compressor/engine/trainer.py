@@ -1,0 +1,159 @@
+"""The one training engine: every method, every model, CPU / GPU / DDP, resumable, logged."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from torch import nn
+
+from compressor.config.schema import AttackConfig, OptimConfig, ScheduleConfig, TrainConfig
+from compressor.data.sources import Split
+from compressor.engine import checkpointing as ckpt
+from compressor.engine.distributed import DistInfo, all_reduce_mean
+from compressor.engine.metrics import MetricsWriter
+from compressor.engine.optim import build_optimizer, build_scheduler
+from compressor.engine.precision import Speed
+from compressor.engine.validation import clean_and_robust_accuracy
+from compressor.errors import TrainingDiverged
+from compressor.methods.base import Method
+from compressor.methods.base import Progress as StepProgress
+
+
+@dataclass
+class FitResult:
+    """Where the weights went and what validation said."""
+
+    best: Path
+    last: Path
+    best_epoch: int
+    best_score: float
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class FitSetup:
+    """Everything `fit` needs besides the models and the method."""
+
+    optim: OptimConfig
+    schedule: ScheduleConfig
+    train: TrainConfig
+    val_attack: AttackConfig | None
+    out_dir: Path
+    speed: Speed
+    dist: DistInfo = field(default_factory=DistInfo)
+    label: str = "train"
+    select_split: Split | None = None
+
+
+def _progress(enabled: bool) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]:>8} img/s  loss {task.fields[loss]}"), TimeRemainingColumn(),
+        disable=not enabled, transient=False,
+    )
+
+
+def fit(student: nn.Module, method: Method, batches: Any, val: Split, setup: FitSetup, *, resume: bool = False) -> FitResult:
+    """Train `student` with `method`; checkpoints every epoch; `resume` continues from the last one."""
+    cfg, rank0 = setup.train, setup.dist.is_main
+    optimizer = build_optimizer(student.parameters(), setup.optim)
+    steps_per_epoch = min(len(batches), cfg.max_steps_per_epoch or len(batches))
+    scheduler = build_scheduler(optimizer, setup.schedule, steps_per_epoch * cfg.epochs)
+    ckpt_dir, writer = setup.out_dir / "checkpoints", MetricsWriter(setup.out_dir, enabled=rank0)
+    teachers = method.trained_teachers()
+    start_epoch, best_score, best_epoch, history = 0, -1.0, -1, []
+    latest = ckpt.latest_checkpoint(ckpt_dir) if resume else None
+    if latest is not None:
+        state = ckpt.load_checkpoint(latest, student, teachers)
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        method.load_state_dict(state["method"])
+        ckpt.restore_rng(state["rng"])
+        start_epoch, best_score, best_epoch = state["epoch"] + 1, state["best_score"], state["best_epoch"]
+        history = [dict(h) for h in state.get("history", [])]
+    autocast = setup.speed.autocast()
+    scaler = torch.amp.GradScaler(enabled=setup.speed.dtype is torch.float16)
+    with _progress(rank0) as bar:
+        for epoch in range(start_epoch, cfg.epochs):
+            task = bar.add_task(f"{setup.label} {epoch + 1}/{cfg.epochs}", total=steps_per_epoch, rate="-", loss="-")
+            batches.set_epoch(epoch)
+            method.start_epoch(epoch)
+            sums: dict[str, torch.Tensor] = {}
+            finite = torch.ones((), dtype=torch.bool, device=setup.speed.device)
+            seen, tick = 0, time.perf_counter()
+            for step, (x, y) in enumerate(batches):
+                if step >= steps_per_epoch:
+                    break
+                if setup.speed.channels_last:
+                    x = x.contiguous(memory_format=torch.channels_last)
+                x_adv = method.adversarial(x, y)
+                student.train()
+                with autocast():
+                    out = method.loss(x, y, x_adv)
+                optimizer.zero_grad(set_to_none=True)
+                scaler.scale(out.loss).backward()
+                if cfg.grad_clip is not None:
+                    scaler.unscale_(optimizer)
+                    torch.nn.utils.clip_grad_norm_(student.parameters(), cfg.grad_clip)
+                scaler.step(optimizer)
+                scaler.update()
+                scheduler.step()
+                global_step = epoch * steps_per_epoch + step
+                method.after_step(x, y, x_adv, StepProgress(epoch, step, global_step, cfg.epochs, steps_per_epoch))
+                finite &= torch.isfinite(out.loss.detach())
+                for key, value in {"loss": out.loss, **out.logs}.items():
+                    v = value.detach().float() if isinstance(value, torch.Tensor) else torch.tensor(float(value))
+                    sums[key] = sums.get(key, 0) + v.to(setup.speed.device)
+                seen += len(y)
+                if (step + 1) % cfg.log_every == 0 or step + 1 == steps_per_epoch:
+                    if not bool(finite):
+                        raise TrainingDiverged(
+                            f"{setup.label}: the loss became non-finite in epoch {epoch + 1} (step {step + 1}); "
+                            f"the last good checkpoint is kept in {ckpt_dir}; lower optim.lr or set train.grad_clip"
+                        )
+                    logs = {k: float(all_reduce_mean(v / (step + 1), setup.dist)) for k, v in sums.items()}
+                    rate = seen * setup.dist.world_size / max(1e-9, time.perf_counter() - tick)
+                    logs.update(lr=scheduler.get_last_lr()[0], images_per_s=round(rate, 1))
+                    writer.write("train", global_step + 1, logs)
+                    bar.update(task, completed=step + 1, rate=f"{rate:.0f}", loss=f"{logs['loss']:.4f}")
+            record = _validate(student, val, setup, epoch, writer, steps_per_epoch)
+            if "score" in record and record["score"] > best_score and rank0:
+                best_score, best_epoch = record["score"], epoch
+                ckpt.save_weights(student, setup.out_dir / "best.safetensors")
+            history.append(record)
+            if rank0:
+                state = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                         "method": method.state_dict(), "rng": ckpt.rng_state(), "epoch": epoch,
+                         "best_score": best_score, "best_epoch": best_epoch, "history": history}
+                ckpt.save_checkpoint(ckpt_dir, f"ckpt-{epoch + 1:04d}", student, teachers, state)
+            setup.dist.barrier()
+    writer.close()
+    last = setup.out_dir / "last.safetensors"
+    if rank0:
+        ckpt.save_weights(student, last)
+        for role, teacher in teachers.items():
+            ckpt.save_weights(teacher, setup.out_dir / f"teacher_{role}.safetensors")
+        if best_epoch < 0:
+            ckpt.save_weights(student, setup.out_dir / "best.safetensors")
+    setup.dist.barrier()
+    return FitResult(setup.out_dir / "best.safetensors", last, best_epoch, best_score, history)
+
+
+def _validate(student: nn.Module, val: Split, setup: FitSetup, epoch: int, writer: MetricsWriter, steps: int) -> dict[str, Any]:
+    """Validation every `val_every` epochs and at the end; the score selects the best checkpoint."""
+    cfg = setup.train
+    if (epoch + 1) % cfg.val_every and epoch + 1 != cfg.epochs:
+        return {"epoch": epoch + 1}
+    split = setup.select_split if setup.select_split is not None else val
+    clean, robust = clean_and_robust_accuracy(student, split, setup.val_attack, setup.speed)
+    record: dict[str, Any] = {"epoch": epoch + 1, "val_clean": clean}
+    if robust is not None:
+        record["val_robust"] = robust
+    record["score"] = robust if robust is not None else clean
+    writer.write("val", (epoch + 1) * steps, record)
+    return record

@@ -1,0 +1,122 @@
+"""The one interface every training method implements, and the registry that names them.
+
+A method says (1) how the training adversarial examples are made, (2) the loss from the student's and
+teachers' outputs, and (3) optional hooks (after each step, at each epoch start) for methods that also
+update a teacher or their own state (CIARD's teacher retraining and temperatures). One trainer runs them
+all, so precision, compile, DDP, resume and logging cannot drift between methods.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from compressor.config.schema import AttackConfig
+
+
+@dataclass
+class Progress:
+    """Where training is: epoch (0-based), step within it, global step, and the totals."""
+
+    epoch: int
+    step: int
+    global_step: int
+    epochs: int
+    steps_per_epoch: int
+
+    @property
+    def fraction(self) -> float:
+        """Fraction of training done, in [0, 1]."""
+        return self.global_step / max(1, self.epochs * self.steps_per_epoch)
+
+
+@dataclass
+class MethodContext:
+    """Everything a method may use: models, the training attack, its parameters, the run's settings."""
+
+    student: nn.Module
+    teachers: dict[str, nn.Module]
+    attack: AttackConfig
+    params: Any
+    epochs: int
+    steps_per_epoch: int
+    device: torch.device
+    autocast: Callable[[], AbstractContextManager[Any]] = nullcontext
+
+
+@dataclass
+class StepOutput:
+    """The loss to back-propagate and scalars to log (tensors are fine: the trainer syncs lazily)."""
+
+    loss: Tensor
+    logs: dict[str, Tensor | float] = field(default_factory=dict)
+
+
+class Method:
+    """Base class: subclasses set `name` and implement `adversarial` and `loss`."""
+
+    name: ClassVar[str] = ""
+    teacher_roles: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, ctx: MethodContext) -> None:
+        self.ctx = ctx
+        self.params = ctx.params
+        self.student = ctx.student
+        self.teachers = ctx.teachers
+
+    def adversarial(self, x: Tensor, y: Tensor) -> Tensor | None:
+        """Training adversarial examples for the batch (None when the method trains on clean data)."""
+        raise NotImplementedError
+
+    def loss(self, x: Tensor, y: Tensor, x_adv: Tensor | None) -> StepOutput:
+        """The training loss; called with the student in train mode and under the run's autocast."""
+        raise NotImplementedError
+
+    def start_epoch(self, epoch: int) -> None:  # noqa: B027 - optional hook
+        """Hook at the start of each epoch."""
+
+    def after_step(self, x: Tensor, y: Tensor, x_adv: Tensor | None, progress: Progress) -> None:  # noqa: B027
+        """Hook after each optimiser step of the student (e.g. retrain a teacher)."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """Method state that a resume needs (temperatures, weights, teacher optimiser...)."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:  # noqa: B027
+        """Restore what `state_dict` returned."""
+
+    def trained_teachers(self) -> dict[str, nn.Module]:
+        """Teachers this method updates, so the trainer checkpoints them too."""
+        return {}
+
+
+_REGISTRY: dict[str, type[Method]] = {}
+
+
+def register_method(cls: type[Method]) -> type[Method]:
+    """Class decorator: make a method available to recipes under `cls.name`."""
+    if not cls.name or cls.name in _REGISTRY:
+        raise ValueError(f"method name {cls.name!r} is empty or already registered")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def get_method(name: str) -> type[Method]:
+    """The method class registered under `name`."""
+    import compressor.methods  # noqa: F401  (registers every built-in method)
+
+    if name not in _REGISTRY:
+        raise KeyError(f"unknown method '{name}'; known: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name]
+
+
+def method_names() -> list[str]:
+    """Names of every registered method."""
+    import compressor.methods  # noqa: F401
+
+    return sorted(_REGISTRY)

@@ -1,0 +1,92 @@
+"""One entry point from a recipe's model spec to a [0,1]-input classifier."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from torch import nn
+
+from compressor.config.schema import ModelSpec
+from compressor.errors import UserInputError
+from compressor.models.wrapper import Normalized
+
+_NO_NORMALISATION = ((0.0,), (1.0,))
+
+
+def check_model_name(spec: ModelSpec) -> None:
+    """Raise a one-line error if the spec names a model that does not exist."""
+    if spec.source == "open_clip":
+        import open_clip
+
+        if spec.name.startswith(("hf-hub:", "local-dir:")) or spec.name in open_clip.list_models():
+            return
+        known = open_clip.list_models()
+    else:
+        import timm
+
+        import compressor.models.zoo  # noqa: F401  (registers the small-input architectures)
+
+        if timm.is_model(spec.name):
+            return
+        known = timm.list_models()
+    import difflib
+
+    close = difflib.get_close_matches(spec.name, known, n=3, cutoff=0.6)
+    hint = f"did you mean {', '.join(repr(c) for c in close)}?" if close else "check the spelling"
+    raise UserInputError(f"unknown {spec.source} model '{spec.name}'; {hint}")
+
+
+def _normalisation(net: nn.Module, spec: ModelSpec, in_chans: int) -> tuple[Sequence[float], Sequence[float]]:
+    if spec.mean is not None and spec.std is not None:
+        return spec.mean, spec.std
+    cfg = getattr(net, "pretrained_cfg", None) or getattr(net, "default_cfg", None) or {}
+    mean, std = cfg.get("mean"), cfg.get("std")
+    if mean is None or std is None:
+        mean, std = _NO_NORMALISATION
+    if len(mean) != in_chans:
+        mean, std = [sum(mean) / len(mean)] * in_chans, [sum(std) / len(std)] * in_chans
+    return mean, std
+
+
+def create_classifier(
+    spec: ModelSpec, *, num_classes: int, in_chans: int, class_names: Sequence[str] | None = None
+) -> nn.Module:
+    """Build the model a spec names, load its checkpoint if any, and wrap it to take [0,1] pixels."""
+    check_model_name(spec)
+    if spec.source == "open_clip":
+        from compressor.models.clip import build_clip_classifier
+
+        if class_names is None:
+            raise UserInputError(f"CLIP model '{spec.name}' needs class names (data.class_names)")
+        return build_clip_classifier(spec, list(class_names))
+    import timm
+
+    if spec.pretrained and spec.checkpoint is None:
+        try:
+            net = timm.create_model(spec.name, pretrained=True, num_classes=num_classes, in_chans=in_chans, **spec.kwargs)
+        except Exception as exc:  # network errors come in many types
+            raise UserInputError(
+                f"could not load pretrained weights for timm model '{spec.name}' ({type(exc).__name__}); "
+                "offline? set student/teacher `checkpoint:` to a local file instead"
+            ) from None
+    else:
+        net = timm.create_model(spec.name, pretrained=False, num_classes=num_classes, in_chans=in_chans, **spec.kwargs)
+    model = Normalized(net, *_normalisation(net, spec, in_chans))
+    if spec.checkpoint is not None:
+        load_checkpoint_into(model, spec)
+    return model
+
+
+def load_checkpoint_into(model: Normalized, spec: ModelSpec) -> None:
+    """Load a local checkpoint (ours: wrapper keys; foreign: bare network keys) into `model`."""
+    from compressor.models import checkpoint as ckpt
+
+    path = spec.checkpoint
+    assert path is not None
+    if spec.checkpoint_format == "robustbench":
+        state = ckpt.load_robustbench_checkpoint(path, spec.name)
+        ckpt.load_into(model.net, state)
+        return
+    state = ckpt.load_state_dict_file(path, trust_pickle=spec.trust_pickle)
+    target = model if any(k.startswith("net.") for k in state) else model.net
+    ckpt.load_into(target, state)
