@@ -1,0 +1,52 @@
+"""A student of a few thousand parameters for digits / MNIST, small enough to distil in seconds on a CPU."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch.nn.functional as F
+from timm.models import register_model
+from torch import Tensor, nn
+
+from ._base import ZooClassifier
+from ._factory import MNIST_MEAN, MNIST_STD, build_zoo_model, zoo_cfg
+
+default_cfgs = {
+    "tiny_cnn": zoo_cfg(
+        input_size=(1, 28, 28),
+        mean=MNIST_MEAN,
+        std=MNIST_STD,
+        first_conv="conv1",
+        classifier="fc",
+        description="Two-conv student with ~6k parameters for digits / MNIST",
+    ),
+}
+
+
+class TinyCNN(ZooClassifier):
+    """conv16-BN-ReLU-pool, conv32-BN-ReLU, average-pooled to 2x2, one linear layer."""
+
+    def __init__(self, num_classes: int = 10, in_chans: int = 1) -> None:
+        super().__init__()
+        self.num_classes, self.num_features = num_classes, 32 * 2 * 2
+        self.conv1 = nn.Conv2d(in_chans, 16, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(16)
+        self.conv2 = nn.Conv2d(16, 32, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(32)
+        self.fc = nn.Linear(self.num_features, num_classes)
+
+    def forward_features(self, x: Tensor) -> Tensor:
+        """The 32-channel map at half resolution."""
+        x = F.max_pool2d(F.relu(self.bn1(self.conv1(x))), 2)
+        return F.relu(self.bn2(self.conv2(x)))
+
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        """Pool to 2x2 (keeping coarse layout, which digits need) and classify."""
+        x = F.adaptive_avg_pool2d(x, 2).flatten(1)
+        return x if pre_logits else self.fc(x)
+
+
+@register_model
+def tiny_cnn(pretrained: bool = False, **kwargs: Any) -> nn.Module:
+    """A ~6k-parameter CNN student for digits / MNIST."""
+    return build_zoo_model(TinyCNN, "tiny_cnn", default_cfgs["tiny_cnn"], pretrained, kwargs)
