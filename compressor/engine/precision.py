@@ -55,3 +55,8 @@ def resolve_speed(cfg: TrainConfig, device: torch.device) -> Speed:
     channels_last = cfg.channels_last if isinstance(cfg.channels_last, bool) else cuda
     compile_ = cfg.compile if isinstance(cfg.compile, bool) else cuda
     return Speed(dtype, channels_last, compile_, device)
+
+
+def maybe_compile(model: nn.Module, speed: Speed) -> nn.Module:
+    """torch.compile the model when the recipe (or the CUDA default) asks for it."""
+    return torch.compile(model) if speed.compile else model

@@ -1,0 +1,36 @@
+"""Turn every failure into one line on stderr and the documented exit code."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from compressor.errors import EXIT_RUNTIME, CompressorError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def one_line_errors(func: F) -> F:
+    """Run a command; known errors print one line, unknown ones too (traceback with COMPRESSOR_DEBUG=1)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except CompressorError as err:
+            print(f"error: {err}", file=sys.stderr)
+            raise SystemExit(err.exit_code) from None
+        except KeyboardInterrupt:
+            print("interrupted: completed stages and the last checkpoint are kept; rerun with --resume", file=sys.stderr)
+            raise SystemExit(130) from None
+        except Exception as err:  # the last line of defence: never a traceback for users
+            if os.environ.get("COMPRESSOR_DEBUG"):
+                raise
+            first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+            print(f"error: {type(err).__name__}: {first} (set COMPRESSOR_DEBUG=1 for the traceback)", file=sys.stderr)
+            raise SystemExit(EXIT_RUNTIME) from None
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,137 @@
+"""The `compressor` command line. Thin: every command parses arguments and calls the library."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from compressor.cli.errors import one_line_errors
+
+app = typer.Typer(
+    name="compressor",
+    help="Distil small, adversarially robust students from timm / CLIP teachers and ship them to the edge.\n\n"
+    "Exit codes: 0 success, 1 a check or gate failed, 2 bad input, 3 runtime failure.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+RecipeArg = Annotated[str, typer.Argument(help="Recipe YAML path, or the name of a shipped recipe (see `compressor recipes`).")]
+OverridesArg = Annotated[
+    list[str] | None, typer.Argument(help="Overrides KEY=VALUE with dotted keys, e.g. train.epochs=5 data.root=/data.")
+]
+
+
+@app.command()
+@one_line_errors
+def validate(recipe: RecipeArg, overrides: OverridesArg = None) -> None:
+    """Check a recipe (schema, model and method names, files) without running anything."""
+    from compressor.cli.recipes import resolve_recipe
+    from compressor.cli.validate import validate_recipe
+
+    path = resolve_recipe(recipe)
+    validate_recipe(path, overrides or [])
+    typer.echo(f"ok: {path} is a valid recipe")
+
+
+@app.command()
+@one_line_errors
+def recipes() -> None:
+    """List the recipes shipped with the toolkit, with one-line descriptions."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from compressor.cli.recipes import describe, shipped_recipes
+
+    table = Table(show_header=True, box=None)
+    table.add_column("recipe", style="bold")
+    table.add_column("description")
+    for path in shipped_recipes():
+        table.add_row(path.stem, describe(path))
+    Console().print(table)
+
+
+@app.command()
+@one_line_errors
+def distill(
+    recipe: RecipeArg,
+    overrides: OverridesArg = None,
+    stages: Annotated[str | None, typer.Option(help="Comma-separated stages to run: teachers,distill,evaluate,export,verify,report.")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue an interrupted training stage from its last checkpoint.")] = False,
+    force: Annotated[bool, typer.Option(help="Re-run the selected stages even if their outputs are up to date.")] = False,
+    nproc_per_node: Annotated[int, typer.Option(help="Processes (GPUs) per node; >1 relaunches under torchrun (DDP).")] = 1,
+    nnodes: Annotated[int, typer.Option(help="Number of nodes for multi-node DDP (torchrun --nnodes).")] = 1,
+    node_rank: Annotated[int, typer.Option(help="This node's rank for multi-node DDP (torchrun --node-rank).")] = 0,
+    master_addr: Annotated[str, typer.Option(help="Rendezvous address for multi-node DDP.")] = "127.0.0.1",
+    master_port: Annotated[int, typer.Option(help="Rendezvous port for multi-node DDP.")] = 29500,
+) -> None:
+    """Run a recipe: teachers -> distill -> evaluate -> export -> verify -> report, in runs/<name>/."""
+    from compressor.cli.recipes import resolve_recipe
+    from compressor.config import load_recipe
+    from compressor.pipeline.run import parse_stages
+
+    path = resolve_recipe(recipe)
+    loaded = load_recipe(path, overrides or [])
+    selected = parse_stages(stages)
+    if nproc_per_node * nnodes > 1 and "WORLD_SIZE" not in os.environ:
+        command = [sys.executable, "-m", "torch.distributed.run", f"--nproc-per-node={nproc_per_node}",
+                   f"--nnodes={nnodes}", f"--node-rank={node_rank}", f"--master-addr={master_addr}",
+                   f"--master-port={master_port}", "-m", "compressor.cli.main", "distill", str(path),
+                   *(overrides or []), *(["--stages", stages] if stages else []), *(["--resume"] if resume else []),
+                   *(["--force"] if force else [])]
+        raise SystemExit(subprocess.call(command))
+    from compressor.pipeline.run import run_pipeline
+
+    run_pipeline(loaded, stages=selected, resume=resume, force=force)
+
+
+@app.command()
+@one_line_errors
+def evaluate(
+    target: Annotated[str, typer.Argument(help="A run directory, a recipe (its student), or a weights file with --recipe.")],
+    recipe: Annotated[str | None, typer.Option(help="Recipe giving the model and data when TARGET is a weights file.")] = None,
+    attacks: Annotated[str | None, typer.Option(help="Comma-separated attacks, e.g. pgd20,autoattack.")] = None,
+    eps: Annotated[str | None, typer.Option(help="Radius, e.g. 8/255 (default: the recipe's).")] = None,
+    norm: Annotated[str | None, typer.Option(help="linf or l2 (default: the recipe's).")] = None,
+    n: Annotated[int | None, typer.Option("--n", help="Number of test images.")] = None,
+    eps_curve: Annotated[str | None, typer.Option(help="Comma-separated radii for a robust-accuracy-vs-eps plot.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Output folder (default: RUN_DIR/evaluate or ./evaluation).")] = None,
+) -> None:
+    """Measure clean and robust accuracy (up to AutoAttack) with sanity checks against gradient masking."""
+    from compressor.cli.evaluate import evaluate_command
+
+    code = evaluate_command(target, recipe=recipe, attacks=attacks, eps=eps, norm=norm, n=n, eps_curve=eps_curve, out=out)
+    raise typer.Exit(code)
+
+
+@app.command()
+@one_line_errors
+def export(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory whose distill stage finished.")],
+    overrides: OverridesArg = None,
+) -> None:
+    """Export the run's student to the edge bundle (ONNX fp32/fp16/int8 + manifest + probes)."""
+    from compressor.cli.run_commands import run_stage_on
+
+    run_stage_on(run_dir, "export", overrides or [])
+
+
+@app.command()
+@one_line_errors
+def verify(
+    target: Annotated[Path, typer.Argument(help="A run directory or an export bundle folder.")],
+    backends: Annotated[str | None, typer.Option(help="Comma-separated backends: onnxruntime-cpu, onnxruntime-cuda, tensorrt.")] = None,
+) -> None:
+    """Re-check an exported bundle on the runtimes: parity, accuracy, Square attack, latency (exit 1 if a gate fails)."""
+    from compressor.cli.run_commands import verify_target
+
+    raise typer.Exit(verify_target(target, backends))
+
+
+if __name__ == "__main__":
+    app()

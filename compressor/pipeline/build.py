@@ -1,0 +1,73 @@
+"""Build models, methods and the training set-up from a recipe (shared by every stage and command)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from compressor.config.schema import AttackConfig, ModelSpec, Recipe
+from compressor.data import DataBundle
+from compressor.engine.precision import Speed
+from compressor.methods.base import Method, MethodContext, get_method
+from compressor.models import create_classifier
+from compressor.pipeline.rundir import RunDir
+
+
+def data_info(data: DataBundle) -> dict[str, Any]:
+    """What a model needs to be rebuilt without loading the data set."""
+    return {"class_names": data.class_names, "in_chans": data.in_chans, "image_size": data.image_size}
+
+
+def save_data_info(run: RunDir, data: DataBundle) -> None:
+    run.write_json(run.data_info, data_info(data))
+
+
+def load_data_info(run: RunDir) -> dict[str, Any]:
+    return json.loads(run.data_info.read_text())
+
+
+def build_model(spec: ModelSpec, info: dict[str, Any], weights: Path | None = None) -> nn.Module:
+    """A [0,1]-input classifier for the recipe's data, optionally with saved weights."""
+    from compressor.engine.checkpointing import load_weights
+
+    model = create_classifier(spec, num_classes=len(info["class_names"]), in_chans=info["in_chans"],
+                              class_names=info["class_names"])
+    if weights is not None:
+        load_weights(model, weights)
+    return model
+
+
+def freeze(model: nn.Module) -> nn.Module:
+    """Eval mode, no parameter gradients: how teachers are used unless a method retrains one."""
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
+
+
+def build_method(recipe_method: Any, student: nn.Module, teachers: dict[str, nn.Module], attack: AttackConfig,
+                 *, epochs: int, steps_per_epoch: int, speed: Speed) -> Method:
+    """Instantiate the registered method the recipe names."""
+    cls = get_method(recipe_method.name)
+    ctx = MethodContext(student=student, teachers=teachers, attack=attack, params=recipe_method, epochs=epochs,
+                        steps_per_epoch=steps_per_epoch, device=speed.device, autocast=speed.autocast())
+    return cls(ctx)
+
+
+def load_teachers(recipe: Recipe, run: RunDir, info: dict[str, Any], speed: Speed) -> dict[str, nn.Module]:
+    """The prepared teachers of a run, frozen, on the device."""
+    teachers = {}
+    for spec in recipe.teachers:
+        model = build_model(spec.model, info, run.teacher_weights(spec.role))
+        teachers[spec.role] = freeze(speed.prepare(model))
+    return teachers
+
+
+def load_student(run: RunDir, recipe: Recipe, device: torch.device | str = "cpu", which: str = "best") -> nn.Module:
+    """The distilled student of a run (best-on-validation or last), in eval mode."""
+    weights = run.stage("distill") / f"{which}.safetensors"
+    return build_model(recipe.student, load_data_info(run), weights).to(device).eval()

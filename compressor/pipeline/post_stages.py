@@ -1,0 +1,95 @@
+"""The stages after training: evaluate the student, export the bundle, verify it on the runtimes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from compressor.config import section_hash
+from compressor.config.schema import Recipe
+from compressor.data import DataBundle
+from compressor.data.sources import as_float
+from compressor.pipeline.build import load_student
+from compressor.pipeline.rundir import RunDir
+from compressor.pipeline.train_stages import distill_hash
+
+
+def evaluate_hash(recipe: Recipe) -> str:
+    return section_hash(distill_hash(recipe), recipe.evaluate)
+
+
+def export_hash(recipe: Recipe) -> str:
+    return section_hash(distill_hash(recipe), recipe.export, recipe.evaluate.eps)
+
+
+def verify_hash(recipe: Recipe) -> str:
+    return section_hash(export_hash(recipe), recipe.verify)
+
+
+def eval_eps_norm(recipe: Recipe) -> tuple[float, str]:
+    """The evaluation radius and norm: the evaluate section's, else the training attack's."""
+    eps = recipe.evaluate.eps if recipe.evaluate.eps is not None else recipe.attack.eps
+    return float(eps), recipe.evaluate.norm or recipe.attack.norm
+
+
+def run_evaluate(recipe: Recipe, run: RunDir, data: DataBundle, device: torch.device) -> dict[str, Any]:
+    """Clean, every requested attack and the per-sample worst case on the test split."""
+    from compressor.evaluation import evaluate_robustness, robust_vs_eps, write_evaluation
+
+    student = load_student(run, recipe, device)
+    n = min(recipe.evaluate.num_images, len(data.test))
+    x, y = as_float(data.test.x[:n]), data.test.y[:n]
+    eps, norm = eval_eps_norm(recipe)
+    cfg = recipe.evaluate
+    result = evaluate_robustness(student, x, y, attacks=cfg.attacks, eps=eps, norm=norm, batch_size=cfg.batch_size,
+                                 seed=recipe.run.seed, sanity_checks=cfg.sanity_checks, device=device)
+    out = run.stage("evaluate")
+    write_evaluation(result, out)
+    if cfg.eps_curve:
+        robust_vs_eps(student, x, y, list(cfg.eps_curve), out_dir=out, norm=norm, device=device)
+    return result.to_dict()
+
+
+def _adversarial(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, norm: str) -> torch.Tensor:
+    from compressor.attacks import get_attack
+
+    return get_attack("pgd20")(model, x, y, eps=eps, norm=norm)
+
+
+def run_export(recipe: Recipe, run: RunDir, data: DataBundle, device: torch.device) -> dict[str, Any]:
+    """Export the student to the edge bundle with clean and adversarial probes crafted in PyTorch."""
+    from compressor.exporting import export_bundle
+
+    student = load_student(run, recipe, "cpu")
+    cfg, eps_norm = recipe.export, eval_eps_norm(recipe)
+    pool = data.train if data.train is not None else data.val
+    calib = as_float(pool.x[: cfg.calibration_images])
+    probes_x = as_float(data.test.x[: cfg.num_probes])
+    probes_y = data.test.y[: cfg.num_probes]
+    probes_adv = _adversarial(student, probes_x, probes_y, *eps_norm)
+    adv_calib = _adversarial(student, calib, pool.y[: cfg.calibration_images], *eps_norm) if cfg.calibrate_on_adversarial else None
+    evaluation = run.stage("evaluate") / "evaluation.json"
+    metrics = __import__("json").loads(evaluation.read_text()) if evaluation.is_file() else {}
+    bundle = export_bundle(
+        student, run.bundle, formats=tuple(cfg.formats), opset=cfg.opset, dynamic_batch=cfg.dynamic_batch,
+        calibration_images=calib, adversarial_calibration_images=adv_calib, probe_images=probes_x,
+        probe_labels=probes_y, probe_adversarial_images=probes_adv, class_names=data.class_names,
+        eps=eps_norm[0], norm=eps_norm[1], pytorch_metrics=metrics,
+        extra_manifest={"recipe": recipe.run.name, "student": recipe.student.name, "method": recipe.method.name},
+    )
+    return {"bundle": str(bundle), "formats": list(cfg.formats)}
+
+
+def run_verify(recipe: Recipe, run: RunDir) -> dict[str, Any]:
+    """Re-check the exported artifacts on the runtimes (the edge kit's own code)."""
+    from compressor_edge.verify import VerifyTolerances, verify_bundle
+
+    cfg = recipe.verify
+    report = verify_bundle(run.bundle, VerifyTolerances.from_dict(cfg.tolerances), backends=tuple(cfg.backends),
+                           square_queries=cfg.square_queries, seed=recipe.run.seed)
+    out = run.stage("verify")
+    out.mkdir(parents=True, exist_ok=True)
+    run.write_json(out / "verify.json", report.to_dict())
+    (out / "verify.md").write_text(report.to_markdown())
+    return report.to_dict()

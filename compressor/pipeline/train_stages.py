@@ -1,0 +1,82 @@
+"""The stages that train: teachers (when the recipe trains them) and distill."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+
+from compressor.config import section_hash
+from compressor.config.schema import Recipe, TeacherSpec
+from compressor.data import DataBundle, train_batches
+from compressor.engine.checkpointing import save_weights
+from compressor.engine.distributed import DistInfo, wrap_ddp
+from compressor.engine.precision import Speed, maybe_compile
+from compressor.engine.trainer import FitSetup, fit
+from compressor.engine.validation import clean_and_robust_accuracy
+from compressor.pipeline.build import build_method, build_model, data_info, freeze, load_teachers
+from compressor.pipeline.rundir import RunDir
+
+
+def teachers_hash(recipe: Recipe) -> str:
+    return section_hash(recipe.data, recipe.teachers, recipe.attack, recipe.run.seed)
+
+
+def distill_hash(recipe: Recipe) -> str:
+    return section_hash(teachers_hash(recipe), recipe.student, recipe.method, recipe.attack, recipe.optim,
+                        recipe.schedule, recipe.train)
+
+
+def _prepare_teacher(spec: TeacherSpec, recipe: Recipe, run: RunDir, data: DataBundle, speed: Speed,
+                     dist: DistInfo, resume: bool, console: Console) -> dict[str, Any]:
+    info = data_info(data)
+    model = speed.prepare(build_model(spec.model, info))
+    if spec.train is not None:
+        console.print(f"[bold]teacher[/] {spec.role}: training {spec.model.name} with {spec.train.method.name}")
+        attack = spec.train.attack or recipe.attack
+        batches = train_batches(data, recipe.data, device=speed.device, seed=recipe.run.seed, rank=dist.rank,
+                                world_size=dist.world_size)
+        train_cfg = recipe.train.model_copy(update={"epochs": spec.train.epochs})
+        trained = wrap_ddp(maybe_compile(model, speed), dist)
+        method = build_method(spec.train.method, trained, {}, attack, epochs=spec.train.epochs,
+                              steps_per_epoch=len(batches), speed=speed)
+        val_attack = None if spec.train.method.name == "natural" else attack
+        setup = FitSetup(spec.train.optim, spec.train.schedule, train_cfg, val_attack,
+                         run.stage("teachers") / spec.role, speed, dist, label=f"teacher {spec.role}")
+        result = fit(trained, method, batches, data.val, setup, resume=resume)
+        from compressor.engine.checkpointing import load_weights
+
+        load_weights(model, result.best)
+    clean, robust = clean_and_robust_accuracy(freeze(model), data.test, recipe.attack, speed, limit=1000)
+    if dist.is_main:
+        save_weights(model, run.teacher_weights(spec.role))
+    return {"role": spec.role, "model": spec.model.name, "test_clean": clean, "test_pgd10": robust}
+
+
+def run_teachers(recipe: Recipe, run: RunDir, data: DataBundle, speed: Speed, dist: DistInfo, *, resume: bool,
+                 console: Console) -> list[dict[str, Any]]:
+    """Train or load every teacher and save it into the run directory."""
+    summary = [_prepare_teacher(s, recipe, run, data, speed, dist, resume, console) for s in recipe.teachers]
+    if dist.is_main:
+        run.write_json(run.stage("teachers") / "summary.json", summary)
+    return summary
+
+
+def run_distill(recipe: Recipe, run: RunDir, data: DataBundle, speed: Speed, dist: DistInfo, *, resume: bool,
+                console: Console) -> dict[str, Any]:
+    """Distil the student from the prepared teachers with the recipe's method."""
+    info = data_info(data)
+    teachers = {role: maybe_compile(t, speed) for role, t in load_teachers(recipe, run, info, speed).items()}
+    student = wrap_ddp(maybe_compile(speed.prepare(build_model(recipe.student, info)), speed), dist)
+    batches = train_batches(data, recipe.data, device=speed.device, seed=recipe.run.seed, rank=dist.rank,
+                            world_size=dist.world_size)
+    method = build_method(recipe.method, student, teachers, recipe.attack, epochs=recipe.train.epochs,
+                          steps_per_epoch=len(batches), speed=speed)
+    console.print(f"[bold]distill[/] {recipe.student.name} with {recipe.method.name} "
+                  f"({', '.join(f'{r}: {s.model.name}' for r, s in ((t.role, t) for t in recipe.teachers)) or 'no teacher'})")
+    val_attack = None if recipe.method.name in ("natural", "kd") else recipe.attack
+    select = data.test if recipe.train.quirk_select_on_test else None
+    setup = FitSetup(recipe.optim, recipe.schedule, recipe.train, val_attack, run.stage("distill"), speed, dist,
+                     label="distill", select_split=select)
+    result = fit(student, method, batches, data.val, setup, resume=resume)
+    return {"best_epoch": result.best_epoch + 1, "best_val_score": result.best_score, "history": result.history}
