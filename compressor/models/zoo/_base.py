@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -13,6 +14,8 @@ class ZooClassifier(nn.Module):
 
     num_classes: int
     num_features: int
+    pretrained_cfg: dict[str, Any]  # timm's name for the input size / normalisation the model expects
+    default_cfg: dict[str, Any]  # timm's older name for the same
     classifier_name = "fc"  # the attribute (and state-dict key) holding the final nn.Linear
 
     def forward_features(self, x: Tensor) -> Tensor:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from torch import nn
-
 from compressor.errors import UserInputError
+
+from ._base import ZooClassifier
 
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR10_STD = (0.2471, 0.2435, 0.2616)
@@ -52,13 +52,13 @@ def _per_channel(values: tuple[float, ...], in_chans: int) -> tuple[float, ...]:
 
 
 def build_zoo_model(
-    cls: type[nn.Module],
+    cls: type[ZooClassifier],
     name: str,
     cfg: dict[str, Any],
     pretrained: bool,
     kwargs: dict[str, Any],
     **arch: Any,
-) -> nn.Module:
+) -> ZooClassifier:
     """Build `cls` from timm-style kwargs and attach its cfg, adapted to the requested classes and channels."""
     if pretrained:
         raise UserInputError(

@@ -56,6 +56,9 @@ class SmallCNN(ZooClassifier):
                 maxpool2=nn.MaxPool2d(2, 2),
             )
         )
+        fc3 = nn.Linear(200, num_classes)
+        nn.init.zeros_(fc3.weight)  # as TRADES: the logits start at zero
+        nn.init.zeros_(fc3.bias)
         self.classifier = nn.Sequential(
             OrderedDict(
                 fc1=nn.Linear(64 * 4 * 4, 200),
@@ -63,15 +66,14 @@ class SmallCNN(ZooClassifier):
                 drop=nn.Dropout(drop_rate),
                 fc2=nn.Linear(200, 200),
                 relu2=nn.ReLU(),
-                fc3=nn.Linear(200, num_classes),
+                fc3=fc3,
             )
         )
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight)
-                nn.init.zeros_(m.bias)
-        nn.init.zeros_(self.classifier.fc3.weight)
-        nn.init.zeros_(self.classifier.fc3.bias)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
 
     def forward_features(self, x: Tensor) -> Tensor:
         """The 64-channel map after the second pool."""
@@ -80,11 +82,11 @@ class SmallCNN(ZooClassifier):
     def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
         """Pool to 4x4, then the MLP (stopping before the last layer when `pre_logits`)."""
         x = self.classifier[:-1](F.adaptive_avg_pool2d(x, 4).flatten(1))
-        return x if pre_logits else self.classifier.fc3(x)
+        return x if pre_logits else self.classifier[-1](x)
 
     def get_classifier(self) -> nn.Module:
         """The last linear layer of the MLP."""
-        return self.classifier.fc3
+        return self.classifier[-1]
 
 
 @register_model
