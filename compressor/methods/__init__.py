@@ -8,6 +8,12 @@ _MODULES = [
     "natural",
     "pgd_at",
     "trades",
+    "kd",
+    "ard",
+    "rslad",
+    "adaad",
+    "mtard",
+    "ciard",
 ]
 
 for _module in _MODULES:

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from compressor.config.schema import AttackConfig
-from compressor.methods.base import MethodContext
+from compressor.methods.base import Method, MethodContext, Progress, StepOutput
 
 NUM_CLASSES = 4
 
@@ -83,3 +83,25 @@ def batch() -> tuple[torch.Tensor, torch.Tensor]:
     """Eight random 3x8x8 images in [0,1] and labels."""
     g = torch.Generator().manual_seed(0)
     return torch.rand(8, 3, 8, 8, generator=g), torch.randint(0, NUM_CLASSES, (8,), generator=g)
+
+
+def train_step(method: Method, x: torch.Tensor, y: torch.Tensor, progress: Progress) -> StepOutput:
+    """One step as the trainer runs it: attack, loss in train mode, SGD step, the after-step hook."""
+    student = method.student
+    optimizer = torch.optim.SGD(student.parameters(), lr=0.1)
+    x_adv = method.adversarial(x, y)
+    student.train()
+    out = method.loss(x, y, x_adv)
+    optimizer.zero_grad()
+    out.loss.backward()
+    grads = [p.grad for p in student.parameters()]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads), "student grads must be finite"
+    optimizer.step()
+    method.after_step(x, y, x_adv, progress)
+    return out
+
+
+@pytest.fixture
+def step():
+    """The `train_step` helper, as a fixture."""
+    return train_step

@@ -1,0 +1,43 @@
+"""ARD: Adversarially Robust Distillation (Goldblum et al., AAAI 2020, arXiv 1905.09747).
+
+Attack: PGD on the student's cross-entropy with the student in *train* mode, as the authors' script
+does (their `AttackPGD` runs inside `net.train()`; BatchNorm uses and updates batch statistics during
+the attack); their start is uniform in the ball (`attack.init: uniform`). Loss:
+alpha tau^2 KL_mean(T(x)/tau || S(x')/tau) + (1 - alpha) CE(S(x), y), the KL averaged over batch x
+classes (their `nn.KLDivLoss()` default), with the robust teacher queried on the clean image.
+No known deviation from the reference code.
+"""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor
+
+from compressor.methods.base import Method, StepOutput, register_method
+from compressor.methods.common import ce_objective, kl_mean_bc, probs, run_attack, teacher_logits
+
+
+@register_method
+class ARD(Method):
+    """Tempered KL from the robust teacher's clean prediction to the student's adversarial one."""
+
+    name = "ard"
+    teacher_roles = ("robust",)
+
+    def adversarial(self, x: Tensor, y: Tensor) -> Tensor | None:
+        """PGD on the student's cross-entropy, student in train mode (reference behaviour)."""
+        return run_attack(self.ctx, ce_objective(self.student, y), x, student_training=True)
+
+    def loss(self, x: Tensor, y: Tensor, x_adv: Tensor | None) -> StepOutput:
+        """alpha tau^2 KL_mean at temperature tau (+ (1 - alpha) clean CE when alpha < 1)."""
+        assert x_adv is not None
+        tau, alpha = float(self.params.tau), float(self.params.alpha)
+        (t_logits,) = teacher_logits(self.teachers["robust"], x)
+        kl = kl_mean_bc(self.student(x_adv), probs(t_logits, tau), tau)
+        total = alpha * tau**2 * kl
+        logs: dict[str, Tensor | float] = {"kl_adv": kl.detach()}
+        if alpha < 1:
+            ce = F.cross_entropy(self.student(x).float(), y)
+            total = total + (1 - alpha) * ce
+            logs["ce"] = ce.detach()
+        return StepOutput(total, logs)
