@@ -88,7 +88,7 @@ def test_pretrained_is_refused_clearly() -> None:
 
 
 def test_unknown_argument_is_refused_and_timm_extras_are_ignored() -> None:
-    with pytest.raises(UserInputError, match="no argument widen_factor; it accepts"):
+    with pytest.raises(UserInputError, match="no argument widen_factor; fix its kwargs"):
         timm.create_model("tiny_cnn", widen_factor=2)
     timm.create_model("tiny_cnn", drop_rate=0.1, drop_path_rate=0.1, global_pool="avg")
     wrn = wide_resnet(16, 1, drop_rate=0.3)

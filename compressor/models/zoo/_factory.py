@@ -70,7 +70,9 @@ def build_zoo_model(
     unknown = sorted(set(options) - accepted)
     if unknown:
         valid = ", ".join(sorted(accepted - set(arch)))
-        raise UserInputError(f"model '{name}' has no argument {', '.join(unknown)}; it accepts: {valid}")
+        raise UserInputError(
+            f"model '{name}' has no argument {', '.join(unknown)}; fix its kwargs (it accepts: {valid})"
+        )
     options.setdefault("num_classes", cfg["num_classes"])
     options.setdefault("in_chans", cfg["input_size"][0])
     model = cls(**arch, **options)
