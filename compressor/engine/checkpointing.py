@@ -17,9 +17,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import nn
 
+from compressor.models.checkpoint import save_state_dict_file
 from compressor.models.wrapper import unwrap
 
 LATEST = "LATEST"
@@ -38,12 +39,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def save_weights(model: nn.Module, path: Path) -> None:
     """Save a model's state dict (unwrapped from DDP/compile) as safetensors, atomically."""
-    state = {k: v.detach().contiguous().cpu() for k, v in unwrap(model).state_dict().items()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    os.close(fd)
-    save_file(state, tmp)
-    os.replace(tmp, path)
+    save_state_dict_file(path, unwrap(model).state_dict())
 
 
 def load_weights(model: nn.Module, path: Path) -> None:

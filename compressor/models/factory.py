@@ -39,6 +39,8 @@ def check_model_name(spec: ModelSpec) -> None:
 def _normalisation(net: nn.Module, spec: ModelSpec, in_chans: int) -> tuple[Sequence[float], Sequence[float]]:
     if spec.mean is not None and spec.std is not None:
         return spec.mean, spec.std
+    if spec.checkpoint_format == "robustbench":  # RobustBench networks take [0,1] pixels unless the recipe says
+        return _NO_NORMALISATION[0] * in_chans, _NO_NORMALISATION[1] * in_chans
     cfg = getattr(net, "pretrained_cfg", None) or getattr(net, "default_cfg", None) or {}
     mean, std = cfg.get("mean"), cfg.get("std")
     if mean is None or std is None:
@@ -84,7 +86,7 @@ def load_checkpoint_into(model: Normalized, spec: ModelSpec) -> None:
     path = spec.checkpoint
     assert path is not None
     if spec.checkpoint_format == "robustbench":
-        state = ckpt.load_robustbench_checkpoint(path, spec.name)
+        state = ckpt.load_robustbench_checkpoint(path, spec.name, trust_pickle=spec.trust_pickle)
         ckpt.load_into(model.net, state)
         return
     state = ckpt.load_state_dict_file(path, trust_pickle=spec.trust_pickle)
