@@ -1,0 +1,35 @@
+"""compressor-edge: load, run, benchmark and re-verify an exported compressor bundle, without torch."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from compressor_edge.backends import BACKENDS, Backend, create_backend
+from compressor_edge.bundle import FORMAT_FILES, FORMATS, Bundle, Probes, load_bundle, sha256_file
+from compressor_edge.errors import BackendUnavailable, BundleError
+from compressor_edge.report import FormatResult, VerifyReport
+from compressor_edge.square import SquareResult, square_attack_linf
+from compressor_edge.tolerances import FormatTolerances, VerifyTolerances
+from compressor_edge.verify import verify_bundle
+
+__all__ = [
+    "BACKENDS",
+    "FORMATS",
+    "FORMAT_FILES",
+    "Backend",
+    "BackendUnavailable",
+    "Bundle",
+    "BundleError",
+    "FormatResult",
+    "FormatTolerances",
+    "Probes",
+    "SquareResult",
+    "VerifyReport",
+    "VerifyTolerances",
+    "__version__",
+    "create_backend",
+    "load_bundle",
+    "sha256_file",
+    "square_attack_linf",
+    "verify_bundle",
+]

@@ -1,0 +1,192 @@
+"""The export bundle: file names, manifest schema, loading with hash and consistency checks."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from compressor_edge.errors import BundleError
+
+SCHEMA_VERSION = 1
+MANIFEST_FILE = "manifest.json"
+PROBES_FILE = "probes.npz"
+FORMAT_FILES: dict[str, str] = {"fp32": "model.onnx", "fp16": "model.fp16.onnx", "int8": "model.int8.onnx"}
+FORMATS: tuple[str, ...] = tuple(FORMAT_FILES)
+PROBE_KEYS = ("clean_images", "labels", "adversarial_images", "clean_logits", "adversarial_logits")
+NORMS = ("linf", "l2")
+_REQUIRED_KEYS = ("schema_version", "input", "output", "class_names", "threat_model", "formats", "probes")
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Probes:
+    """The fixed verification set: clean and adversarial images with PyTorch's logits for both."""
+
+    clean_images: np.ndarray
+    labels: np.ndarray
+    adversarial_images: np.ndarray
+    clean_logits: np.ndarray
+    adversarial_logits: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A loaded, checked bundle folder."""
+
+    root: Path
+    manifest: dict[str, Any]
+
+    @property
+    def formats(self) -> tuple[str, ...]:
+        return tuple(f for f in FORMATS if f in self.manifest["formats"])
+
+    def model_path(self, fmt: str) -> Path:
+        """Path of the ONNX file of one format; BundleError if the bundle has no such format."""
+        if fmt not in self.manifest["formats"]:
+            raise BundleError(f"{self.root}: bundle has no '{fmt}' model (it has {', '.join(self.formats)})")
+        return self.root / self.manifest["formats"][fmt]["file"]
+
+    @property
+    def input_name(self) -> str:
+        return str(self.manifest["input"]["name"])
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """(C, H, W) of one input image."""
+        c, h, w = self.manifest["input"]["shape"][1:]
+        return int(c), int(h), int(w)
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.manifest["class_names"])
+
+    @property
+    def eps(self) -> float:
+        return float(self.manifest["threat_model"]["eps"])
+
+    @property
+    def norm(self) -> str:
+        return str(self.manifest["threat_model"]["norm"])
+
+    def probes(self) -> Probes:
+        """Load probes.npz and check its arrays against the manifest."""
+        path = self.root / self.manifest["probes"]["file"]
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {key: np.asarray(data[key]) for key in PROBE_KEYS}
+        except (OSError, ValueError, KeyError) as err:
+            raise BundleError(f"{path}: unreadable probes file ({type(err).__name__}: {err})") from None
+        probes = Probes(**arrays)
+        _check_probes(probes, self.image_shape, len(self.class_names), path)
+        return probes
+
+
+def _check_probes(probes: Probes, image_shape: tuple[int, ...], n_classes: int, path: Path) -> None:
+    n = len(probes)
+    expected = {
+        "clean_images": (n, *image_shape),
+        "adversarial_images": (n, *image_shape),
+        "clean_logits": (n, n_classes),
+        "adversarial_logits": (n, n_classes),
+    }
+    for key, shape in expected.items():
+        actual = getattr(probes, key).shape
+        if tuple(actual) != shape:
+            raise BundleError(f"{path}: '{key}' has shape {tuple(actual)}, expected {shape}")
+    if probes.labels.ndim != 1 or n == 0:
+        raise BundleError(f"{path}: 'labels' must be a non-empty 1-D array")
+
+
+def _read_manifest(root: Path) -> dict[str, Any]:
+    path = root / MANIFEST_FILE
+    if not root.is_dir():
+        raise BundleError(f"{root}: not a bundle folder (it does not exist or is not a directory)")
+    if not path.is_file():
+        raise BundleError(f"{path}: missing; is {root} an export bundle?")
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise BundleError(f"{path}: not valid JSON ({err})") from None
+    if not isinstance(manifest, dict):
+        raise BundleError(f"{path}: expected a JSON object at the top level")
+    missing = [key for key in _REQUIRED_KEYS if key not in manifest]
+    if missing:
+        raise BundleError(f"{path}: missing key(s) {', '.join(missing)}")
+    if manifest["schema_version"] != SCHEMA_VERSION:
+        raise BundleError(
+            f"{path}: schema_version {manifest['schema_version']} is not supported (this kit reads {SCHEMA_VERSION})"
+        )
+    _check_threat_model(manifest["threat_model"], path)
+    return manifest
+
+
+def _check_threat_model(threat: Mapping[str, Any], path: Path) -> None:
+    eps, norm = threat.get("eps"), threat.get("norm")
+    if norm not in NORMS:
+        raise BundleError(f"{path}: threat_model.norm must be one of {', '.join(NORMS)}, got {norm!r}")
+    if not isinstance(eps, int | float) or not math.isfinite(eps) or eps < 0:
+        raise BundleError(f"{path}: threat_model.eps must be a finite number >= 0, got {eps!r}")
+
+
+def _check_file(root: Path, entry: Mapping[str, Any], what: str) -> None:
+    path = root / str(entry.get("file", ""))
+    if not path.is_file():
+        raise BundleError(f"{path}: missing ({what} listed in {MANIFEST_FILE})")
+    actual = sha256_file(path)
+    if actual != entry.get("sha256"):
+        raise BundleError(
+            f"{path}: sha256 mismatch (manifest {str(entry.get('sha256'))[:12]}..., file {actual[:12]}...); "
+            "the file was changed or corrupted after export"
+        )
+
+
+def _check_onnx(path: Path, input_name: str) -> None:
+    import onnx
+
+    try:
+        onnx.checker.check_model(str(path))
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as err:  # onnx raises several unrelated types for a corrupt file
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise BundleError(f"{path}: not a valid ONNX model ({first})") from None
+    names = [i.name for i in model.graph.input]
+    if input_name not in names:
+        raise BundleError(f"{path}: has inputs {names}, but the manifest names the input {input_name!r}")
+
+
+def load_bundle(root: str | Path, *, check_hashes: bool = True) -> Bundle:
+    """Read the manifest, check every listed file's SHA-256 and each ONNX model's validity."""
+    root = Path(root)
+    manifest = _read_manifest(root)
+    formats = manifest["formats"]
+    unknown = sorted(set(formats) - set(FORMATS))
+    if unknown or not formats:
+        raise BundleError(
+            f"{root / MANIFEST_FILE}: formats must be a non-empty subset of {FORMATS}, got {unknown}"
+        )
+    if check_hashes:
+        for fmt, entry in formats.items():
+            _check_file(root, entry, f"{fmt} model")
+        _check_file(root, manifest["probes"], "probes")
+    bundle = Bundle(root=root, manifest=manifest)
+    for fmt in bundle.formats:
+        _check_onnx(bundle.model_path(fmt), bundle.input_name)
+    return bundle

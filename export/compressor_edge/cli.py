@@ -1,0 +1,177 @@
+"""`compressor-edge verify|bench|predict BUNDLE`: exit 0 pass, 1 gate failed, 2 bad input, 3 internal error."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from compressor_edge.backends import BACKENDS, create_backend
+from compressor_edge.bundle import FORMATS, load_bundle
+from compressor_edge.errors import BundleError
+from compressor_edge.images import load_images
+from compressor_edge.latency import measure, tile_batch
+from compressor_edge.tolerances import VerifyTolerances
+from compressor_edge.verify import verify_bundle
+
+EXIT_OK, EXIT_GATE_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+
+
+def _names(choices: Sequence[str]) -> Callable[[str], list[str]]:
+    def parse(text: str) -> list[str]:
+        items = [item.strip() for item in text.split(",") if item.strip()]
+        bad = [item for item in items if item not in choices]
+        if bad or not items:
+            raise argparse.ArgumentTypeError(f"expected a comma-separated subset of {', '.join(choices)}")
+        return items
+
+    return parse
+
+
+def _ints(text: str) -> list[int]:
+    try:
+        values = [int(item) for item in text.split(",") if item.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected comma-separated positive integers") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError("expected comma-separated positive integers")
+    return values
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="compressor-edge", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, text in (
+        ("verify", "re-check parity, accuracy, Square robustness, latency and size; gate each"),
+        ("bench", "latency of each format and backend"),
+        ("predict", "classify images (PNG/JPEG/.npy)"),
+    ):
+        cmd = sub.add_parser(name, help=text, description=text)
+        cmd.add_argument("bundle", type=Path, help="bundle folder (with manifest.json)")
+        cmd.add_argument("--engine-cache", type=Path, default=None, help="TensorRT engine cache folder")
+        cmd.add_argument("--threads", type=int, default=None, help="onnxruntime intra-op threads")
+        if name == "predict":
+            cmd.add_argument("images", nargs="+", help="PNG/JPEG files (resized to the input) or .npy arrays")
+            cmd.add_argument("--format", choices=FORMATS, default="fp32")
+            cmd.add_argument("--backend", choices=BACKENDS, default="onnxruntime-cpu")
+            cmd.add_argument("--top-k", type=int, default=1)
+            continue
+        cmd.add_argument("--formats", type=_names(FORMATS), default=None, help="default: all in the bundle")
+        cmd.add_argument("--backends", type=_names(BACKENDS), default=["onnxruntime-cpu"])
+        cmd.add_argument("--json", type=Path, default=None, help="also write the result as JSON here")
+        if name == "verify":
+            cmd.add_argument(
+                "--tolerances", type=Path, default=None, help='JSON: {"int8": {"max_adv_acc_drop": 0.1}}'
+            )
+            cmd.add_argument("--square-queries", type=int, default=1000)
+            cmd.add_argument("--seed", type=int, default=0)
+            cmd.add_argument("--latency-batch", type=int, default=32)
+            cmd.add_argument("--latency-runs", type=int, default=30)
+            cmd.add_argument("--markdown", type=Path, default=None, help="also write the table here")
+        else:
+            cmd.add_argument("--batch-sizes", type=_ints, default=[1, 32])
+            cmd.add_argument("--runs", type=int, default=100)
+            cmd.add_argument("--warmup", type=int, default=10)
+    return parser
+
+
+def _tolerances(path: Path | None) -> VerifyTolerances:
+    if path is None:
+        return VerifyTolerances()
+    try:
+        return VerifyTolerances.from_dict(json.loads(path.read_text()))
+    except (OSError, json.JSONDecodeError, ValueError) as err:
+        raise BundleError(f"{path}: {err}") from None
+
+
+def _verify(args: argparse.Namespace) -> int:
+    report = verify_bundle(
+        args.bundle,
+        _tolerances(args.tolerances),
+        formats=args.formats,
+        backends=args.backends,
+        square_queries=args.square_queries,
+        seed=args.seed,
+        latency_batch=args.latency_batch,
+        latency_runs=args.latency_runs,
+        cache_dir=args.engine_cache,
+        threads=args.threads,
+    )
+    markdown = report.to_markdown()
+    print(markdown, end="")
+    if args.markdown:
+        args.markdown.write_text(markdown)
+    if args.json:
+        args.json.write_text(json.dumps(report.to_dict(), indent=2))
+    return EXIT_OK if report.passed else EXIT_GATE_FAILED
+
+
+def _bench(args: argparse.Namespace) -> int:
+    bundle = load_bundle(args.bundle)
+    images = bundle.probes().clean_images
+    rows = []
+    for backend_name in args.backends:
+        for fmt in args.formats or bundle.formats:
+            path = bundle.model_path(fmt)
+            with create_backend(
+                backend_name,
+                path,
+                batch_sizes=args.batch_sizes,
+                cache_dir=args.engine_cache,
+                threads=args.threads,
+            ) as backend:
+                for batch in args.batch_sizes:
+                    t = measure(backend.run, tile_batch(images, batch), runs=args.runs, warmup=args.warmup)
+                    rows.append(
+                        {"format": fmt, "backend": backend_name, "device": backend.describe(), **vars(t)}
+                    )
+    print("| format | backend | batch | median ms | p90 ms | images/s |\n|---|---|---|---|---|---|")
+    for row in rows:
+        per_s = 1000.0 * row["batch"] / row["median_ms"]
+        print(
+            f"| {row['format']} | {row['backend']} | {row['batch']} | {row['median_ms']:.3f} | {row['p90_ms']:.3f} | {per_s:.1f} |"
+        )
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2))
+    return EXIT_OK
+
+
+def _predict(args: argparse.Namespace) -> int:
+    bundle = load_bundle(args.bundle)
+    images, names = load_images(args.images, bundle.image_shape)
+    path = bundle.model_path(args.format)
+    with create_backend(args.backend, path, cache_dir=args.engine_cache, threads=args.threads) as backend:
+        logits = backend.predict(images)
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probs = shifted / shifted.sum(axis=1, keepdims=True)
+    classes = bundle.class_names
+    for name, row in zip(names, probs, strict=True):
+        top = np.argsort(-row)[: max(1, args.top_k)]
+        print(name + "\t" + "\t".join(f"{classes[i]}\t{row[i]:.4f}" for i in top))
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit code instead of raising, and prints errors as one line."""
+    args = _parser().parse_args(argv)
+    command = {"verify": _verify, "bench": _bench, "predict": _predict}[args.command]
+    try:
+        return command(args)
+    except BundleError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # last resort: one line, never a traceback
+        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        print(f"internal error: {type(err).__name__}: {first} (please report)", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,160 @@
+"""The verification report: one row per format and backend, as JSON and as one Markdown table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from compressor_edge.latency import Latency
+from compressor_edge.tolerances import VerifyTolerances
+
+
+@dataclass
+class FormatResult:
+    """Everything measured for one format on one backend, and the gates it failed."""
+
+    format: str
+    backend: str
+    device: str = ""
+    size_bytes: int = 0
+    clean_acc: float | None = None
+    adv_probe_acc: float | None = None
+    square_acc: float | None = None
+    square_mean_queries: float | None = None
+    max_abs_logit_diff: float | None = None
+    top1_agreement: float | None = None
+    latency: dict[int, Latency] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def status(self) -> str:
+        """'error' if it could not run, 'fail' if a gate failed, else 'pass'."""
+        if self.error is not None:
+            return "error"
+        return "fail" if self.failures else "pass"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict."""
+        return {
+            "format": self.format,
+            "backend": self.backend,
+            "device": self.device,
+            "status": self.status,
+            "size_bytes": self.size_bytes,
+            "clean_acc": self.clean_acc,
+            "adv_probe_acc": self.adv_probe_acc,
+            "square_acc": self.square_acc,
+            "square_mean_queries": self.square_mean_queries,
+            "max_abs_logit_diff": self.max_abs_logit_diff,
+            "top1_agreement": self.top1_agreement,
+            "latency_ms": {
+                str(b): {"median": t.median_ms, "p90": t.p90_ms, "runs": t.runs}
+                for b, t in self.latency.items()
+            },
+            "failures": list(self.failures),
+            "error": self.error,
+        }
+
+
+@dataclass
+class VerifyReport:
+    """The result of verify_bundle: rows, the PyTorch reference, the settings and the gates used."""
+
+    bundle: str
+    eps: float
+    norm: str
+    n_probes: int
+    pytorch_clean_acc: float
+    pytorch_adv_acc: float
+    square_queries: int
+    seed: int
+    tolerances: VerifyTolerances
+    results: list[FormatResult]
+    environment: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        """True when at least one row ran and every row passed every gate."""
+        return bool(self.results) and all(r.status == "pass" for r in self.results)
+
+    @property
+    def fastest_passing(self) -> FormatResult | None:
+        """The passing row with the lowest median batch-1 latency."""
+        timed = [r for r in self.results if r.status == "pass" and 1 in r.latency]
+        return min(timed, key=lambda r: r.latency[1].median_ms, default=None)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict."""
+        fastest = self.fastest_passing
+        return {
+            "bundle": self.bundle,
+            "passed": self.passed,
+            "fastest_passing": None
+            if fastest is None
+            else {"format": fastest.format, "backend": fastest.backend},
+            "threat_model": {"eps": self.eps, "norm": self.norm},
+            "n_probes": self.n_probes,
+            "pytorch": {"clean_acc": self.pytorch_clean_acc, "adv_probe_acc": self.pytorch_adv_acc},
+            "square_queries": self.square_queries,
+            "seed": self.seed,
+            "tolerances": self.tolerances.to_dict(),
+            "environment": dict(self.environment),
+            "results": [r.to_dict() for r in self.results],
+        }
+
+    def to_markdown(self) -> str:
+        """One table, formats as rows, then the reference, the verdict and every failed gate."""
+        batches = sorted({b for r in self.results for b in r.latency})
+        head = [
+            "format",
+            "backend",
+            "status",
+            "size",
+            "clean",
+            "adv-probe",
+            "Square",
+            "max abs dlogit",
+            "top-1 agree",
+        ]
+        head += [f"latency b{b} (ms)" for b in batches]
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for r in self.results:
+            cells = [r.format, r.backend, r.status.upper(), _size(r.size_bytes), _pct(r.clean_acc)]
+            cells += [
+                _pct(r.adv_probe_acc),
+                _pct(r.square_acc),
+                _num(r.max_abs_logit_diff),
+                _pct(r.top1_agreement),
+            ]
+            cells += [f"{r.latency[b].median_ms:.2f}" if b in r.latency else "-" for b in batches]
+            lines.append("| " + " | ".join(cells) + " |")
+        fastest = self.fastest_passing
+        lines += [
+            "",
+            f"PyTorch on the same {self.n_probes} probes: clean {_pct(self.pytorch_clean_acc)}, "
+            f"adv-probe {_pct(self.pytorch_adv_acc)}. Threat model: {self.norm}, eps {self.eps:.5g}; "
+            f"Square: {self.square_queries} queries, seed {self.seed}.",
+            f"Verdict: {'PASS' if self.passed else 'FAIL'}. Fastest passing (batch 1): "
+            + ("none" if fastest is None else f"{fastest.format} on {fastest.backend}"),
+        ]
+        if self.square_queries == 0:
+            lines.append(
+                "Square attack not run (L2 threat model or 0 queries; this kit's Square attack is L-inf)."
+            )
+        for r in self.results:
+            for problem in ([r.error] if r.error else []) + r.failures:
+                lines.append(f"- {r.format} / {r.backend}: {problem}")
+        return "\n".join(lines) + "\n"
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2e}"
+
+
+def _size(size: int) -> str:
+    return f"{size / 2**20:.2f} MiB" if size >= 2**18 else f"{size / 2**10:.1f} KiB"

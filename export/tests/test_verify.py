@@ -1,0 +1,96 @@
+"""verify_bundle: good bundles pass, broken exports and tightened gates fail, with reasons."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import make_bundle
+
+from compressor_edge import BackendUnavailable, BundleError, VerifyTolerances, verify_bundle
+from compressor_edge.bundle import MANIFEST_FILE
+
+FAST = {"square_queries": 100, "latency_runs": 5, "latency_batch": 8}
+
+
+@pytest.fixture(scope="module")
+def good_report(good_bundle: Path):
+    return verify_bundle(good_bundle, **FAST)
+
+
+def test_good_bundle_passes_every_format(good_report) -> None:
+    assert good_report.passed, good_report.to_markdown()
+    assert [r.format for r in good_report.results] == ["fp32", "fp16", "int8"]
+    fp32, fp16, int8 = good_report.results
+    assert fp32.max_abs_logit_diff < 1e-4 and fp32.top1_agreement == 1.0
+    assert fp32.max_abs_logit_diff < fp16.max_abs_logit_diff < int8.max_abs_logit_diff
+    assert fp32.clean_acc == good_report.pytorch_clean_acc == 1.0
+    assert fp32.adv_probe_acc == good_report.pytorch_adv_acc == 0.5
+    for r in good_report.results:
+        assert r.square_acc is not None and 0.0 <= r.square_acc <= r.clean_acc
+        assert set(r.latency) == {1, 8} and all(t.median_ms > 0 for t in r.latency.values())
+        assert r.size_bytes > 0 and r.device.startswith("onnxruntime-cpu")
+    assert good_report.fastest_passing is not None
+
+
+def test_report_json_and_markdown(good_report) -> None:
+    data = json.loads(json.dumps(good_report.to_dict()))
+    assert data["passed"] is True and len(data["results"]) == 3
+    assert data["results"][2]["latency_ms"]["8"]["median"] > 0
+    assert data["tolerances"]["int8"]["max_abs_logit_diff"] == VerifyTolerances().int8.max_abs_logit_diff
+    table = good_report.to_markdown().splitlines()
+    assert table[0].startswith("| format | backend | status | size | clean | adv-probe | Square |")
+    assert [line.split("|")[1].strip() for line in table[2:5]] == ["fp32", "fp16", "int8"]
+    assert "Verdict: PASS" in good_report.to_markdown()
+
+
+def test_double_normalisation_fails_verify(tmp_path: Path) -> None:
+    broken = make_bundle(tmp_path / "broken", formats=("fp32",), double_normalisation=True)
+    report = verify_bundle(broken, **FAST)
+    assert not report.passed
+    (row,) = report.results
+    assert row.status == "fail"
+    assert any(f.startswith("max |dlogit|") for f in row.failures)
+    assert report.fastest_passing is None
+    assert "Verdict: FAIL" in report.to_markdown()
+
+
+def test_tightened_gates_fail_with_the_tolerance_named(good_bundle: Path, good_report) -> None:
+    above = good_report.results[1].square_acc + 0.01
+    tol = VerifyTolerances.from_dict(
+        {"int8": {"max_abs_logit_diff": 1e-6}, "fp16": {"min_square_acc": above, "max_size_mb": 1e-6}}
+    )
+    report = verify_bundle(good_bundle, tol, formats=["int8", "fp16"], **FAST)
+    fp16, int8 = report.results  # fp32 is not verified, so the Square drop gate has no reference
+    assert not report.passed
+    assert len(int8.failures) == 1 and "max_abs_logit_diff 1e-06" in int8.failures[0]
+    assert sorted(f.split()[-2] for f in fp16.failures) == ["max_size_mb", "min_square_acc"]
+
+
+def test_square_drop_is_gated_against_fp32(good_bundle: Path) -> None:
+    report = verify_bundle(
+        good_bundle, VerifyTolerances.from_dict({"int8": {"max_square_acc_drop": -1.0}}), **FAST
+    )
+    int8 = report.results[2]
+    assert any("Square acc drop vs fp32" in f for f in int8.failures)
+
+
+def test_l2_bundle_skips_square(bundle_copy) -> None:
+    root = bundle_copy()
+    manifest = json.loads((root / MANIFEST_FILE).read_text())
+    manifest["threat_model"] = {"eps": 0.5, "norm": "l2"}
+    (root / MANIFEST_FILE).write_text(json.dumps(manifest))
+    report = verify_bundle(root, formats=["fp32"], **FAST)
+    assert report.passed and report.results[0].square_acc is None and report.square_queries == 0
+    assert "Square attack not run" in report.to_markdown()
+
+
+def test_unknown_or_missing_backend_is_bad_input(good_bundle: Path) -> None:
+    with pytest.raises(BundleError, match="unknown backend"):
+        verify_bundle(good_bundle, backends=["openvino"], **FAST)
+    import onnxruntime
+
+    if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
+        with pytest.raises(BackendUnavailable, match="CUDAExecutionProvider is not available"):
+            verify_bundle(good_bundle, backends=["onnxruntime-cuda"], **FAST)
