@@ -69,7 +69,7 @@ class DualTeacherDistillation(Method):
     def loss(self, x: Tensor, y: Tensor, x_adv: Tensor | None) -> StepOutput:
         """w_adv KL_adv + w_nat KL_nat (+ extra terms), then the temperature / weight updates."""
         assert x_adv is not None
-        s_adv, s_nat = self.student(x_adv).float(), self.student(x).float()
+        s_nat, s_adv = self.student(x).float(), self.student(x_adv).float()
         t_rob_adv = self.robust_logits(x, x_adv)
         nat_inputs = (x, x_adv) if self.clean_teacher_on_adversarial else (x,)
         t_nat = teacher_logits(self.teachers["clean"], *nat_inputs)
