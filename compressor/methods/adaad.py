@@ -40,7 +40,8 @@ class AdaAD(Method):
         a = float(self.params.adv_weight)
         t_logits = teacher_logits(self.teachers["robust"], x_adv, *((x,) if a < 1 else ()))
         kl_adv = kl_mean_bc(self.student(x_adv), probs(t_logits[0]))
-        total, logs = a * kl_adv, {"kl_adv": kl_adv.detach()}
+        total = a * kl_adv
+        logs: dict[str, Tensor | float] = {"kl_adv": kl_adv.detach()}
         if a < 1:
             kl_nat = kl_mean_bc(self.student(x), probs(t_logits[1]))
             total, logs["kl_nat"] = total + (1 - a) * kl_nat, kl_nat.detach()

@@ -18,7 +18,8 @@ Quirk of the released script, off by default (`quirk_teacher_train_mode`): the r
 train mode for its soft labels (batch statistics, and its BatchNorm statistics drift from epoch 1, even
 at lr 0, including through an unused T_rob(x) forward), and the same forward feeds its CE step. Clean
 default: soft labels from an eval-mode forward without graph; BatchNorm statistics move only in the
-retraining step (`teacher_retrain.batchnorm: update`, a train-mode forward) or never (`frozen`). The
+retraining step (`teacher_retrain.batchnorm: update`, a second, train-mode forward) or never (`frozen`:
+the eval-mode soft-label forward keeps its graph and feeds the CE step, one teacher forward fewer). The
 per-step tau decay quirk is `quirk_tau_decay_every_step` (see `mtard`); selecting the best checkpoint on
 the test set is the trainer's `train.quirk_select_on_test`.
 Deviations: loss weights are fixed 1:1 by default (METHODS.md; the script we read applies MTARD's
@@ -90,15 +91,18 @@ class CIARD(DualTeacherDistillation):
         return self.teacher_optimizer is not None and self.epoch >= self.warmup_epochs
 
     def robust_logits(self, x: Tensor, x_adv: Tensor) -> Tensor:
-        """T_rob(x'): eval mode by default; train mode with graph under the quirk (reused by the CE step)."""
-        if not self.params.quirk_teacher_train_mode:
+        """T_rob(x'); its graph is kept for the CE step when the modes match (quirk, frozen BN)."""
+        train_mode = self.params.quirk_teacher_train_mode
+        reuse = self.retraining() and (train_mode or self.retrain.batchnorm == "frozen")
+        if not (train_mode or reuse):
             return super().robust_logits(x, x_adv)
-        with model_mode(self.robust, True):
-            with torch.no_grad():
-                self.robust(x)  # the reference's unused forward: it moves BatchNorm statistics
-            with torch.set_grad_enabled(self.retraining()):
+        with model_mode(self.robust, train_mode):
+            if train_mode:
+                with torch.no_grad():
+                    self.robust(x)  # the reference's unused forward: it moves BatchNorm statistics
+            with torch.set_grad_enabled(reuse):
                 logits = self.robust(x_adv).float()
-        self._pending_logits = logits if self.retraining() else None
+        self._pending_logits = logits if reuse else None
         return logits.detach()
 
     def extra_terms(
@@ -118,7 +122,12 @@ class CIARD(DualTeacherDistillation):
         if p.push_cap is not None:
             capped = push > float(p.push_cap)
             used = push.clamp(max=float(p.push_cap))
-        logs = {"push": push.detach(), "push_lambda": lam, "push_selected": count, "push_capped": capped}
+        logs: dict[str, Tensor | float] = {
+            "push": push.detach(),
+            "push_lambda": lam,
+            "push_selected": count,
+            "push_capped": capped,
+        }
         return -lam * used, logs
 
     def after_step(self, x: Tensor, y: Tensor, x_adv: Tensor | None, progress: Progress) -> None:

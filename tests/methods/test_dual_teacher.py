@@ -98,3 +98,12 @@ def test_bmtard_updates_temperatures_and_fixed_weights_are_one_to_one(batch, ctx
         h_nat = (lambda p: (p * p.log()).mean())(ref.softmax(ctx.teachers["clean"](x)))
     expected_adv = min(10.0, max(1.0, 1.0 - 0.5 * math.copysign(1, h_adv / h_nat - 1)))
     assert method.temperatures.adv.item() == pytest.approx(expected_adv)
+
+
+def test_method_decays_tau_and_weight_rates_together(ctx_factory):
+    params = BMTARDParams(name="b_mtard", tau_decay_at=[0.5], tau_decay_factor=0.1)
+    method = BMTARD(ctx_factory(params, teachers=("robust", "clean"), epochs=4))
+    method.start_epoch(1)
+    assert (method.tau_lr.value, method.weight_lr.value) == pytest.approx((1e-3, 0.025))
+    method.start_epoch(2)
+    assert (method.tau_lr.value, method.weight_lr.value) == pytest.approx((1e-4, 0.0025))
