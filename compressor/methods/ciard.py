@@ -21,9 +21,14 @@ default: soft labels from an eval-mode forward without graph; BatchNorm statisti
 retraining step (`teacher_retrain.batchnorm: update`, a second, train-mode forward) or never (`frozen`:
 the eval-mode soft-label forward keeps its graph and feeds the CE step, one teacher forward fewer). The
 per-step tau decay quirk is `quirk_tau_decay_every_step` (see `mtard`); selecting the best checkpoint on
-the test set is the trainer's `train.quirk_select_on_test`.
-Deviations: loss weights are fixed 1:1 by default (METHODS.md; the script we read applies MTARD's
-adaptive weights, available as `weights: adaptive`); exact KL / entropy (theirs add 1e-5 in the log).
+the test set is the trainer's `train.quirk_select_on_test`. Under DDP the teacher's gradients are
+averaged over ranks (its BatchNorm statistics stay per rank).
+Deviations from the released script: loss weights are fixed 1:1 by default (METHODS.md; the script
+applies MTARD's adaptive weights: `weights: adaptive`); exact KL / entropy (theirs add 1e-5 in the log);
+the student's clean forward runs after the attack (theirs runs before, so their eval-mode attack sees
+BatchNorm running statistics already updated by the clean batch); the attack's start x + 0.001 N(0,1) is
+clamped to [0,1] (theirs is not). With these aligned, one step matches theirs bit for bit
+(benchmarks/bench_ciard_step.py checks it).
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ import math
 from typing import Any
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -61,6 +67,16 @@ def teacher_lr(base: float, epoch: int, warmup_epochs: int, epochs: int) -> floa
         return 0.0
     t = (epoch + 1 - warmup_epochs) / max(1, epochs - warmup_epochs)
     return base * (0.5 + 0.5 * math.cos(math.pi * t)) * math.exp(-0.01 * t**2)
+
+
+def average_gradients(module: torch.nn.Module) -> None:
+    """Under DDP, average the teacher's gradients over ranks so every replica takes the same step."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    for param in module.parameters():
+        if param.grad is not None:
+            dist.all_reduce(param.grad)  # SUM: gloo has no AVG
+            param.grad /= dist.get_world_size()
 
 
 @register_method
@@ -146,6 +162,7 @@ class CIARD(DualTeacherDistillation):
                     pending = self.robust(x_adv).float()
             self.teacher_optimizer.zero_grad(set_to_none=True)
             F.cross_entropy(pending, y).backward()
+        average_gradients(self.robust)
         self.teacher_optimizer.step()
 
     def trained_teachers(self) -> dict[str, torch.nn.Module]:
