@@ -63,17 +63,18 @@ def _parser() -> argparse.ArgumentParser:
         cmd.add_argument("--formats", type=_names(FORMATS), default=None, help="default: all in the bundle")
         cmd.add_argument("--backends", type=_names(BACKENDS), default=["onnxruntime-cpu"])
         cmd.add_argument("--json", type=Path, default=None, help="also write the result as JSON here")
+        cmd.add_argument(
+            "--batch-sizes", type=_ints, default=[1, 32], help="latency batches (TensorRT profiles)"
+        )
         if name == "verify":
             cmd.add_argument(
                 "--tolerances", type=Path, default=None, help='JSON: {"int8": {"max_adv_acc_drop": 0.1}}'
             )
             cmd.add_argument("--square-queries", type=int, default=1000)
             cmd.add_argument("--seed", type=int, default=0)
-            cmd.add_argument("--latency-batch", type=int, default=32)
             cmd.add_argument("--latency-runs", type=int, default=30)
             cmd.add_argument("--markdown", type=Path, default=None, help="also write the table here")
         else:
-            cmd.add_argument("--batch-sizes", type=_ints, default=[1, 32])
             cmd.add_argument("--runs", type=int, default=100)
             cmd.add_argument("--warmup", type=int, default=10)
     return parser
@@ -96,7 +97,7 @@ def _verify(args: argparse.Namespace) -> int:
         backends=args.backends,
         square_queries=args.square_queries,
         seed=args.seed,
-        latency_batch=args.latency_batch,
+        batch_sizes=args.batch_sizes,
         latency_runs=args.latency_runs,
         cache_dir=args.engine_cache,
         threads=args.threads,
@@ -124,7 +125,9 @@ def _bench(args: argparse.Namespace) -> int:
                 cache_dir=args.engine_cache,
                 threads=args.threads,
             ) as backend:
-                for batch in args.batch_sizes:
+                for batch in [
+                    b for b in args.batch_sizes if backend.max_batch is None or b <= backend.max_batch
+                ]:
                     t = measure(backend.run, tile_batch(images, batch), runs=args.runs, warmup=args.warmup)
                     rows.append(
                         {"format": fmt, "backend": backend_name, "device": backend.describe(), **vars(t)}

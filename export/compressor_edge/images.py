@@ -38,11 +38,11 @@ def _from_picture(path: Path, shape: tuple[int, int, int]) -> np.ndarray:
     if channels not in (1, 3):
         raise BundleError(f"{path}: the model takes {channels} channels; give a .npy array instead")
     try:
-        with Image.open(path) as picture:
-            picture = picture.convert("L" if channels == 1 else "RGB")
-            if picture.size != (width, height):
-                picture = picture.resize((width, height), Image.Resampling.BILINEAR)
-            array = np.asarray(picture, dtype=np.float32) / 255.0
+        with Image.open(path) as opened:
+            picture = opened.convert("L" if channels == 1 else "RGB")
+        if picture.size != (width, height):
+            picture = picture.resize((width, height), Image.Resampling.BILINEAR)
+        array = np.asarray(picture, dtype=np.float32) / 255.0
     except (OSError, UnidentifiedImageError) as err:
         raise BundleError(f"{path}: unreadable image ({err})") from None
     array = array[None] if channels == 1 else array.transpose(2, 0, 1)

@@ -25,22 +25,27 @@ def _gate_failures(
     r: FormatResult, tol: FormatTolerances, pt_clean: float, pt_adv: float, fp32_square: float | None
 ) -> list[str]:
     """One line per failed gate, stating the measured value, the bound and the formula."""
+    diff, agree, clean, adv = r.max_abs_logit_diff, r.top1_agreement, r.clean_acc, r.adv_probe_acc
+    if diff is None or agree is None or clean is None or adv is None:
+        raise ValueError("gates need a row whose parity and accuracies were measured")
     checks: list[tuple[bool, str]] = [
         (
-            r.max_abs_logit_diff <= tol.max_abs_logit_diff,
-            f"max |dlogit| {r.max_abs_logit_diff:.3g} > max_abs_logit_diff {tol.max_abs_logit_diff:g}",
+            diff <= tol.max_abs_logit_diff,
+            f"max |dlogit| {diff:.3g} > max_abs_logit_diff {tol.max_abs_logit_diff:g}",
         ),
         (
-            r.top1_agreement >= tol.min_top1_agreement,
-            f"top-1 agreement {r.top1_agreement:.3f} < min_top1_agreement {tol.min_top1_agreement:g}",
+            agree >= tol.min_top1_agreement,
+            f"top-1 agreement {agree:.3f} < min_top1_agreement {tol.min_top1_agreement:g}",
         ),
         (
-            pt_clean - r.clean_acc <= tol.max_clean_acc_drop,
-            f"clean acc drop {pt_clean - r.clean_acc:.3f} (pytorch {pt_clean:.3f} -> {r.clean_acc:.3f}) > max_clean_acc_drop {tol.max_clean_acc_drop:g}",
+            pt_clean - clean <= tol.max_clean_acc_drop,
+            f"clean acc drop {pt_clean - clean:.3f} (pytorch {pt_clean:.3f} -> {clean:.3f}) "
+            f"> max_clean_acc_drop {tol.max_clean_acc_drop:g}",
         ),
         (
-            pt_adv - r.adv_probe_acc <= tol.max_adv_acc_drop,
-            f"adv-probe acc drop {pt_adv - r.adv_probe_acc:.3f} (pytorch {pt_adv:.3f} -> {r.adv_probe_acc:.3f}) > max_adv_acc_drop {tol.max_adv_acc_drop:g}",
+            pt_adv - adv <= tol.max_adv_acc_drop,
+            f"adv-probe acc drop {pt_adv - adv:.3f} (pytorch {pt_adv:.3f} -> {adv:.3f}) "
+            f"> max_adv_acc_drop {tol.max_adv_acc_drop:g}",
         ),
     ]
     if r.square_acc is not None and fp32_square is not None:
@@ -80,7 +85,7 @@ def _measure_format(
     *,
     square_queries: int,
     seed: int,
-    latency_batch: int,
+    batch_sizes: Sequence[int],
     latency_runs: int,
     cache_dir: Path | None,
     threads: int | None,
@@ -90,7 +95,7 @@ def _measure_format(
     result = FormatResult(format=fmt, backend=backend_name, size_bytes=path.stat().st_size)
     try:
         backend = create_backend(
-            backend_name, path, batch_sizes=(1, latency_batch), cache_dir=cache_dir, threads=threads
+            backend_name, path, batch_sizes=batch_sizes, cache_dir=cache_dir, threads=threads
         )
     except BackendUnavailable:
         raise
@@ -100,7 +105,7 @@ def _measure_format(
     with backend:
         result.device = backend.describe()
         try:
-            _run_checks(result, backend, bundle, probes, square_queries, seed, latency_batch, latency_runs)
+            _run_checks(result, backend, bundle, probes, square_queries, seed, batch_sizes, latency_runs)
         except Exception as err:  # a runtime failure on one format is a failed row, not a crash
             lines = str(err).strip().splitlines()
             result.error = f"{type(err).__name__}: {lines[0] if lines else 'no message'}"
@@ -114,12 +119,13 @@ def _run_checks(
     probes: Probes,
     square_queries: int,
     seed: int,
-    latency_batch: int,
+    batch_sizes: Sequence[int],
     latency_runs: int,
 ) -> None:
     """Parity, accuracies, the Square attack and latency of one loaded backend, into `result`."""
-    clean = backend.predict(probes.clean_images, latency_batch)
-    adv = backend.predict(probes.adversarial_images, latency_batch)
+    chunk = max(batch_sizes)
+    clean = backend.predict(probes.clean_images, chunk)
+    adv = backend.predict(probes.adversarial_images, chunk)
     if not (np.isfinite(clean).all() and np.isfinite(adv).all()):
         raise FloatingPointError("runtime returned non-finite logits")
     reference = np.concatenate([probes.clean_logits, probes.adversarial_logits])
@@ -130,7 +136,7 @@ def _run_checks(
     result.adv_probe_acc = _accuracy(adv, probes.labels)
     if bundle.norm == "linf" and square_queries > 0:
         attack = square_attack_linf(
-            lambda x: backend.predict(x, latency_batch),
+            lambda x: backend.predict(x, chunk),
             probes.clean_images,
             probes.labels,
             eps=bundle.eps,
@@ -139,7 +145,7 @@ def _run_checks(
         )
         result.square_acc = attack.robust_accuracy
         result.square_mean_queries = float(attack.queries.mean())
-    for batch in sorted({1, latency_batch}):
+    for batch in sorted(b for b in set(batch_sizes) if backend.max_batch is None or b <= backend.max_batch):
         images = tile_batch(probes.clean_images, batch)
         result.latency[batch] = measure(
             backend.run, images, runs=latency_runs, warmup=max(2, latency_runs // 10)
@@ -154,7 +160,7 @@ def verify_bundle(
     *,
     square_queries: int = 1000,
     seed: int = 0,
-    latency_batch: int = 32,
+    batch_sizes: Sequence[int] = (1, 32),
     latency_runs: int = 30,
     cache_dir: str | Path | None = None,
     threads: int | None = None,
@@ -162,7 +168,8 @@ def verify_bundle(
     """Measure every format on every backend against the bundle's PyTorch probes and gate each row.
 
     Raises BundleError (bad input) for a missing, corrupt or tampered bundle or an unavailable backend;
-    a failed gate is not an exception: it shows in the report (`passed` is False).
+    a failed gate is not an exception: it shows in the report (`passed` is False). Latency is measured at
+    each of `batch_sizes` (TensorRT builds one optimisation profile per size).
     """
     tolerances = tolerances or VerifyTolerances()
     unknown = [name for name in backends if name not in BACKENDS]
@@ -187,7 +194,7 @@ def verify_bundle(
                 backend_name,
                 square_queries=square_queries,
                 seed=seed,
-                latency_batch=latency_batch,
+                batch_sizes=batch_sizes,
                 latency_runs=latency_runs,
                 cache_dir=None if cache_dir is None else Path(cache_dir),
                 threads=threads,

@@ -14,7 +14,7 @@ from PIL import Image
 
 from compressor_edge.cli import main
 
-FAST = ["--square-queries", "50", "--latency-runs", "3", "--latency-batch", "4"]
+FAST = ["--square-queries", "50", "--latency-runs", "3", "--batch-sizes", "1,4"]
 
 
 def test_verify_pass_writes_json_and_markdown(good_bundle: Path, tmp_path: Path, capsys) -> None:

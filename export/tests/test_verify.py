@@ -11,7 +11,7 @@ from conftest import make_bundle
 from compressor_edge import BackendUnavailable, BundleError, VerifyTolerances, verify_bundle
 from compressor_edge.bundle import MANIFEST_FILE
 
-FAST = {"square_queries": 100, "latency_runs": 5, "latency_batch": 8}
+FAST = {"square_queries": 100, "latency_runs": 5, "batch_sizes": (1, 8)}
 
 
 @pytest.fixture(scope="module")

@@ -37,6 +37,8 @@ class OnnxRuntimeBackend(Backend):
         if self._session.get_providers()[0] != provider:
             raise BackendUnavailable(f"{self.name}: session fell back to {self._session.get_providers()[0]}")
         self._input = self._session.get_inputs()[0].name
+        batch_dim = self._session.get_inputs()[0].shape[0]
+        self.max_batch = batch_dim if isinstance(batch_dim, int) and batch_dim > 0 else None
         self._output = self._session.get_outputs()[0].name
         self._version = ort.__version__
 

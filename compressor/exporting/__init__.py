@@ -1,0 +1,8 @@
+"""Export a student to the edge bundle (ONNX fp32 / fp16 / int8, manifest, probes), checked against PyTorch."""
+
+from compressor.exporting.bundle import export_bundle
+from compressor.exporting.errors import ExportFailed
+from compressor.exporting.onnx_export import EXPORTERS, export_onnx
+from compressor.exporting.parity import EXPORT_BOUNDS, check_parity
+
+__all__ = ["EXPORTERS", "EXPORT_BOUNDS", "ExportFailed", "check_parity", "export_bundle", "export_onnx"]

@@ -1,0 +1,183 @@
+"""export_bundle on a trained CNN and a timm ResNet-18: files, manifest, hashes, parity, and verify."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import pytest
+import torch
+from compressor_edge import VerifyTolerances, load_bundle, sha256_file, verify_bundle
+from conftest import EPS, accuracy, make_cnn
+
+from compressor.exporting import export_bundle
+
+FAST = {"square_queries": 100, "latency_runs": 5, "batch_sizes": (1, 16)}
+
+
+def test_bundle_files_manifest_and_hashes(cnn_bundle: Path, trained_cnn, bundle_args: dict[str, Any]) -> None:
+    names = sorted(p.name for p in cnn_bundle.iterdir())
+    assert names == ["manifest.json", "model.fp16.onnx", "model.int8.onnx", "model.onnx", "probes.npz"]
+    manifest = json.loads((cnn_bundle / "manifest.json").read_text())
+    for fmt, entry in manifest["formats"].items():
+        assert entry["sha256"] == sha256_file(cnn_bundle / entry["file"]), fmt
+        assert entry["export_check"]["images"] == 64
+    assert manifest["probes"]["sha256"] == sha256_file(cnn_bundle / "probes.npz")
+    assert manifest["input"] == {
+        "name": "input",
+        "shape": ["batch", 1, 8, 8],
+        "dtype": "float32",
+        "range": [0.0, 1.0],
+        "layout": "NCHW",
+        "color": "grayscale",
+        "normalization": "inside the model (feed raw pixels / 255)",
+    }
+    assert manifest["output"]["shape"] == ["batch", 10]
+    assert manifest["class_names"] == [str(d) for d in range(10)]
+    assert manifest["threat_model"] == {"eps": EPS, "norm": "linf"}
+    assert manifest["opset"] == 18 and manifest["exporter"] == "dynamo" and manifest["dynamic_batch"] is True
+    assert {"torch", "onnx", "onnxruntime", "compressor-edge"} <= set(manifest["versions"])
+    assert manifest["pytorch_metrics"] == bundle_args["pytorch_metrics"]
+    quant = manifest["formats"]["int8"]["quantization"]
+    assert quant["clean_calibration_images"] == 256 and quant["adversarial_calibration_images"] == 0
+    assert manifest["formats"]["fp32"]["export_check"]["max_abs_logit_diff"] < 1e-4
+
+
+def test_probes_hold_pytorch_logits(cnn_bundle: Path, trained_cnn, bundle_args: dict[str, Any]) -> None:
+    probes = load_bundle(cnn_bundle).probes()
+    with torch.inference_mode():
+        clean = trained_cnn(bundle_args["probe_images"]).numpy()
+        adv = trained_cnn(bundle_args["probe_adversarial_images"]).numpy()
+    assert np.allclose(probes.clean_logits, clean, atol=1e-5) and np.allclose(
+        probes.adversarial_logits, adv, atol=1e-5
+    )
+    assert np.array_equal(probes.labels, bundle_args["probe_labels"].numpy())
+    assert np.abs(probes.adversarial_images - probes.clean_images).max() <= EPS + 1e-6
+
+
+def test_one_self_contained_file_with_dynamic_batch(cnn_bundle: Path) -> None:
+    model = onnx.load(str(cnn_bundle / "model.onnx"), load_external_data=False)
+    assert all(t.data_location == onnx.TensorProto.DEFAULT for t in model.graph.initializer)
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    assert dims[0].dim_param and [d.dim_value for d in dims[1:]] == [1, 8, 8]
+
+
+def test_verify_passes_with_default_gates(cnn_bundle: Path) -> None:
+    report = verify_bundle(cnn_bundle, **FAST)
+    print("\n" + report.to_markdown())
+    assert report.passed, report.to_markdown()
+    fp32 = report.results[0]
+    assert fp32.clean_acc == report.pytorch_clean_acc and fp32.adv_probe_acc == report.pytorch_adv_acc
+    assert 0.0 < fp32.square_acc <= fp32.clean_acc
+
+
+def test_timm_resnet18_exports_all_formats_with_parity(tmp_path: Path) -> None:
+    import timm
+
+    from compressor.models.wrapper import Normalized
+
+    torch.manual_seed(0)
+    model = Normalized(
+        timm.create_model("resnet18", pretrained=False, num_classes=10), [0.49, 0.48, 0.45], [0.25] * 3
+    )
+    model.eval()
+    x = torch.rand(16, 3, 32, 32)
+    y = model(x).argmax(1).detach()
+    adv = (x + 0.01 * torch.sign(torch.randn_like(x))).clamp(0, 1)
+    bundle = export_bundle(
+        model, tmp_path / "r18", calibration_images=torch.rand(32, 3, 32, 32), probe_images=x, probe_labels=y,
+        probe_adversarial_images=adv, class_names=[f"c{i}" for i in range(10)], eps=0.01, norm="linf",
+        pytorch_metrics={},
+    )  # fmt: skip
+    manifest = load_bundle(bundle).manifest
+    errors = {
+        fmt: manifest["formats"][fmt]["export_check"]["max_abs_logit_diff"] for fmt in manifest["formats"]
+    }
+    print(f"\nresnet18 export check max |dlogit|: {errors}")
+    assert errors["fp32"] < 1e-4 and errors["fp16"] < 0.05
+    report = verify_bundle(
+        bundle, formats=["fp32", "fp16"], square_queries=0, latency_runs=3, batch_sizes=(1, 4)
+    )
+    assert report.passed, report.to_markdown()
+
+
+def test_torchscript_exporter_and_static_batch(
+    tmp_path: Path, trained_cnn, bundle_args: dict[str, Any]
+) -> None:
+    bundle = export_bundle(
+        trained_cnn, tmp_path / "ts", **{**bundle_args, "formats": ("fp32",)}, exporter="torchscript",
+        dynamic_batch=False,
+    )  # fmt: skip
+    manifest = load_bundle(bundle).manifest
+    assert manifest["exporter"] == "torchscript" and manifest["input"]["shape"] == [1, 1, 8, 8]
+    report = verify_bundle(bundle, **FAST)
+    assert report.passed, report.to_markdown()
+    assert set(report.results[0].latency) == {1}  # a static batch-1 model is timed at batch 1 only
+
+
+def test_int8_calibrated_on_clean_vs_clean_plus_adversarial(
+    tmp_path: Path, trained_cnn, bundle_args: dict[str, Any], digits
+) -> None:
+    """Measures (does not assert) whether adversarial calibration preserves robustness better."""
+    from conftest import pgd
+
+    x_train, y_train = digits[0][:256], digits[1][:256]
+    args = {**bundle_args, "formats": ("fp32", "int8")}
+    clean = export_bundle(trained_cnn, tmp_path / "clean", **args)
+    mixed = export_bundle(
+        trained_cnn,
+        tmp_path / "mixed",
+        **args,
+        adversarial_calibration_images=pgd(trained_cnn, x_train, y_train),
+    )
+    rows = {}
+    for name, bundle in (("clean calibration", clean), ("clean+adversarial calibration", mixed)):
+        int8 = verify_bundle(bundle, formats=["int8"], **FAST).results[0]
+        rows[name] = int8
+        print(
+            f"\nint8, {name}: clean {int8.clean_acc:.3f}, adv-probe {int8.adv_probe_acc:.3f}, "
+            f"Square {int8.square_acc:.3f}, max |dlogit| {int8.max_abs_logit_diff:.3f}"
+        )
+    quant = load_bundle(mixed).manifest["formats"]["int8"]["quantization"]
+    assert quant["adversarial_calibration_images"] == 256 and quant["calibration_images"] == 512
+    same = sha256_file(clean / "model.int8.onnx") == sha256_file(mixed / "model.int8.onnx")
+    print(f"int8 files identical (MinMax ranges unchanged by the adversarial images): {same}")
+    pt_clean = accuracy(trained_cnn, bundle_args["probe_images"], bundle_args["probe_labels"])
+    for int8 in rows.values():
+        assert abs(int8.clean_acc - pt_clean) <= 0.1
+
+
+def test_zero_drop_gates_fail_exactly_when_int8_loses_accuracy(cnn_bundle: Path) -> None:
+    tol = VerifyTolerances.from_dict({"int8": {"max_clean_acc_drop": 0.0, "max_adv_acc_drop": 0.0}})
+    report = verify_bundle(cnn_bundle, tol, formats=["int8"], **{**FAST, "square_queries": 0})
+    int8 = report.results[0]
+    dropped = report.pytorch_clean_acc > int8.clean_acc or report.pytorch_adv_acc > int8.adv_probe_acc
+    assert report.passed is not dropped
+
+
+@pytest.mark.parametrize("wrong", ["labels", "classes", "eps", "range", "no_fp32", "no_calibration"])
+def test_bad_arguments_are_one_line_user_errors(
+    tmp_path: Path, bundle_args: dict[str, Any], wrong: str
+) -> None:
+    from compressor.errors import UserInputError
+
+    args = dict(bundle_args)
+    if wrong == "labels":
+        args["probe_labels"] = args["probe_labels"][:5]
+    elif wrong == "classes":
+        args["class_names"] = ["a", "b"]
+    elif wrong == "eps":
+        args["eps"] = EPS / 10
+    elif wrong == "range":
+        args["probe_images"] = args["probe_images"] * 255
+    elif wrong == "no_fp32":
+        args["formats"] = ("int8",)
+    else:
+        args["calibration_images"] = None
+    with pytest.raises(UserInputError) as info:
+        export_bundle(make_cnn().eval(), tmp_path / "b", **args)
+    assert "\n" not in str(info.value) and info.value.exit_code == 2
+    assert not (tmp_path / "b").exists() and not list(tmp_path.glob(".b.tmp-*"))
