@@ -35,7 +35,9 @@ def validate(recipe: RecipeArg, overrides: OverridesArg = None) -> None:
     from compressor.cli.validate import validate_recipe
 
     path = resolve_recipe(recipe)
-    validate_recipe(path, overrides or [])
+    _, warnings = validate_recipe(path, overrides or [])
+    for warning in warnings:
+        typer.echo(f"warning: {warning}", err=True)
     typer.echo(f"ok: {path} is a valid recipe")
 
 
@@ -64,6 +66,7 @@ def distill(
     stages: Annotated[str | None, typer.Option(help="Comma-separated stages to run: teachers,distill,evaluate,export,verify,report.")] = None,
     resume: Annotated[bool, typer.Option(help="Continue an interrupted training stage from its last checkpoint.")] = False,
     force: Annotated[bool, typer.Option(help="Re-run the selected stages even if their outputs are up to date.")] = False,
+    smoke: Annotated[bool, typer.Option(help="Check the recipe's wiring in seconds: same pipeline, tiny synthetic data and small models, in runs/<name>-smoke.")] = False,
     nproc_per_node: Annotated[int, typer.Option(help="Processes (GPUs) per node; >1 relaunches under torchrun (DDP).")] = 1,
     nnodes: Annotated[int, typer.Option(help="Number of nodes for multi-node DDP (torchrun --nnodes).")] = 1,
     node_rank: Annotated[int, typer.Option(help="This node's rank for multi-node DDP (torchrun --node-rank).")] = 0,
@@ -77,6 +80,10 @@ def distill(
 
     path = resolve_recipe(recipe)
     loaded = load_recipe(path, overrides or [])
+    if smoke:
+        from compressor.pipeline.smoke import smoke_recipe
+
+        loaded = smoke_recipe(loaded)
     selected = parse_stages(stages)
     if nproc_per_node * nnodes > 1 and "WORLD_SIZE" not in os.environ:
         command = [sys.executable, "-m", "torch.distributed.run", f"--nproc-per-node={nproc_per_node}",

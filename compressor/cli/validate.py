@@ -20,8 +20,13 @@ def _check_model(spec: ModelSpec, where: str) -> None:
         raise UserInputError(f"{where}.checkpoint: file '{spec.checkpoint}' not found; fix the path or remove the key")
 
 
-def check_recipe(recipe: Recipe, source: str) -> None:
-    """Raise a one-line error for anything that would fail later for want of a name or a file."""
+def check_recipe(recipe: Recipe, source: str) -> list[str]:
+    """Raise a one-line error for anything that would fail later for want of a name or a file.
+
+    Returns warnings for what may legitimately be missing on this machine (a data folder that lives on the
+    training cluster, or that a download will create).
+    """
+    warnings = []
     _check_model(recipe.student, f"{source}: student")
     for index, teacher in enumerate(recipe.teachers):
         _check_model(teacher.model, f"{source}: teachers.{index}.model")
@@ -29,8 +34,9 @@ def check_recipe(recipe: Recipe, source: str) -> None:
             raise UserInputError(f"{source}: teachers.{index} ({teacher.role}) has no weights: give it `train:`, "
                                  "`pretrained: true` or a `checkpoint:`")
     data = recipe.data
-    if data.root is not None and not data.download and not Path(data.root).expanduser().is_dir():
-        raise UserInputError(f"{source}: data.root '{data.root}' is not a folder; fix the path or set data.download: true")
+    if data.root is not None and not Path(data.root).expanduser().is_dir():
+        how = "it will be downloaded" if data.download and data.dataset != "imagefolder" else "distill will stop until it exists"
+        warnings.append(f"{source}: data.root '{data.root}' is not a folder on this machine ({how})")
     from compressor.attacks import attack_names
 
     unknown = [a for a in recipe.evaluate.attacks if a not in attack_names()]
@@ -40,10 +46,10 @@ def check_recipe(recipe: Recipe, source: str) -> None:
         close = difflib.get_close_matches(unknown[0], attack_names(), n=1)
         hint = f"did you mean '{close[0]}'?" if close else f"choose from {', '.join(attack_names())}"
         raise UserInputError(f"{source}: evaluate.attacks: unknown attack '{unknown[0]}'; {hint}")
+    return warnings
 
 
-def validate_recipe(path: Path, overrides: list[str]) -> Recipe:
-    """Load and fully check a recipe."""
+def validate_recipe(path: Path, overrides: list[str]) -> tuple[Recipe, list[str]]:
+    """Load and fully check a recipe; return it with any warnings."""
     recipe = load_recipe(path, overrides)
-    check_recipe(recipe, str(path))
-    return recipe
+    return recipe, check_recipe(recipe, str(path))

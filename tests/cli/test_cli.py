@@ -40,7 +40,6 @@ def test_validate_bad_recipe_is_one_line_exit_2(tiny_recipe) -> None:
     [
         (["student.name=resnet_nonexistent"], "unknown timm model"),
         (["student.checkpoint=/nope/weights.safetensors"], "not found"),
-        (["data.dataset=mnist", "data.root=/nope/data"], "not a folder"),
         (["evaluate.attacks=[pgd21]"], "unknown attack"),
     ],
 )
@@ -57,3 +56,8 @@ def test_validate_good_recipe(tiny_recipe) -> None:
 def test_unknown_stage_is_bad_input(tiny_recipe) -> None:
     result = runner.invoke(app, ["distill", str(tiny_recipe()), "--stages", "teachers,distil"])
     assert result.exit_code == 2 and "unknown stage 'distil'" in result.output
+
+
+def test_missing_data_folder_is_a_warning_not_an_error(tiny_recipe) -> None:
+    result = runner.invoke(app, ["validate", str(tiny_recipe()), "data.dataset=mnist", "data.root=/nope/data"])
+    assert result.exit_code == 0 and "warning" in result.output and "/nope/data" in result.output

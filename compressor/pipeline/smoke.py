@@ -1,0 +1,64 @@
+"""Smoke mode: the same pipeline on tiny synthetic data and small models, in seconds, offline on a CPU.
+
+Used by the test suite on every shipped recipe, and by users (`compressor distill R --smoke`) to check a
+recipe's wiring before a long run. Only sizes change: the method, its parameters, the stages and the code
+path are the recipe's own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from compressor.config.schema import ModelSpec, Recipe, TeacherSpec, TeacherTraining
+
+_CLASSES = {"digits": 10, "mnist": 10, "cifar10": 10, "cifar100": 100, "synthetic": 10, "imagefolder": 10}
+_SMALL_TIMM = {"tiny_cnn", "small_cnn", "resnet56", "cifar_mobilenetv2"}
+SMOKE_CLIP = "compressor-tiny-vit"
+
+
+def _small_model(spec: ModelSpec) -> ModelSpec:
+    if spec.source == "open_clip":
+        return spec.model_copy(update={"name": SMOKE_CLIP, "pretrained": False, "checkpoint": None})
+    name = spec.name if spec.name in _SMALL_TIMM else "tiny_cnn"
+    return spec.model_copy(update={"name": name, "pretrained": False, "checkpoint": None, "kwargs": {}})
+
+
+def _teacher(spec: TeacherSpec) -> TeacherSpec:
+    method: dict[str, Any] = {"name": "natural" if spec.role == "clean" else "pgd_at"}
+    if spec.model.source == "open_clip":
+        method = {"name": "natural" if spec.role == "clean" else "tecoa"}
+    train = TeacherTraining.model_validate({"method": method, "epochs": 1})
+    return spec.model_copy(update={"model": _small_model(spec.model), "train": train})
+
+
+def smoke_recipe(recipe: Recipe, output_dir: str | None = None) -> Recipe:
+    """A copy of `recipe` shrunk to a few steps on synthetic data."""
+    d = recipe.data
+    clip = recipe.student.source == "open_clip"
+    channels = 1 if d.dataset in ("digits", "mnist") else 3
+    classes = len(d.class_names) if d.class_names else _CLASSES[d.dataset]
+    size = 32 if clip else 16
+    data = d.model_copy(update={
+        "dataset": "synthetic", "root": None, "download": False, "batch_size": 16, "eval_batch_size": 32,
+        "num_workers": 0, "limit_train": None, "limit_test": None,
+        "class_names": d.class_names or ([f"class {i}" for i in range(classes)] if clip else None),
+        "synthetic": d.synthetic.model_copy(update={"num_classes": classes, "image_size": size, "channels": channels,
+                                                    "train_size": 64, "test_size": 32}),
+    })
+    updates: dict[str, Any] = {
+        "run": recipe.run.model_copy(update={"name": f"{recipe.run.name}-smoke", "device": "cpu",
+                                             **({"output_dir": output_dir} if output_dir else {})}),
+        "data": data,
+        "student": _small_model(recipe.student),
+        "teachers": [_teacher(t) for t in recipe.teachers],
+        "attack": recipe.attack.model_copy(update={"steps": 2}),
+        "train": recipe.train.model_copy(update={"epochs": 1, "max_steps_per_epoch": 2, "precision": "fp32",
+                                                 "compile": False, "channels_last": False, "log_every": 1}),
+        "evaluate": recipe.evaluate.model_copy(update={"attacks": ["pgd20"], "num_images": 16, "sanity_checks": False,
+                                                       "eps_curve": []}),
+        "export": recipe.export.model_copy(update={"calibration_images": 16, "num_probes": 16,
+                                                   "tensorrt": recipe.export.tensorrt.model_copy(update={"enabled": False})}),
+        "verify": recipe.verify.model_copy(update={"backends": ["onnxruntime-cpu"], "square_queries": 5}),
+    }
+    return Recipe.model_validate({**recipe.model_dump(), **{k: v.model_dump() if hasattr(v, "model_dump") else
+                                  [t.model_dump() for t in v] if isinstance(v, list) else v for k, v in updates.items()}})
