@@ -65,7 +65,7 @@ def quantize_int8(
     """Static QDQ int8 quantisation calibrated on float32 images [N,C,H,W] in [0,1]; returns its settings.
 
     `reduce_range` keeps weights in 7 bits: onnxruntime's fused int8 CPU kernels overflow int16 intermediates
-    on x86 CPUs without VNNI (on an AVX2 EPYC a digits CNN's int8 top-1 agreement with fp32 fell to 63%;
+    on x86 CPUs without VNNI (on an AVX2 EPYC a digits CNN's int8 top-1 agreement with fp32 fell to 60%;
     with 7-bit weights it was 99%). A TensorRT-only deployment can turn it off for the full 8-bit range.
     """
     import onnxruntime

@@ -181,3 +181,33 @@ def test_bad_arguments_are_one_line_user_errors(
         export_bundle(make_cnn().eval(), tmp_path / "b", **args)
     assert "\n" not in str(info.value) and info.value.exit_code == 2
     assert not (tmp_path / "b").exists() and not list(tmp_path.glob(".b.tmp-*"))
+
+
+def test_int8_weight_range_on_this_cpu(cnn_bundle: Path, bundle_args: dict[str, Any], tmp_path: Path) -> None:
+    """7-bit weights (the default) must agree with fp32; full-range agreement is printed (CPU-dependent)."""
+    from compressor_edge import create_backend
+    from compressor_edge.convert import quantize_int8
+
+    images = bundle_args["probe_images"].numpy()
+    calibration = bundle_args["calibration_images"].numpy()
+    with create_backend("onnxruntime-cpu", cnn_bundle / "model.onnx") as backend:
+        reference = backend.predict(images).argmax(1)
+    agreement = {}
+    for reduce_range in (True, False):
+        path = tmp_path / f"int8_{reduce_range}.onnx"
+        quantize_int8(cnn_bundle / "model.onnx", path, calibration, reduce_range=reduce_range)
+        with create_backend("onnxruntime-cpu", path) as backend:
+            agreement[reduce_range] = float((backend.predict(images).argmax(1) == reference).mean())
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
+    unfused = onnxruntime.InferenceSession(str(tmp_path / "int8_False.onnx"), options).run(
+        None, {"input": images}
+    )[0]
+    unfused_agreement = float((unfused.argmax(1) == reference).mean())
+    print(
+        f"\nint8 top-1 agreement with fp32: 7-bit weights {agreement[True]:.3f}, 8-bit {agreement[False]:.3f}, "
+        f"8-bit with onnxruntime graph optimisations off {unfused_agreement:.3f}"
+    )
+    assert agreement[True] >= 0.95
