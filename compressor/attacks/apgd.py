@@ -1,0 +1,226 @@
+"""APGD-CE and APGD-T (Croce & Hein 2020, arXiv 2003.01690), L-inf and L2.
+
+The algorithm and defaults follow the reference code (fra31/auto-attack): 100 iterations, step 2*eps,
+momentum 0.75, checkpoints after 22% of the iterations whose spacing shrinks by 3% down to 6%; at a
+checkpoint the step halves (and the iterate returns to the best point) where at most rho = 0.75 of the
+steps since the last checkpoint raised the loss, or where the step was not halved last time and the best
+loss has not improved since. APGD-T runs the targeted DLR loss against the 9 classes ranked highest after
+the true one, each only on the points still robust.
+
+Deviations, none of which can make the attack weaker:
+- early drop-out: a point leaves the batch at the first iterate that fools the model; every point's
+  trajectory is independent of the others', so the surviving points run exactly as before;
+- the first checkpoint counts an increase against the starting point's loss, as the paper's formula
+  says (the reference compares with a zero-filled buffer);
+- robust points return their highest-loss iterate instead of the clean image.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from compressor.attacks.base import (
+    AttackResult,
+    Loss,
+    Model,
+    check_inputs,
+    logits_of,
+    loss_and_grad,
+    lp_norm,
+    make_generator,
+    predict,
+)
+from compressor.attacks.losses import LOSSES, dlr_targeted
+from compressor.attacks.pgd import Norm, ascent_direction, project
+
+State = dict[str, Tensor]
+
+
+def _drop_fooled(s: State, logits: Tensor, out: Tensor, fooled: Tensor) -> State | None:
+    """Record the points the current iterate fools and remove them from the state; None if none is left."""
+    bad = logits.argmax(1) != s["y"]
+    if not bool(bad.any()):
+        return s
+    out[s["index"][bad]] = s["x_adv"][bad]
+    fooled[s["index"][bad]] = True
+    keep = ~bad
+    return {k: v[keep] for k, v in s.items()} if bool(keep.any()) else None
+
+
+def _project(t: Tensor, s: State, eps: float, norm: Norm) -> Tensor:
+    if norm == "linf":
+        return torch.clamp(t, s["lo"], s["hi"])
+    return project(t, s["x"], eps, norm)
+
+
+def apgd_run(
+    model: Model,
+    x: Tensor,
+    y: Tensor,
+    y_target: Tensor,
+    loss: Loss,
+    *,
+    eps: float,
+    norm: Norm,
+    n_iter: int,
+    rho: float,
+    generator: torch.Generator,
+) -> tuple[Tensor, Tensor]:
+    """One APGD run from a random point on the ball's surface; returns ``(x_adv, fooled)``."""
+    n_iter_2, n_iter_min, size_decr = (
+        max(int(0.22 * n_iter), 1),
+        max(int(0.06 * n_iter), 1),
+        max(int(0.03 * n_iter), 1),
+    )
+    view = (-1,) + (1,) * (x.dim() - 1)
+    out, fooled = x.clone(), torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
+    if norm == "linf":
+        t = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype).mul_(2).sub_(1)
+    else:
+        t = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+    x_adv = (x + eps * t / (lp_norm(t, norm) + 1e-12)).clamp(0.0, 1.0)
+    logits, value, grad = loss_and_grad(model, x_adv, loss, y, y_target)
+    s: State | None = {
+        "index": torch.arange(x.shape[0], device=x.device),
+        "x": x,
+        "y": y,
+        "yt": y_target,
+        "x_adv": x_adv,
+        "x_old": x_adv,
+        "grad": grad,
+        "x_best": x_adv,
+        "grad_best": grad,
+        "loss_best": value,
+        "loss_prev": value,
+        "loss_best_last": value,
+        "reduced_last": torch.ones_like(y, dtype=torch.bool),
+        "increases": torch.zeros_like(value),
+        "step": torch.full((x.shape[0],) + view[1:], 2.0 * eps, device=x.device, dtype=x.dtype),
+    }
+    if norm == "linf":
+        s["lo"], s["hi"] = (x - eps).clamp(min=0.0), (x + eps).clamp(max=1.0)
+    s = _drop_fooled(s, logits, out, fooled)
+    k, counter = n_iter_2, 0
+    for i in range(n_iter):
+        if s is None:
+            break
+        a = 0.75 if i > 0 else 1.0
+        with torch.no_grad():
+            cur = s["x_adv"]
+            z = _project(cur + s["step"] * ascent_direction(s["grad"], norm), s, eps, norm)
+            nxt = _project(cur + a * (z - cur) + (1 - a) * (cur - s["x_old"]), s, eps, norm)
+        logits, value, grad = loss_and_grad(model, nxt, loss, s["y"], s["yt"])
+        s.update(x_old=cur, x_adv=nxt, grad=grad, loss_cur=value)
+        s = _drop_fooled(s, logits, out, fooled)
+        if s is None:
+            break
+        value = s.pop("loss_cur")
+        s["increases"] = s["increases"] + (value > s["loss_prev"]).to(value.dtype)
+        s["loss_prev"] = value
+        better = value > s["loss_best"]
+        s["x_best"] = torch.where(better.view(view), s["x_adv"], s["x_best"])
+        s["grad_best"] = torch.where(better.view(view), s["grad"], s["grad_best"])
+        s["loss_best"] = torch.where(better, value, s["loss_best"])
+        counter += 1
+        if counter == k:
+            reduce = (s["increases"] <= k * rho) | (
+                ~s["reduced_last"] & (s["loss_best_last"] >= s["loss_best"])
+            )
+            s["reduced_last"], s["loss_best_last"] = reduce, s["loss_best"]
+            r = reduce.view(view)
+            s["step"] = torch.where(r, s["step"] / 2.0, s["step"])
+            s["x_adv"] = torch.where(r, s["x_best"], s["x_adv"])
+            s["grad"] = torch.where(r, s["grad_best"], s["grad"])
+            s["increases"] = torch.zeros_like(value)
+            k, counter = max(k - size_decr, n_iter_min), 0
+    if s is not None:
+        out[s["index"]] = s["x_best"]
+    return out, fooled
+
+
+def apgd(
+    model: Model,
+    x: Tensor,
+    y: Tensor,
+    *,
+    eps: float,
+    norm: Norm = "linf",
+    loss: str = "ce",
+    n_iter: int = 100,
+    n_restarts: int = 1,
+    rho: float = 0.75,
+    seed: int = 0,
+) -> AttackResult:
+    """Untargeted APGD on ``loss`` ("ce" for APGD-CE, "dlr"); restarts only on the points still robust."""
+    check_inputs(x, y, eps, norm)
+    generator = make_generator(x.device, seed)
+    x = x.detach()
+    x_adv, robust = x.clone(), predict(model, x) == y
+    for _ in range(n_restarts):
+        active = robust.nonzero().squeeze(1)
+        if active.numel() == 0:
+            break
+        out, fooled = apgd_run(
+            model,
+            x[active],
+            y[active],
+            y[active],
+            LOSSES[loss],
+            eps=eps,
+            norm=norm,
+            n_iter=n_iter,
+            rho=rho,
+            generator=generator,
+        )
+        x_adv[active] = out
+        robust[active[fooled]] = False
+    return AttackResult(x_adv, robust)
+
+
+def apgd_targeted(
+    model: Model,
+    x: Tensor,
+    y: Tensor,
+    *,
+    eps: float,
+    norm: Norm = "linf",
+    n_iter: int = 100,
+    n_restarts: int = 1,
+    n_target_classes: int = 9,
+    rho: float = 0.75,
+    seed: int = 0,
+) -> AttackResult:
+    """APGD-T: targeted DLR against the ``n_target_classes`` runner-up classes of the clean logits."""
+    check_inputs(x, y, eps, norm)
+    generator = make_generator(x.device, seed)
+    x = x.detach()
+    with torch.no_grad():
+        logits = logits_of(model, x)
+    if logits.shape[1] < 4:
+        raise ValueError(
+            f"APGD-T's targeted DLR loss needs at least 4 classes, the model has {logits.shape[1]}"
+        )
+    n_targets = min(n_target_classes, logits.shape[1] - 1)
+    ranked = logits.topk(n_targets + 1, dim=1).indices
+    x_adv, robust = x.clone(), logits.argmax(1) == y
+    for rank in range(1, n_targets + 1):
+        for _ in range(n_restarts):
+            active = robust.nonzero().squeeze(1)
+            if active.numel() == 0:
+                return AttackResult(x_adv, robust)
+            out, fooled = apgd_run(
+                model,
+                x[active],
+                y[active],
+                ranked[active, rank],
+                dlr_targeted,
+                eps=eps,
+                norm=norm,
+                n_iter=n_iter,
+                rho=rho,
+                generator=generator,
+            )
+            x_adv[active] = out
+            robust[active[fooled]] = False
+    return AttackResult(x_adv, robust)

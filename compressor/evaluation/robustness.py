@@ -1,0 +1,203 @@
+"""Robust accuracy of a model under a list of attacks: the number a report headlines, with its checks."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from fractions import Fraction
+
+import torch
+from torch import Tensor, nn
+
+import compressor
+from compressor.attacks import get_attack
+from compressor.attacks.base import lp_norm, predict
+from compressor.evaluation import sanity
+from compressor.evaluation.result import EvaluationResult, SanityCheck
+
+log = logging.getLogger(__name__)
+
+
+@contextmanager
+def eval_mode(model: nn.Module) -> Iterator[None]:
+    """Put ``model`` in eval mode for the block and restore its previous mode after."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """The device of the model's first parameter or buffer (CPU for a parameter-free model)."""
+    for t in (*model.parameters(), *model.buffers()):
+        return t.device
+    return torch.device("cpu")
+
+
+def eps_text(eps: float) -> str:
+    """eps as the literature writes it: "8/255" when it is a whole number of 1/255 steps."""
+    frac = Fraction(eps).limit_denominator(255)
+    close = abs(float(frac) - eps) < 1e-9 and 255 % frac.denominator == 0 and frac.denominator > 1
+    return f"{frac.numerator * 255 // frac.denominator}/255" if close else f"{eps:g}"
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+@torch.no_grad()
+def _verify(
+    model: nn.Module,
+    x: Tensor,
+    x_adv: Tensor,
+    y: Tensor,
+    norm: str,
+    eps: float,
+    batch_size: int,
+    device: torch.device,
+) -> tuple[Tensor, float]:
+    """Recompute which adversarial points are still classified right; and the worst bound violation."""
+    robust, violation = [], 0.0
+    for start in range(0, len(y), batch_size):
+        part = slice(start, start + batch_size)
+        xa, xc = x_adv[part].to(device), x[part].to(device)
+        robust.append((predict(model, xa) == y[part].to(device)).cpu())
+        outside = (lp_norm(xa - xc, norm).max() - eps).clamp_min(0) if len(xa) else torch.zeros(())
+        box = torch.maximum(-xa.min(), xa.max() - 1).clamp_min(0) if len(xa) else torch.zeros(())
+        violation = max(violation, float(outside), float(box))
+    return (torch.cat(robust) if robust else torch.zeros(0, dtype=torch.bool)), violation
+
+
+def evaluate_robustness(
+    model: nn.Module,
+    x: Tensor,
+    y: Tensor,
+    *,
+    attacks: list[str],
+    eps: float,
+    norm: str = "linf",
+    batch_size: int = 256,
+    seed: int = 0,
+    sanity_checks: bool = True,
+    device: torch.device | str | None = None,
+    sanity_subset: int = 128,
+) -> EvaluationResult:
+    """Clean accuracy, each attack's robust accuracy and the worst case per sample, with sanity checks.
+
+    Each attack runs on the correctly classified images only (the others count as not robust) and its
+    adversarial examples are re-checked with a forward pass and against the eps-ball. The model runs in
+    eval mode; ``x`` may stay on the CPU, batches move to ``device`` (default: the model's device).
+    """
+    specs = [get_attack(name) for name in attacks]
+    device = torch.device(device) if device is not None else model_device(model)
+    x, y = x.detach().cpu().float(), y.detach().cpu().long()
+    n = len(y)
+    flags: dict[str, Tensor] = {}
+    seconds: dict[str, float] = {}
+    stages: dict[str, dict[str, Tensor]] = {}
+    violation = 0.0
+    with eval_mode(model):
+        correct = (
+            torch.cat(
+                [
+                    predict(model, xb.to(device)).cpu() == yb
+                    for xb, yb in zip(x.split(batch_size), y.split(batch_size), strict=True)
+                ]
+            )
+            if n
+            else torch.zeros(0, dtype=torch.bool)
+        )
+        index = correct.nonzero().squeeze(1)
+        xc, yc = x[index], y[index]
+        for spec in specs:
+            _sync(device)
+            start = time.perf_counter()
+            result = spec(model, xc, yc, eps=eps, norm=norm, seed=seed, batch_size=batch_size, device=device)  # type: ignore[arg-type]
+            robust, worst = _verify(model, xc, result.x_adv, yc, norm, eps, batch_size, device)
+            _sync(device)
+            seconds[spec.name] = time.perf_counter() - start
+            violation = max(violation, worst)
+            flags[spec.name] = torch.zeros(n, dtype=torch.bool).index_put_((index,), robust)
+            if result.stages:
+                stages[spec.name] = {
+                    k: torch.zeros(n, dtype=torch.bool).index_put_((index,), v.cpu())
+                    for k, v in result.stages.items()
+                }
+        checks = (
+            _run_checks(
+                model,
+                x,
+                y,
+                index,
+                flags,
+                specs,
+                stages,
+                violation,
+                eps=eps,
+                norm=norm,
+                seed=seed,
+                batch_size=batch_size,
+                device=device,
+                subset=sanity_subset,
+            )
+            if sanity_checks
+            else []
+        )
+    worst_case = torch.stack(list(flags.values())).all(0) if flags else correct
+    result = EvaluationResult(
+        n=n,
+        clean_accuracy=_mean(correct),
+        robust_accuracy={name: _mean(f) for name, f in flags.items()},
+        worst_case_accuracy=_mean(worst_case),
+        seconds=seconds,
+        settings={
+            "eps": eps,
+            "eps_text": eps_text(eps),
+            "norm": norm,
+            "attacks": [s.name for s in specs],
+            "batch_size": batch_size,
+            "seed": seed,
+            "device": _device_name(device),
+            "torch": torch.__version__,
+            "compressor": compressor.__version__,
+            "sanity_subset": min(sanity_subset, len(index)) if sanity_checks else 0,
+        },
+        sanity_checks=checks,
+        stages={name: {k: _mean(v) for k, v in st.items()} for name, st in stages.items()},
+    )
+    for check in result.failed_checks:
+        log.warning("SANITY CHECK FAILED: %s: %s", check.name, check.message)
+    return result
+
+
+def _run_checks(
+    model, x, y, index, flags, specs, stages, violation, *, eps, norm, seed, batch_size, device, subset
+) -> list[SanityCheck]:  # type: ignore[no-untyped-def]
+    checks = [sanity.check_bounds(violation, eps)] if specs else []
+    sub = index[:subset]
+    if len(sub) == 0:
+        return [*checks, SanityCheck("subset", None, "no correctly classified image to run the checks on")]
+    xs, ys = x[sub].to(device), y[sub].to(device)
+    kw = {"norm": norm, "seed": seed, "batch_size": batch_size}
+    kinds = {s.name: s.kind for s in specs}
+    checks += sanity.check_outputs(model, xs)
+    checks.append(sanity.check_gradients(model, xs, ys))
+    checks.append(sanity.check_more_steps(model, xs, ys, eps=eps, **kw))
+    checks.append(sanity.check_large_eps(model, xs, ys, **kw))
+    checks.append(sanity.check_black_box(flags, kinds, stages, (model, sub, xs, ys, {"eps": eps, **kw})))
+    return checks
+
+
+def _mean(mask: Tensor) -> float:
+    return float(mask.float().mean()) if mask.numel() else 0.0
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return device.type
