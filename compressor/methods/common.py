@@ -40,13 +40,15 @@ def probs(logits: Tensor, temperature: float | Tensor = 1.0) -> Tensor:
 
 
 def teacher_logits(teacher: nn.Module, *inputs: Tensor) -> tuple[Tensor, ...]:
-    """Float32 logits of a frozen eval-mode teacher for each input, from one batched forward.
+    """Float32 logits of a frozen teacher for each input, without graph, from one batched forward.
 
-    Concatenating is exact for an eval-mode model (no batch statistics), and one large forward is
-    cheaper than several small ones.
+    Concatenating is exact for an eval-mode model (no batch statistics) and saves kernel launches on a
+    GPU; a teacher left in train mode gets one forward per input instead, so its statistics stay per batch.
     """
     with torch.no_grad():
-        out = teacher(torch.cat(inputs) if len(inputs) > 1 else inputs[0]).float()
+        if teacher.training or len(inputs) == 1:
+            return tuple(teacher(t).float() for t in inputs)
+        out = teacher(torch.cat(inputs)).float()
     return tuple(out.split([t.shape[0] for t in inputs]))
 
 
