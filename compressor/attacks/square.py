@@ -8,7 +8,9 @@ Defaults are AutoAttack's: 5000 queries, p_init 0.8, the margin loss, the fixed 
 schedule. L-inf: vertical-stripe start, then each step sets one random square per image to +-eps per
 channel, kept where it lowers the margin; the square's position and signs are drawn per image, as in
 the paper's code (AutoAttack's code draws one for the whole batch). L2: the AutoAttack construction,
-one pair of windows per step for the batch. A point stops once misclassified.
+one pair of windows per step for the batch. Window offsets range over every valid position (the
+reference code never draws the last one, which on small images pins the first squares to a corner).
+A point stops once misclassified.
 """
 
 from __future__ import annotations
