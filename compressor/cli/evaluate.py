@@ -65,4 +65,4 @@ def evaluate_command(target: str, *, recipe: str | None, attacks: str | None, ep
     if curve:
         robust_vs_eps(model, x, y, curve, out_dir=out, norm=chosen_norm, device=device)
     print_evaluation(result)
-    return EXIT_GATE_FAILED if not result.sanity_passed else EXIT_OK
+    return EXIT_GATE_FAILED if not result.passed else EXIT_OK

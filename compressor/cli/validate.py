@@ -37,6 +37,12 @@ def check_recipe(recipe: Recipe, source: str) -> list[str]:
     if data.root is not None and not Path(data.root).expanduser().is_dir():
         how = "it will be downloaded" if data.download and data.dataset != "imagefolder" else "distill will stop until it exists"
         warnings.append(f"{source}: data.root '{data.root}' is not a folder on this machine ({how})")
+    from compressor_edge.tolerances import VerifyTolerances
+
+    try:
+        VerifyTolerances.from_dict(recipe.verify.tolerances)
+    except ValueError as err:
+        raise UserInputError(f"{source}: verify.tolerances: {err}") from None
     from compressor.attacks import attack_names
 
     unknown = [a for a in recipe.evaluate.attacks if a not in attack_names()]

@@ -40,6 +40,7 @@ class DataConfig(Strict):
     root: Path | None = None
     download: bool = False
     image_size: int | None = Field(None, ge=4)
+    channels: Literal[1, 3] | None = None
     val_fraction: Number = Field(0.1, ge=0, lt=1)
     batch_size: int = Field(128, ge=1)
     eval_batch_size: int = Field(256, ge=1)
@@ -151,6 +152,8 @@ class EvaluateConfig(Strict):
     batch_size: int = Field(256, ge=1)
     sanity_checks: bool = True
     eps_curve: list[Number] = Field(default_factory=list)
+    zero_shot: list[DataConfig] = Field(default_factory=list)
+    zero_shot_eps: list[Number] = Field(default_factory=lambda: [2 / 255, 4 / 255])
 
 
 class TensorRTConfig(Strict):

@@ -47,6 +47,17 @@ def _stack(dataset: object, limit: int | None) -> Split:
     return Split(torch.stack([x for x, _ in items]), torch.tensor([y for _, y in items]))
 
 
+def _reshape(split: Split, size: int | None, channels: int | None) -> Split:
+    """Resize (bilinear) and/or repeat grey to RGB, e.g. digits for a CLIP model that takes 32px RGB."""
+    x = split.x
+    if size is not None and size != x.shape[-1]:
+        x = torch.nn.functional.interpolate(as_float(x), size=(size, size), mode="bilinear", align_corners=False)
+        x = x.clamp_(0, 1)
+    if channels == 3 and x.shape[1] == 1:
+        x = x.expand(-1, 3, -1, -1).contiguous()
+    return Split(x, split.y)
+
+
 def load_data(cfg: DataConfig, seed: int = 0) -> DataBundle:
     """Load the recipe's data set; the test split is never used for model selection."""
     if cfg.dataset == "imagefolder":
@@ -66,6 +77,8 @@ def load_data(cfg: DataConfig, seed: int = 0) -> DataBundle:
         train = train.subset(torch.arange(min(cfg.limit_train, len(train))))
     if cfg.limit_test is not None:
         test = test.subset(torch.arange(min(cfg.limit_test, len(test))))
+    if cfg.image_size is not None or cfg.channels is not None:
+        train, test = _reshape(train, cfg.image_size, cfg.channels), _reshape(test, cfg.image_size, cfg.channels)
     train, val = _carve_validation(train, cfg.val_fraction) if cfg.val_fraction > 0 else (train, test)
     return DataBundle(train, val, test, cfg.class_names or names, int(train.x.shape[1]), int(train.x.shape[-1]))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import torch
 from torch import nn
 
 from compressor.config.schema import ModelSpec
@@ -17,6 +18,8 @@ def check_model_name(spec: ModelSpec) -> None:
     """Raise a one-line error if the spec names a model that does not exist."""
     if spec.source == "open_clip":
         import open_clip
+
+        import compressor.models.clip_configs  # noqa: F401  (registers the tiny offline architectures)
 
         if spec.name.startswith(("hf-hub:", "local-dir:")) or spec.name in open_clip.list_models():
             return
@@ -51,7 +54,8 @@ def _normalisation(net: nn.Module, spec: ModelSpec, in_chans: int) -> tuple[Sequ
 
 
 def create_classifier(
-    spec: ModelSpec, *, num_classes: int, in_chans: int, class_names: Sequence[str] | None = None
+    spec: ModelSpec, *, num_classes: int, in_chans: int, class_names: Sequence[str] | None = None,
+    device: torch.device | str | None = None,
 ) -> nn.Module:
     """Build the model a spec names, load its checkpoint if any, and wrap it to take [0,1] pixels."""
     check_model_name(spec)
@@ -60,7 +64,7 @@ def create_classifier(
 
         if class_names is None:
             raise UserInputError(f"CLIP model '{spec.name}' needs class names (data.class_names)")
-        return build_clip_classifier(spec, list(class_names))
+        return build_clip_classifier(spec, list(class_names), device)
     import timm
 
     if spec.pretrained and spec.checkpoint is None:

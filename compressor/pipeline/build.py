@@ -30,12 +30,13 @@ def load_data_info(run: RunDir) -> dict[str, Any]:
     return json.loads(run.data_info.read_text())
 
 
-def build_model(spec: ModelSpec, info: dict[str, Any], weights: Path | None = None) -> nn.Module:
-    """A [0,1]-input classifier for the recipe's data, optionally with saved weights."""
+def build_model(spec: ModelSpec, info: dict[str, Any], weights: Path | None = None,
+                device: torch.device | str | None = None) -> nn.Module:
+    """A [0,1]-input classifier for the recipe's data, optionally with saved weights (CLIP heads built on `device`)."""
     from compressor.engine.checkpointing import load_weights
 
     model = create_classifier(spec, num_classes=len(info["class_names"]), in_chans=info["in_chans"],
-                              class_names=info["class_names"])
+                              class_names=info["class_names"], device=device)
     if weights is not None:
         load_weights(model, weights)
     return model
@@ -62,7 +63,7 @@ def load_teachers(recipe: Recipe, run: RunDir, info: dict[str, Any], speed: Spee
     """The prepared teachers of a run, frozen, on the device."""
     teachers = {}
     for spec in recipe.teachers:
-        model = build_model(spec.model, info, run.teacher_weights(spec.role))
+        model = build_model(spec.model, info, run.teacher_weights(spec.role), speed.device)
         teachers[spec.role] = freeze(speed.prepare(model))
     return teachers
 
@@ -70,4 +71,4 @@ def load_teachers(recipe: Recipe, run: RunDir, info: dict[str, Any], speed: Spee
 def load_student(run: RunDir, recipe: Recipe, device: torch.device | str = "cpu", which: str = "best") -> nn.Module:
     """The distilled student of a run (best-on-validation or last), in eval mode."""
     weights = run.stage("distill") / f"{which}.safetensors"
-    return build_model(recipe.student, load_data_info(run), weights).to(device).eval()
+    return build_model(recipe.student, load_data_info(run), weights, device).to(device).eval()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -48,13 +50,36 @@ def run_evaluate(recipe: Recipe, run: RunDir, data: DataBundle, device: torch.de
     write_evaluation(result, out)
     if cfg.eps_curve:
         robust_vs_eps(student, x, y, list(cfg.eps_curve), out_dir=out, norm=norm, device=device)
-    return result.to_dict()
+    summary = result.to_dict()
+    if cfg.zero_shot and hasattr(student, "with_classes"):
+        summary["zero_shot"] = _zero_shot(recipe, student, out)
+    return summary
+
+
+def _zero_shot(recipe: Recipe, student: torch.nn.Module, out: Path) -> dict[str, Any]:
+    """A CLIP student's zero-shot clean / robust accuracy on other data sets, with their own class names."""
+    from compressor.data import load_data
+    from compressor.evaluation.zero_shot import zero_shot_eval
+
+    cfg = recipe.evaluate
+    datasets = {}
+    for index, data_cfg in enumerate(cfg.zero_shot):
+        data = load_data(data_cfg, recipe.run.seed)
+        n = min(cfg.num_images, len(data.test))
+        name = data_cfg.dataset if data_cfg.dataset not in datasets else f"{data_cfg.dataset}-{index}"
+        datasets[name] = (as_float(data.test.x[:n]), data.test.y[:n], data.class_names)
+    attacks = tuple(a for a in cfg.attacks if a in ("apgd-ce", "apgd-t")) or ("apgd-ce", "apgd-t")
+    results = zero_shot_eval(student, datasets, eps_list=tuple(cfg.zero_shot_eps), attacks=attacks,
+                             batch_size=cfg.batch_size, seed=recipe.run.seed)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "zero_shot.json").write_text(json.dumps(results, indent=2))
+    return results
 
 
 def _adversarial(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, norm: str) -> torch.Tensor:
     from compressor.attacks import get_attack
 
-    return get_attack("pgd20")(model, x, y, eps=eps, norm=norm)
+    return get_attack("pgd20")(model, x, y, eps=eps, norm=norm).x_adv
 
 
 def run_export(recipe: Recipe, run: RunDir, data: DataBundle, device: torch.device) -> dict[str, Any]:
@@ -70,7 +95,7 @@ def run_export(recipe: Recipe, run: RunDir, data: DataBundle, device: torch.devi
     probes_adv = _adversarial(student, probes_x, probes_y, *eps_norm)
     adv_calib = _adversarial(student, calib, pool.y[: cfg.calibration_images], *eps_norm) if cfg.calibrate_on_adversarial else None
     evaluation = run.stage("evaluate") / "evaluation.json"
-    metrics = __import__("json").loads(evaluation.read_text()) if evaluation.is_file() else {}
+    metrics = json.loads(evaluation.read_text()) if evaluation.is_file() else {}
     bundle = export_bundle(
         student, run.bundle, formats=tuple(cfg.formats), opset=cfg.opset, dynamic_batch=cfg.dynamic_batch,
         calibration_images=calib, adversarial_calibration_images=adv_calib, probe_images=probes_x,

@@ -30,7 +30,7 @@ def distill_hash(recipe: Recipe) -> str:
 def _prepare_teacher(spec: TeacherSpec, recipe: Recipe, run: RunDir, data: DataBundle, speed: Speed,
                      dist: DistInfo, resume: bool, console: Console) -> dict[str, Any]:
     info = data_info(data)
-    model = speed.prepare(build_model(spec.model, info))
+    model = speed.prepare(build_model(spec.model, info, device=speed.device))
     if spec.train is not None:
         console.print(f"[bold]teacher[/] {spec.role}: training {spec.model.name} with {spec.train.method.name}")
         attack = spec.train.attack or recipe.attack
@@ -67,7 +67,7 @@ def run_distill(recipe: Recipe, run: RunDir, data: DataBundle, speed: Speed, dis
     """Distil the student from the prepared teachers with the recipe's method."""
     info = data_info(data)
     teachers = {role: maybe_compile(t, speed) for role, t in load_teachers(recipe, run, info, speed).items()}
-    student = wrap_ddp(maybe_compile(speed.prepare(build_model(recipe.student, info)), speed), dist)
+    student = wrap_ddp(maybe_compile(speed.prepare(build_model(recipe.student, info, device=speed.device)), speed), dist)
     batches = train_batches(data, recipe.data, device=speed.device, seed=recipe.run.seed, rank=dist.rank,
                             world_size=dist.world_size)
     method = build_method(recipe.method, student, teachers, recipe.attack, epochs=recipe.train.epochs,

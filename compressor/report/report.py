@@ -83,6 +83,13 @@ def write_report(recipe: Recipe, run: RunDir, console: Console) -> dict[str, Any
         lines += ["", f"Sanity checks: {len(checks) - len(failed)}/{len(checks)} passed."]
         lines += [f"- **FAILED** {c.get('name')}: {c.get('message')}" for c in failed]
         lines.append("")
+    zero_shot = _load(run.stage("evaluate") / "zero_shot.json")
+    if zero_shot:
+        columns = list(next(iter(zero_shot.values())))
+        lines += ["## Zero-shot (other data sets, own class names)", "",
+                  "| data set | " + " | ".join(f"{c} %" for c in columns) + " |", "|---|" + "---|" * len(columns)]
+        lines += [f"| {name} | " + " | ".join(_pct(v.get(c)) for c in columns) + " |" for name, v in zero_shot.items()]
+        lines.append("")
     if plot:
         lines += [f"![validation accuracy]({plot})", ""]
     if verify:
@@ -90,7 +97,8 @@ def write_report(recipe: Recipe, run: RunDir, console: Console) -> dict[str, Any
     lines += ["## Stage timings", "", "| stage | seconds |", "|---|---|"]
     lines += [f"| {name} | {info.get('seconds', '-')} |" for name, info in stages.items()]
     (out / "report.md").write_text("\n".join(lines) + "\n")
-    payload = {"recipe": recipe.run.name, "teachers": teachers, "evaluation": evaluation, "verify": verify,
+    payload = {"recipe": recipe.run.name, "teachers": teachers, "evaluation": evaluation, "zero_shot": zero_shot,
+               "verify": verify,
                "stages": stages}
     run.write_json(out / "report.json", payload)
     _print_table(rows, verify, console)
