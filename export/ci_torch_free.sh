@@ -13,7 +13,10 @@ trap 'rm -rf "$work"' EXIT
 py="$work/venv/bin/python"
 "$py" -m pip install --quiet --upgrade pip
 "$py" -m pip install --quiet numpy onnx onnxruntime pytest pillow
-"$py" -m pip install --quiet "$here"
+# Install from a copy so the build leaves nothing (build/, *.egg-info) in the source tree.
+mkdir "$work/src"
+cp -R "$here/pyproject.toml" "$here/README.md" "$here/compressor_edge" "$work/src/"
+"$py" -m pip install --quiet "$work/src"
 
 if "$py" -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('torch') is None)"; then
     echo "ci_torch_free: torch is importable in the throw-away venv; the check is meaningless" >&2

@@ -18,10 +18,6 @@ class Latency:
     p90_ms: float
     runs: int
 
-    @property
-    def images_per_s(self) -> float:
-        return 1000.0 * self.batch / self.median_ms if self.median_ms > 0 else float("inf")
-
 
 def tile_batch(images: np.ndarray, batch: int) -> np.ndarray:
     """A batch of exactly `batch` images, repeating the given ones as needed."""
