@@ -102,7 +102,7 @@ def test_probes_with_wrong_shape_are_rejected(bundle_copy) -> None:
 
 
 def test_model_path_of_absent_format(tmp_path: Path) -> None:
-    from conftest import make_bundle
+    from tiny_bundles import make_bundle
 
     bundle = load_bundle(make_bundle(tmp_path / "b", formats=("fp32",)))
     assert bundle.formats == ("fp32",)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import make_bundle
 from PIL import Image
+from tiny_bundles import make_bundle
 
 from compressor_edge.cli import main
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-from conftest import linear_onnx, probe_set
 from onnx import TensorProto, numpy_helper
+from tiny_bundles import linear_onnx, probe_set
 
 from compressor_edge.convert import convert_to_fp16, quantize_int8, sort_nodes
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import EPS, probe_set, reference_logits, worst_case
+from tiny_bundles import EPS, probe_set, reference_logits, worst_case
 
 from compressor_edge.square import margin, p_schedule, square_attack_linf
 

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import make_bundle
+from tiny_bundles import make_bundle
 
 from compressor_edge import BackendUnavailable, BundleError, VerifyTolerances, verify_bundle
 from compressor_edge.bundle import MANIFEST_FILE

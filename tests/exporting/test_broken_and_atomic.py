@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import torch
 from compressor_edge import sha256_file, verify_bundle
-from conftest import sha_tree
+from exporting_helpers import sha_tree
 from torch import Tensor, nn
 
 from compressor.errors import UserInputError

@@ -11,7 +11,7 @@ import onnx
 import pytest
 import torch
 from compressor_edge import VerifyTolerances, load_bundle, sha256_file, verify_bundle
-from conftest import EPS, accuracy, make_cnn
+from exporting_helpers import EPS, accuracy, make_cnn
 
 from compressor.exporting import export_bundle
 
@@ -122,7 +122,7 @@ def test_int8_calibrated_on_clean_vs_clean_plus_adversarial(
     tmp_path: Path, trained_cnn, bundle_args: dict[str, Any], digits
 ) -> None:
     """Measures (does not assert) whether adversarial calibration preserves robustness better."""
-    from conftest import pgd
+    from exporting_helpers import pgd
 
     x_train, y_train = digits[0][:256], digits[1][:256]
     args = {**bundle_args, "formats": ("fp32", "int8")}
