@@ -12,7 +12,8 @@ Deviations, none of which can make the attack weaker:
   trajectory is independent of the others', so the surviving points run exactly as before;
 - the first checkpoint counts an increase against the starting point's loss, as the paper's formula
   says (the reference compares with a zero-filled buffer);
-- robust points return their highest-loss iterate instead of the clean image.
+- APGD-CE's robust points return their highest-loss iterate instead of the clean image;
+- APGD-T runs several targets per batch (:mod:`compressor.attacks.targets`).
 """
 
 from __future__ import annotations
@@ -33,18 +34,19 @@ from compressor.attacks.base import (
 )
 from compressor.attacks.losses import LOSSES, dlr_targeted
 from compressor.attacks.pgd import Norm, ascent_direction, project
+from compressor.attacks.targets import attack_targets, runner_up_classes
 
 State = dict[str, Tensor]
 
 
 def _drop_fooled(s: State, logits: Tensor, out: Tensor, fooled: Tensor) -> State | None:
-    """Record the points the current iterate fools and remove them from the state; None if none is left."""
+    """Record the rows the current iterate fools; drop them and their group; None if none is left."""
     bad = logits.argmax(1) != s["y"]
     if not bool(bad.any()):
         return s
     out[s["index"][bad]] = s["x_adv"][bad]
     fooled[s["index"][bad]] = True
-    keep = ~bad
+    keep = ~torch.isin(s["group"], s["group"][bad])
     return {k: v[keep] for k, v in s.items()} if bool(keep.any()) else None
 
 
@@ -66,8 +68,12 @@ def apgd_run(
     n_iter: int,
     rho: float,
     generator: torch.Generator,
+    group: Tensor | None = None,
 ) -> tuple[Tensor, Tensor]:
-    """One APGD run from a random point on the ball's surface; returns ``(x_adv, fooled)``."""
+    """One APGD run per row from a random point on the ball's surface; returns ``(x_adv, fooled)``.
+
+    Rows with the same ``group`` value (default: each row its own) leave together once one is fooled.
+    """
     n_iter_2, n_iter_min, size_decr = (
         max(int(0.22 * n_iter), 1),
         max(int(0.06 * n_iter), 1),
@@ -83,6 +89,7 @@ def apgd_run(
     logits, value, grad = loss_and_grad(model, x_adv, loss, y, y_target)
     s: State | None = {
         "index": torch.arange(x.shape[0], device=x.device),
+        "group": torch.arange(x.shape[0], device=x.device) if group is None else group,
         "x": x,
         "y": y,
         "yt": y_target,
@@ -190,8 +197,9 @@ def apgd_targeted(
     n_target_classes: int = 9,
     rho: float = 0.75,
     seed: int = 0,
+    max_rows: int | None = None,
 ) -> AttackResult:
-    """APGD-T: targeted DLR against the ``n_target_classes`` runner-up classes of the clean logits."""
+    """APGD-T: targeted DLR against the runner-up classes, up to ``max_rows`` (point, target) rows at once."""
     check_inputs(x, y, eps, norm)
     generator = make_generator(x.device, seed)
     x = x.detach()
@@ -201,26 +209,23 @@ def apgd_targeted(
         raise ValueError(
             f"APGD-T's targeted DLR loss needs at least 4 classes, the model has {logits.shape[1]}"
         )
-    n_targets = min(n_target_classes, logits.shape[1] - 1)
-    ranked = logits.topk(n_targets + 1, dim=1).indices
     x_adv, robust = x.clone(), logits.argmax(1) == y
-    for rank in range(1, n_targets + 1):
-        for _ in range(n_restarts):
-            active = robust.nonzero().squeeze(1)
-            if active.numel() == 0:
-                return AttackResult(x_adv, robust)
-            out, fooled = apgd_run(
-                model,
-                x[active],
-                y[active],
-                ranked[active, rank],
-                dlr_targeted,
-                eps=eps,
-                norm=norm,
-                n_iter=n_iter,
-                rho=rho,
-                generator=generator,
-            )
-            x_adv[active] = out
-            robust[active[fooled]] = False
+
+    def run(xr: Tensor, yr: Tensor, tr: Tensor, group: Tensor, _restart: int) -> tuple[Tensor, Tensor]:
+        return apgd_run(
+            model,
+            xr,
+            yr,
+            tr,
+            dlr_targeted,
+            eps=eps,
+            norm=norm,
+            n_iter=n_iter,
+            rho=rho,
+            generator=generator,
+            group=group,
+        )
+
+    targets = runner_up_classes(logits, n_target_classes)
+    attack_targets(run, x, y, targets, robust, x_adv, n_restarts=n_restarts, max_rows=max_rows)
     return AttackResult(x_adv, robust)

@@ -4,7 +4,7 @@ Each stage runs only on the points every earlier stage left robust, with the ref
 (100 iterations, 1 restart, 9 target classes, Square 5000 queries with p_init 0.8), and a point counts
 as robust only if it survives all four (worst case per sample). After each stage its adversarial
 examples are re-checked with a forward pass, as the reference does. Stages re-batch the surviving
-points, so late stages run full batches.
+points, and the targeted stages stack targets until a batch is full, so late stages run full batches.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ STANDARD: dict[str, Callable[..., AttackResult]] = {
     "fab-t": partial(fab_targeted, n_iter=100, n_restarts=1, n_target_classes=9),
     "square": partial(square, n_queries=5000, p_init=0.8, n_restarts=1, rescale_schedule=False),
 }
+ROW_BUDGET = {"apgd-t", "fab-t"}  # stages that stack several targets per batch, up to batch_size rows
 
 
 def autoattack(
@@ -58,7 +59,8 @@ def autoattack(
     for name, attack in STANDARD.items():
         for chunk in robust.nonzero().squeeze(1).split(size):
             xb, yb = x[chunk].to(device), y[chunk].to(device)
-            res = attack(model, xb, yb, eps=eps, norm=norm, seed=seed)
+            budget = {"max_rows": size} if name in ROW_BUDGET else {}
+            res = attack(model, xb, yb, eps=eps, norm=norm, seed=seed, **budget)
             fooled = (predict(model, res.x_adv) != yb).to(x.device)
             x_adv[chunk[fooled]] = res.x_adv.to(x.device)[fooled]
             robust[chunk[fooled]] = False

@@ -9,7 +9,8 @@ towards the clean point by beta. A point counts as fooled when an adversarial po
 Speed, without changing any outcome: gradients are taken w.r.t. the input only (the reference's
 ``backward()`` also computes every weight gradient), the projection is solved for all rows at once
 (:mod:`compressor.attacks.fab_projection`), and a point leaves the batch once it has an adversarial point
-within eps (FAB would only shrink that perturbation further).
+within eps (FAB would only shrink that perturbation further); several targets run per batch
+(:mod:`compressor.attacks.targets`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from compressor.attacks.base import (
 )
 from compressor.attacks.fab_projection import project_onto_hyperplane_box
 from compressor.attacks.pgd import Norm
+from compressor.attacks.targets import attack_targets, runner_up_classes
 
 
 def _target_gap(logits: Tensor, y: Tensor, y_target: Tensor) -> Tensor:
@@ -53,12 +55,17 @@ def fab_run(
     alpha_max: float,
     eta: float,
     beta: float,
+    group: Tensor | None = None,
 ) -> tuple[Tensor, Tensor]:
-    """One FAB-T run towards ``y_target`` from ``x_start``; returns ``(x_adv, fooled)``."""
+    """One FAB-T run per row towards ``y_target`` from ``x_start``; returns ``(x_adv, fooled)``.
+
+    Rows with the same ``group`` value (default: each row its own) leave together once one succeeds.
+    """
     out, fooled = x.clone(), torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
     view = (-1,) + (1,) * (x.dim() - 1)
     s = {
         "index": torch.arange(x.shape[0], device=x.device),
+        "group": torch.arange(x.shape[0], device=x.device) if group is None else group,
         "x": x,
         "y": y,
         "yt": y_target,
@@ -89,9 +96,10 @@ def fab_run(
         if bool(success.any()):
             out[s["index"][success]] = s["best"][success]
             fooled[s["index"][success]] = True
-            if bool(success.all()):
+            keep = ~torch.isin(s["group"], s["group"][success])
+            if not bool(keep.any()):
                 break
-            s = {k: v[~success] for k, v in s.items()}
+            s = {k: v[keep] for k, v in s.items()}
     return out, fooled
 
 
@@ -109,42 +117,42 @@ def fab_targeted(
     eta: float = 1.05,
     beta: float = 0.9,
     seed: int = 0,
+    max_rows: int | None = None,
 ) -> AttackResult:
-    """FAB-T against the runner-up classes; restarts after the first start at eps/2 around the clean point."""
+    """FAB-T against the runner-up classes, up to ``max_rows`` (point, target) rows at once.
+
+    The first run per target starts at the clean point, restarts at a random point at eps/2.
+    """
     check_inputs(x, y, eps, norm)
     generator = make_generator(x.device, seed)
     x = x.detach()
     with torch.no_grad():
         logits = logits_of(model, x)
-    n_targets = min(n_target_classes, logits.shape[1] - 1)
-    ranked = logits.topk(n_targets + 1, dim=1).indices
     x_adv, robust = x.clone(), logits.argmax(1) == y
-    for rank in range(1, n_targets + 1):
-        for restart in range(n_restarts):
-            active = robust.nonzero().squeeze(1)
-            if active.numel() == 0:
-                return AttackResult(x_adv, robust)
-            xa = x[active]
-            start = xa
-            if restart > 0:
-                if norm == "linf":
-                    t = torch.rand(xa.shape, generator=generator, device=x.device).mul_(2).sub_(1)
-                else:
-                    t = torch.randn(xa.shape, generator=generator, device=x.device)
-                start = (xa + 0.5 * eps * t / lp_norm(t, norm).clamp_min(1e-12)).clamp(0.0, 1.0)
-            out, fooled = fab_run(
-                model,
-                xa,
-                y[active],
-                ranked[active, rank],
-                start,
-                eps=eps,
-                norm=norm,
-                n_iter=n_iter,
-                alpha_max=alpha_max,
-                eta=eta,
-                beta=beta,
-            )
-            x_adv[active[fooled]] = out[fooled]
-            robust[active[fooled]] = False
+
+    def run(xr: Tensor, yr: Tensor, tr: Tensor, group: Tensor, restart: int) -> tuple[Tensor, Tensor]:
+        start = xr
+        if restart > 0:
+            if norm == "linf":
+                t = torch.rand(xr.shape, generator=generator, device=x.device).mul_(2).sub_(1)
+            else:
+                t = torch.randn(xr.shape, generator=generator, device=x.device)
+            start = (xr + 0.5 * eps * t / lp_norm(t, norm).clamp_min(1e-12)).clamp(0.0, 1.0)
+        return fab_run(
+            model,
+            xr,
+            yr,
+            tr,
+            start,
+            eps=eps,
+            norm=norm,
+            n_iter=n_iter,
+            alpha_max=alpha_max,
+            eta=eta,
+            beta=beta,
+            group=group,
+        )
+
+    targets = runner_up_classes(logits, n_target_classes)
+    attack_targets(run, x, y, targets, robust, x_adv, n_restarts=n_restarts, max_rows=max_rows)
     return AttackResult(x_adv, robust)

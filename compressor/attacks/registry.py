@@ -40,6 +40,7 @@ class AttackSpec:
     kind: Kind
     description: str
     params: Mapping[str, Any] = field(default_factory=dict)
+    row_budget: bool = False  # the attack takes ``max_rows``: it gets the batch size as its row budget
 
     def __call__(
         self,
@@ -56,6 +57,8 @@ class AttackSpec:
     ) -> AttackResult:
         """Attack ``x`` (labels ``y``) in batches of ``batch_size`` on ``device``; results where ``x`` lives."""
         kwargs = {**self.params, **overrides, "eps": eps, "norm": norm, "seed": seed}
+        if self.row_budget:
+            kwargs.setdefault("max_rows", batch_size or len(y))
         if self.kind == "ensemble":
             return self.fn(model, x, y, batch_size=batch_size, device=device, **kwargs)
         return batched(self.fn, model, x, y, batch_size=batch_size, device=device, **kwargs)
@@ -89,8 +92,16 @@ _SPECS = [
     _cw(20, "cw20"),
     AttackSpec("apgd-ce", apgd, "white-box", "APGD on cross-entropy, 100 iterations", {"loss": "ce"}),
     AttackSpec("apgd-dlr", apgd, "white-box", "APGD on the DLR loss, 100 iterations", {"loss": "dlr"}),
-    AttackSpec("apgd-t", apgd_targeted, "white-box", "APGD on targeted DLR, 9 targets x 100 iterations"),
-    AttackSpec("fab-t", fab_targeted, "white-box", "targeted FAB, 9 targets x 100 iterations"),
+    AttackSpec(
+        "apgd-t",
+        apgd_targeted,
+        "white-box",
+        "APGD on targeted DLR, 9 targets x 100 iterations",
+        row_budget=True,
+    ),
+    AttackSpec(
+        "fab-t", fab_targeted, "white-box", "targeted FAB, 9 targets x 100 iterations", row_budget=True
+    ),
     AttackSpec("square", square, "black-box", "Square Attack, 5000 queries, p_init 0.8"),
     AttackSpec("autoattack", autoattack, "ensemble", "AutoAttack standard: APGD-CE, APGD-T, FAB-T, Square"),
 ]

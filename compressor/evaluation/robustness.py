@@ -11,10 +11,10 @@ from fractions import Fraction
 import torch
 from torch import Tensor, nn
 
-import compressor
 from compressor.attacks import get_attack
 from compressor.attacks.base import lp_norm, predict
 from compressor.evaluation import sanity
+from compressor.evaluation.environment import environment
 from compressor.evaluation.result import EvaluationResult, SanityCheck
 
 log = logging.getLogger(__name__)
@@ -162,9 +162,7 @@ def evaluate_robustness(
             "attacks": [s.name for s in specs],
             "batch_size": batch_size,
             "seed": seed,
-            "device": _device_name(device),
-            "torch": torch.__version__,
-            "compressor": compressor.__version__,
+            **environment(device),
             "sanity_subset": min(sanity_subset, len(index)) if sanity_checks else 0,
         },
         sanity_checks=checks,
@@ -195,9 +193,3 @@ def _run_checks(
 
 def _mean(mask: Tensor) -> float:
     return float(mask.float().mean()) if mask.numel() else 0.0
-
-
-def _device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return f"cuda ({torch.cuda.get_device_name(device)})"
-    return device.type

@@ -35,7 +35,7 @@ def test_healthy_model_numbers_and_checks(digits, tmp_path):
     }
     assert result.passed, [f"{c.name}: {c.message}" for c in result.failed_checks]
     assert set(result.seconds) == set(acc) and all(t > 0 for t in result.seconds.values())
-    assert result.settings["eps_text"] == "0.1" and result.settings["device"] == "cpu"
+    assert result.settings["eps_text"] == "0.1" and result.settings["device"].startswith("cpu")
 
     paths = write_evaluation(result, tmp_path / "run")
     data = json.loads(paths["json"].read_text())
