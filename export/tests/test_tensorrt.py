@@ -86,3 +86,91 @@ def test_engine_matches_onnxruntime_and_is_cached(good_bundle: Path, tmp_path: P
     assert np.abs(got - expected[:37]).max() < tolerance
     assert np.abs(single - expected[:1]).max() < tolerance
     assert (got.argmax(1) == expected[:37].argmax(1)).mean() >= 0.95
+
+
+class _FakeTensorRT:
+    """Records the builder calls build_serialized_engine makes (checks our wiring, not TensorRT itself)."""
+
+    def __init__(self, version: str, parse_ok: bool = True, plan: bytes | None = b"plan") -> None:
+        self.__version__ = version
+        self.NetworkDefinitionCreationFlag = SimpleNamespace(STRONGLY_TYPED=5)
+        self.MemoryPoolType = SimpleNamespace(WORKSPACE="workspace")
+        self.calls: dict[str, list] = {"network": [], "profiles": [], "flags": [], "pool": []}
+        fake = self
+
+        class Profile:
+            def set_shape(self, name, low, opt, high) -> None:
+                fake.calls["profiles"].append((name, low, opt, high))
+
+        class Config:
+            def set_memory_pool_limit(self, pool, size) -> None:
+                fake.calls["pool"].append((pool, size))
+
+            def set_flag(self, flag) -> None:
+                fake.calls["flags"].append(flag)
+
+            def add_optimization_profile(self, profile) -> None:
+                assert isinstance(profile, Profile)
+
+        class Builder:
+            def __init__(self, logger) -> None:
+                pass
+
+            def create_network(self, flags):
+                fake.calls["network"].append(flags)
+                return SimpleNamespace(get_input=lambda i: SimpleNamespace(name="input"))
+
+            def create_builder_config(self):
+                return Config()
+
+            def create_optimization_profile(self):
+                return Profile()
+
+            def build_serialized_network(self, network, config):
+                return plan
+
+        class Parser:
+            num_errors = 0 if parse_ok else 1
+
+            def __init__(self, network, logger) -> None:
+                pass
+
+            def parse_from_file(self, path: str) -> bool:
+                return parse_ok
+
+            def get_error(self, i: int):
+                return SimpleNamespace(desc=lambda: "Unsupported operator FancyOp")
+
+        self.Builder, self.OnnxParser = Builder, Parser
+
+
+@pytest.mark.parametrize(("version", "flags"), [("10.9.0", 1 << 5), ("11.4.0", 0)])
+def test_engine_build_is_strongly_typed_with_one_profile_per_range(
+    tmp_path: Path, version: str, flags: int
+) -> None:
+    from compressor_edge.backends.trt_build import build_serialized_engine
+
+    trt = _FakeTensorRT(version)
+    plan = build_serialized_engine(trt, None, tmp_path / "m.onnx", (3, 32, 32), [32, 1, 8], 1 << 28)
+    assert plan == b"plan"
+    assert trt.calls["network"] == [flags]
+    assert trt.calls["flags"] == []  # no precision builder flag on either version: the ONNX types decide
+    assert trt.calls["pool"] == [("workspace", 1 << 28)]
+    assert trt.calls["profiles"] == [
+        ("input", (1, 3, 32, 32), (1, 3, 32, 32), (1, 3, 32, 32)),
+        ("input", (2, 3, 32, 32), (8, 3, 32, 32), (8, 3, 32, 32)),
+        ("input", (9, 3, 32, 32), (32, 3, 32, 32), (32, 3, 32, 32)),
+    ]
+
+
+def test_engine_build_failures_are_one_line_bundle_errors(tmp_path: Path) -> None:
+    from compressor_edge.backends.trt_build import build_serialized_engine
+
+    with pytest.raises(BundleError, match="TensorRT cannot parse it \\(Unsupported operator FancyOp\\)"):
+        build_serialized_engine(
+            _FakeTensorRT("10.9.0", parse_ok=False), None, tmp_path / "m.onnx", (3, 8, 8), [1], 1
+        )
+    with pytest.raises(BundleError, match="failed to build an engine"):
+        build_serialized_engine(
+            _FakeTensorRT("11.4.0", plan=None), None, tmp_path / "m.onnx", (3, 8, 8), [1], 1
+        )
