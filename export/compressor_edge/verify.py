@@ -175,6 +175,8 @@ def verify_bundle(
     unknown = [name for name in backends if name not in BACKENDS]
     if unknown or not backends:
         raise BundleError(f"unknown backend(s) {unknown} (expected one or more of: {', '.join(BACKENDS)})")
+    if not batch_sizes or min(batch_sizes) < 1:
+        raise BundleError(f"batch sizes must be positive integers, got {list(batch_sizes)}")
     bundle = load_bundle(bundle_dir)
     probes = bundle.probes()
     chosen = list(formats or bundle.formats)

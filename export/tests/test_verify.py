@@ -89,6 +89,8 @@ def test_l2_bundle_skips_square(bundle_copy) -> None:
 def test_unknown_or_missing_backend_is_bad_input(good_bundle: Path) -> None:
     with pytest.raises(BundleError, match="unknown backend"):
         verify_bundle(good_bundle, backends=["openvino"], **FAST)
+    with pytest.raises(BundleError, match="batch sizes must be positive"):
+        verify_bundle(good_bundle, **{**FAST, "batch_sizes": (0, 8)})
     import onnxruntime
 
     if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
