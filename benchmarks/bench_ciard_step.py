@@ -28,6 +28,7 @@ import argparse
 import copy
 import json
 import math
+import os
 import platform
 import statistics
 import sys
@@ -179,6 +180,16 @@ class OurStep:
         return {"loss": out.loss.detach(), **{k: out.logs[k] for k in ("kl_adv", "kl_nat", "push")}}
 
 
+def _cpu_name() -> str:
+    """The CPU model from /proc/cpuinfo (Linux), else what `platform` knows."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "cpu"
+
+
 def build_models(args: argparse.Namespace, device: torch.device) -> tuple[nn.Module, ...]:
     """Student, robust and clean teacher, deterministic from the seed."""
     torch.manual_seed(0)
@@ -268,7 +279,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     record = {
         "bench": "ciard_step", "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "device": torch.cuda.get_device_name(device) if cuda else f"{platform.processor() or 'cpu'} x{torch.get_num_threads()} threads",
+        "device": torch.cuda.get_device_name(device) if cuda else f"{_cpu_name()}, {torch.get_num_threads()} threads",
+        "load_average_1m": round(os.getloadavg()[0], 2),
         "torch": torch.__version__, "python": platform.python_version(),
         "command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
         "precision": precision, "channels_last": channels_last, "compile": args.compile,
