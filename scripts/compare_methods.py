@@ -25,7 +25,10 @@ from compressor.pipeline.run import run_pipeline
 def _teacher_overrides(teachers_run: Path, roles: list[str]) -> list[str]:
     out = []
     for index, role in enumerate(roles):
-        out += [f"teachers.{index}.train=null", f"teachers.{index}.model.checkpoint={teachers_run / 'teachers' / f'{role}.safetensors'}"]
+        out += [
+            f"teachers.{index}.train=null",
+            f"teachers.{index}.model.checkpoint={teachers_run / 'teachers' / f'{role}.safetensors'}",
+        ]
     return out
 
 
@@ -36,7 +39,7 @@ def main() -> None:
     parser.add_argument("--device", default=None, help="cpu / cuda (default: the recipe's)")
     parser.add_argument("--out", type=Path, default=None, help="Markdown table to write")
     parser.add_argument("overrides", nargs="*", help="extra KEY=VALUE overrides for every run")
-    args = parser.parse_args()
+    args = parser.parse_intermixed_args()
     console = Console()
     common = list(args.overrides) + ([f"run.device={args.device}"] if args.device else [])
     base = load_recipe(args.recipe, common)
@@ -46,26 +49,47 @@ def main() -> None:
     roles = [t.role for t in base.teachers]
     rows = []
     for method in args.methods.split(","):
-        own = [] if method == base.method.name else [f"method={{name: {method}}}"]  # keep the recipe's own params
-        overrides = [*common, f"run.name={base.run.name}-{method}", *own, *_teacher_overrides(teachers_run, roles)]
+        own = (
+            [] if method == base.method.name else [f"method={{name: {method}}}"]
+        )  # keep the recipe's own params
+        overrides = [
+            *common,
+            f"run.name={base.run.name}-{method}",
+            *own,
+            *_teacher_overrides(teachers_run, roles),
+        ]
         recipe = load_recipe(args.recipe, overrides)
         started = time.perf_counter()
         run_pipeline(recipe, stages=["teachers", "distill", "evaluate"], console=console)
-        evaluation = json.loads((Path(recipe.run.output_dir) / recipe.run.name / "evaluate" / "evaluation.json").read_text())
+        evaluation = json.loads(
+            (Path(recipe.run.output_dir) / recipe.run.name / "evaluate" / "evaluation.json").read_text()
+        )
         rows.append({"method": method, "seconds": round(time.perf_counter() - started, 1), **evaluation})
     teachers = json.loads((teachers_run / "teachers" / "summary.json").read_text())
     attacks = list(rows[0]["robust_accuracy"])
     header = ["method", "clean %", *[f"{a} %" for a in attacks], "worst case %", "distill+eval s"]
-    lines = [f"Recipe `{args.recipe}` ({base.data.dataset}, student `{base.student.name}`, {base.train.epochs} epochs, "
-             f"eps {base.attack.eps:.4f} {base.attack.norm}, {len(rows[0].get('labels', [])) or base.evaluate.num_images} "
-             f"test images); teachers: " + ", ".join(f"{t['role']} `{t['model']}` {100 * t['test_clean']:.1f}% clean / "
-                                                     f"{100 * t['test_pgd10']:.1f}% PGD-10" for t in teachers), "",
-             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines = [
+        f"Recipe `{args.recipe}` ({base.data.dataset}, student `{base.student.name}`, {base.train.epochs} epochs, "
+        f"eps {base.attack.eps:.4f} {base.attack.norm}, {len(rows[0].get('labels', [])) or base.evaluate.num_images} "
+        f"test images); teachers: "
+        + ", ".join(
+            f"{t['role']} `{t['model']}` {100 * t['test_clean']:.1f}% clean / "
+            f"{100 * t['test_pgd10']:.1f}% PGD-10"
+            for t in teachers
+        ),
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+    ]
     table = Table(*header, title="methods compared")
     for row in rows:
-        cells = [row["method"], f"{100 * row['clean_accuracy']:.2f}",
-                 *[f"{100 * row['robust_accuracy'][a]:.2f}" for a in attacks],
-                 f"{100 * row['worst_case_accuracy']:.2f}", f"{row['seconds']:.0f}"]
+        cells = [
+            row["method"],
+            f"{100 * row['clean_accuracy']:.2f}",
+            *[f"{100 * row['robust_accuracy'][a]:.2f}" for a in attacks],
+            f"{100 * row['worst_case_accuracy']:.2f}",
+            f"{row['seconds']:.0f}",
+        ]
         lines.append("| " + " | ".join(cells) + " |")
         table.add_row(*cells)
     console.print(table)

@@ -15,10 +15,16 @@ TINY_RECIPE = {
     "run": {"name": "tiny", "seed": 0, "device": "cpu"},
     "data": {"dataset": "digits", "batch_size": 64, "limit_train": 320, "limit_test": 64},
     "teachers": [
-        {"role": "robust", "model": {"name": "tiny_cnn"},
-         "train": {"method": {"name": "pgd_at"}, "epochs": 1, "optim": {"lr": 0.05}}},
-        {"role": "clean", "model": {"name": "tiny_cnn"},
-         "train": {"method": {"name": "natural"}, "epochs": 1, "optim": {"lr": 0.05}}},
+        {
+            "role": "robust",
+            "model": {"name": "tiny_cnn"},
+            "train": {"method": {"name": "pgd_at"}, "epochs": 1, "optim": {"lr": 0.05}},
+        },
+        {
+            "role": "clean",
+            "model": {"name": "tiny_cnn"},
+            "train": {"method": {"name": "natural"}, "epochs": 1, "optim": {"lr": 0.05}},
+        },
     ],
     "student": {"name": "tiny_cnn"},
     "method": {"name": "pgd_at"},

@@ -8,9 +8,18 @@ import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from compressor.errors import EXIT_RUNTIME, CompressorError
+from compressor.errors import EXIT_BAD_INPUT, EXIT_RUNTIME, CompressorError
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _exit_code(err: Exception) -> int | None:
+    """The exit code of an error we know how to explain in one line, else None."""
+    if isinstance(err, CompressorError):
+        return err.exit_code
+    from compressor_edge.errors import BundleError  # torch-free, cheap
+
+    return EXIT_BAD_INPUT if isinstance(err, BundleError) else None
 
 
 def one_line_errors(func: F) -> F:
@@ -20,17 +29,24 @@ def one_line_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except CompressorError as err:
-            print(f"error: {err}", file=sys.stderr)
-            raise SystemExit(err.exit_code) from None
         except KeyboardInterrupt:
-            print("interrupted: completed stages and the last checkpoint are kept; rerun with --resume", file=sys.stderr)
+            print(
+                "interrupted: completed stages and the last checkpoint are kept; rerun with --resume",
+                file=sys.stderr,
+            )
             raise SystemExit(130) from None
         except Exception as err:  # the last line of defence: never a traceback for users
+            code = _exit_code(err)
+            if code is not None:
+                print(f"error: {err}", file=sys.stderr)
+                raise SystemExit(code) from None
             if os.environ.get("COMPRESSOR_DEBUG"):
                 raise
             first = str(err).strip().splitlines()[0] if str(err).strip() else ""
-            print(f"error: {type(err).__name__}: {first} (set COMPRESSOR_DEBUG=1 for the traceback)", file=sys.stderr)
+            print(
+                f"error: {type(err).__name__}: {first} (set COMPRESSOR_DEBUG=1 for the traceback)",
+                file=sys.stderr,
+            )
             raise SystemExit(EXIT_RUNTIME) from None
 
     return wrapper  # type: ignore[return-value]

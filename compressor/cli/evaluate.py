@@ -16,8 +16,17 @@ def _number(text: str, option: str) -> float:
         raise UserInputError(f"{option}: '{text}' is not a number (write e.g. 8/255 or 0.031)") from None
 
 
-def evaluate_command(target: str, *, recipe: str | None, attacks: str | None, eps: str | None, norm: str | None,
-                     n: int | None, eps_curve: str | None, out: Path | None) -> int:
+def evaluate_command(
+    target: str,
+    *,
+    recipe: str | None,
+    attacks: str | None,
+    eps: str | None,
+    norm: str | None,
+    n: int | None,
+    eps_curve: str | None,
+    out: Path | None,
+) -> int:
     """Evaluate and write evaluation.json / .md (and the eps plot); exit 1 if a sanity check failed."""
     import torch
 
@@ -41,7 +50,9 @@ def evaluate_command(target: str, *, recipe: str | None, attacks: str | None, ep
         model = build_model(rec.student, data_info(data)).to(device)
     elif path.is_file():
         if recipe is None:
-            raise UserInputError(f"'{path}' is a weights file: pass --recipe RECIPE to say which model and data it is")
+            raise UserInputError(
+                f"'{path}' is a weights file: pass --recipe RECIPE to say which model and data it is"
+            )
         rec = load_recipe(recipe)
         device, data = resolve_device(rec.run.device), load_data(rec.data, rec.run.seed)
         spec = rec.student.model_copy(update={"checkpoint": path})
@@ -57,9 +68,18 @@ def evaluate_command(target: str, *, recipe: str | None, attacks: str | None, ep
     count = min(n or cfg.num_images, len(data.test))
     x, y = as_float(data.test.x[:count]), data.test.y[:count]
     with torch.inference_mode(False):
-        result = evaluate_robustness(model, x, y, attacks=names, eps=radius, norm=chosen_norm,
-                                     batch_size=cfg.batch_size, seed=rec.run.seed, sanity_checks=cfg.sanity_checks,
-                                     device=device)
+        result = evaluate_robustness(
+            model,
+            x,
+            y,
+            attacks=names,
+            eps=radius,
+            norm=chosen_norm,
+            batch_size=cfg.batch_size,
+            seed=rec.run.seed,
+            sanity_checks=cfg.sanity_checks,
+            device=device,
+        )
     write_evaluation(result, out)
     curve = [_number(e, "--eps-curve") for e in eps_curve.split(",")] if eps_curve else list(cfg.eps_curve)
     if curve:

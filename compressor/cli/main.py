@@ -21,9 +21,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-RecipeArg = Annotated[str, typer.Argument(help="Recipe YAML path, or the name of a shipped recipe (see `compressor recipes`).")]
+RecipeArg = Annotated[
+    str, typer.Argument(help="Recipe YAML path, or the name of a shipped recipe (see `compressor recipes`).")
+]
 OverridesArg = Annotated[
-    list[str] | None, typer.Argument(help="Overrides KEY=VALUE with dotted keys, e.g. train.epochs=5 data.root=/data.")
+    list[str] | None,
+    typer.Argument(help="Overrides KEY=VALUE with dotted keys, e.g. train.epochs=5 data.root=/data."),
 ]
 
 
@@ -63,13 +66,29 @@ def recipes() -> None:
 def distill(
     recipe: RecipeArg,
     overrides: OverridesArg = None,
-    stages: Annotated[str | None, typer.Option(help="Comma-separated stages to run: teachers,distill,evaluate,export,verify,report.")] = None,
-    resume: Annotated[bool, typer.Option(help="Continue an interrupted training stage from its last checkpoint.")] = False,
-    force: Annotated[bool, typer.Option(help="Re-run the selected stages even if their outputs are up to date.")] = False,
-    smoke: Annotated[bool, typer.Option(help="Check the recipe's wiring in seconds: same pipeline, tiny synthetic data and small models, in runs/<name>-smoke.")] = False,
-    nproc_per_node: Annotated[int, typer.Option(help="Processes (GPUs) per node; >1 relaunches under torchrun (DDP).")] = 1,
+    stages: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated stages to run: teachers,distill,evaluate,export,verify,report."),
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option(help="Continue an interrupted training stage from its last checkpoint.")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option(help="Re-run the selected stages even if their outputs are up to date.")
+    ] = False,
+    smoke: Annotated[
+        bool,
+        typer.Option(
+            help="Check the recipe's wiring in seconds: same pipeline, tiny synthetic data and small models, in runs/<name>-smoke."
+        ),
+    ] = False,
+    nproc_per_node: Annotated[
+        int, typer.Option(help="Processes (GPUs) per node; >1 relaunches under torchrun (DDP).")
+    ] = 1,
     nnodes: Annotated[int, typer.Option(help="Number of nodes for multi-node DDP (torchrun --nnodes).")] = 1,
-    node_rank: Annotated[int, typer.Option(help="This node's rank for multi-node DDP (torchrun --node-rank).")] = 0,
+    node_rank: Annotated[
+        int, typer.Option(help="This node's rank for multi-node DDP (torchrun --node-rank).")
+    ] = 0,
     master_addr: Annotated[str, typer.Option(help="Rendezvous address for multi-node DDP.")] = "127.0.0.1",
     master_port: Annotated[int, typer.Option(help="Rendezvous port for multi-node DDP.")] = 29500,
 ) -> None:
@@ -86,11 +105,24 @@ def distill(
         loaded = smoke_recipe(loaded)
     selected = parse_stages(stages)
     if nproc_per_node * nnodes > 1 and "WORLD_SIZE" not in os.environ:
-        command = [sys.executable, "-m", "torch.distributed.run", f"--nproc-per-node={nproc_per_node}",
-                   f"--nnodes={nnodes}", f"--node-rank={node_rank}", f"--master-addr={master_addr}",
-                   f"--master-port={master_port}", "-m", "compressor.cli.main", "distill", str(path),
-                   *(overrides or []), *(["--stages", stages] if stages else []), *(["--resume"] if resume else []),
-                   *(["--force"] if force else [])]
+        command = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            f"--nproc-per-node={nproc_per_node}",
+            f"--nnodes={nnodes}",
+            f"--node-rank={node_rank}",
+            f"--master-addr={master_addr}",
+            f"--master-port={master_port}",
+            "-m",
+            "compressor.cli.main",
+            "distill",
+            str(path),
+            *(overrides or []),
+            *(["--stages", stages] if stages else []),
+            *(["--resume"] if resume else []),
+            *(["--force"] if force else []),
+        ]
         raise SystemExit(subprocess.call(command))
     from compressor.pipeline.run import run_pipeline
 
@@ -100,19 +132,31 @@ def distill(
 @app.command()
 @one_line_errors
 def evaluate(
-    target: Annotated[str, typer.Argument(help="A run directory, a recipe (its student), or a weights file with --recipe.")],
-    recipe: Annotated[str | None, typer.Option(help="Recipe giving the model and data when TARGET is a weights file.")] = None,
-    attacks: Annotated[str | None, typer.Option(help="Comma-separated attacks, e.g. pgd20,autoattack.")] = None,
+    target: Annotated[
+        str, typer.Argument(help="A run directory, a recipe (its student), or a weights file with --recipe.")
+    ],
+    recipe: Annotated[
+        str | None, typer.Option(help="Recipe giving the model and data when TARGET is a weights file.")
+    ] = None,
+    attacks: Annotated[
+        str | None, typer.Option(help="Comma-separated attacks, e.g. pgd20,autoattack.")
+    ] = None,
     eps: Annotated[str | None, typer.Option(help="Radius, e.g. 8/255 (default: the recipe's).")] = None,
     norm: Annotated[str | None, typer.Option(help="linf or l2 (default: the recipe's).")] = None,
     n: Annotated[int | None, typer.Option("--n", help="Number of test images.")] = None,
-    eps_curve: Annotated[str | None, typer.Option(help="Comma-separated radii for a robust-accuracy-vs-eps plot.")] = None,
-    out: Annotated[Path | None, typer.Option(help="Output folder (default: RUN_DIR/evaluate or ./evaluation).")] = None,
+    eps_curve: Annotated[
+        str | None, typer.Option(help="Comma-separated radii for a robust-accuracy-vs-eps plot.")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Output folder (default: RUN_DIR/evaluate or ./evaluation).")
+    ] = None,
 ) -> None:
     """Measure clean and robust accuracy (up to AutoAttack) with sanity checks against gradient masking."""
     from compressor.cli.evaluate import evaluate_command
 
-    code = evaluate_command(target, recipe=recipe, attacks=attacks, eps=eps, norm=norm, n=n, eps_curve=eps_curve, out=out)
+    code = evaluate_command(
+        target, recipe=recipe, attacks=attacks, eps=eps, norm=norm, n=n, eps_curve=eps_curve, out=out
+    )
     raise typer.Exit(code)
 
 
@@ -132,7 +176,10 @@ def export(
 @one_line_errors
 def verify(
     target: Annotated[Path, typer.Argument(help="A run directory or an export bundle folder.")],
-    backends: Annotated[str | None, typer.Option(help="Comma-separated backends: onnxruntime-cpu, onnxruntime-cuda, tensorrt.")] = None,
+    backends: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated backends: onnxruntime-cpu, onnxruntime-cuda, tensorrt."),
+    ] = None,
 ) -> None:
     """Re-check an exported bundle on the runtimes: parity, accuracy, Square attack, latency (exit 1 if a gate fails)."""
     from compressor.cli.run_commands import verify_target

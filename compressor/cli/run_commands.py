@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from compressor.config import load_recipe
@@ -15,29 +16,32 @@ def run_stage_on(run_dir: Path, stage: str, overrides: list[str]) -> None:
 
     run = open_run_dir(run_dir)
     recipe = load_recipe(run.recipe, overrides)
-    recipe = recipe.model_copy(update={"run": recipe.run.model_copy(update={"output_dir": run.root.parent,
-                                                                          "name": run.root.name})})
+    recipe = recipe.model_copy(
+        update={"run": recipe.run.model_copy(update={"output_dir": run.root.parent, "name": run.root.name})}
+    )
     run_pipeline(recipe, stages=[stage], force=True)
 
 
 def verify_target(target: Path, backends: str | None) -> int:
-    """Verify a bundle (or a run's bundle) with the edge kit; return the exit code."""
+    """Verify a run's bundle (with its recipe's gates, writing verify/) or a bare bundle; return the exit code."""
+    from compressor_edge.verify import VerifyTolerances, verify_bundle
     from rich.console import Console
 
-    from compressor_edge.verify import VerifyTolerances, verify_bundle
-
-    tolerances, chosen, queries = VerifyTolerances(), ("onnxruntime-cpu",), 100
-    bundle = target
+    chosen = tuple(b.strip() for b in backends.split(",") if b.strip()) if backends else None
     if (target / "recipe.yaml").is_file():
+        from compressor.pipeline.post_stages import run_verify
+
         run = open_run_dir(target)
-        recipe = load_recipe(run.recipe)
-        bundle = run.bundle
-        tolerances = VerifyTolerances.from_dict(recipe.verify.tolerances)
-        chosen, queries = tuple(recipe.verify.backends), recipe.verify.square_queries
-    if not (bundle / "manifest.json").is_file():
-        raise UserInputError(f"'{target}' holds no export bundle (manifest.json); run `compressor export RUN_DIR` first")
-    if backends:
-        chosen = tuple(b.strip() for b in backends.split(",") if b.strip())
-    report = verify_bundle(bundle, tolerances, backends=chosen, square_queries=queries)
-    Console().print(report.to_markdown())
-    return EXIT_OK if report.passed else EXIT_GATE_FAILED
+        recipe = load_recipe(run.recipe, [f"verify.backends=[{','.join(chosen)}]"] if chosen else [])
+        if not (run.bundle / "manifest.json").is_file():
+            raise UserInputError(
+                f"'{target}' has no export bundle yet; run `compressor export {target}` first"
+            )
+        run_verify(recipe, run)
+        Console().print((run.stage("verify") / "verify.md").read_text())
+        passed = bool(json.loads((run.stage("verify") / "verify.json").read_text())["passed"])
+    else:
+        report = verify_bundle(target, VerifyTolerances(), backends=chosen or ("onnxruntime-cpu",))
+        Console().print(report.to_markdown())
+        passed = report.passed
+    return EXIT_OK if passed else EXIT_GATE_FAILED

@@ -17,7 +17,9 @@ def _check_model(spec: ModelSpec, where: str) -> None:
     except UserInputError as err:
         raise UserInputError(f"{where}: {err}") from None
     if spec.checkpoint is not None and not Path(spec.checkpoint).is_file():
-        raise UserInputError(f"{where}.checkpoint: file '{spec.checkpoint}' not found; fix the path or remove the key")
+        raise UserInputError(
+            f"{where}.checkpoint: file '{spec.checkpoint}' not found; fix the path or remove the key"
+        )
 
 
 def check_recipe(recipe: Recipe, source: str) -> list[str]:
@@ -31,11 +33,17 @@ def check_recipe(recipe: Recipe, source: str) -> list[str]:
     for index, teacher in enumerate(recipe.teachers):
         _check_model(teacher.model, f"{source}: teachers.{index}.model")
         if teacher.train is None and not teacher.model.pretrained and teacher.model.checkpoint is None:
-            raise UserInputError(f"{source}: teachers.{index} ({teacher.role}) has no weights: give it `train:`, "
-                                 "`pretrained: true` or a `checkpoint:`")
+            raise UserInputError(
+                f"{source}: teachers.{index} ({teacher.role}) has no weights: give it `train:`, "
+                "`pretrained: true` or a `checkpoint:`"
+            )
     data = recipe.data
     if data.root is not None and not Path(data.root).expanduser().is_dir():
-        how = "it will be downloaded" if data.download and data.dataset != "imagefolder" else "distill will stop until it exists"
+        how = (
+            "it will be downloaded"
+            if data.download and data.dataset != "imagefolder"
+            else "distill will stop until it exists"
+        )
         warnings.append(f"{source}: data.root '{data.root}' is not a folder on this machine ({how})")
     from compressor_edge.tolerances import VerifyTolerances
 

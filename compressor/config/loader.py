@@ -59,12 +59,19 @@ def apply_override(data: dict[str, Any], path: list[str | int], value: Any) -> N
             if node is None:
                 node = {}
     last = path[-1]
-    if isinstance(node, list) and isinstance(last, int) and last < len(node):
-        node[last] = value
-    elif isinstance(node, dict):
-        node[last] = value
-    else:
+    settable = isinstance(node, dict) or (isinstance(node, list) and isinstance(last, int) and last < len(node))
+    if not settable:
         raise UserInputError(f"override {'.'.join(map(str, path))}: cannot set a value there")
+    node[last] = value
+
+
+def _child(node: Any, part: str | int) -> Any:
+    """The value under a key or index, or None when there is none."""
+    if isinstance(node, dict):
+        return node.get(part)
+    if isinstance(node, list) and isinstance(part, int) and part < len(node):
+        return node[part]
+    return None
 
 
 def _fields_at(model: type[BaseModel], loc: Loc, data: Any) -> list[str]:
@@ -72,10 +79,11 @@ def _fields_at(model: type[BaseModel], loc: Loc, data: Any) -> list[str]:
     current: Any = model
     node = data
     for part in loc[:-1]:
-        node = node[part] if isinstance(node, dict | list) else None
+        node = _child(node, part)
         if isinstance(part, int):
             continue
-        field = current.model_fields.get(part) if isinstance(current, type) else None
+        fields = getattr(current, "model_fields", None)
+        field = fields.get(part) if isinstance(fields, dict) else None
         if field is None:
             return []
         current = _model_of(field.annotation, node)

@@ -163,7 +163,19 @@ MethodParams = Annotated[
     Field(discriminator="name"),
 ]
 
-METHOD_NAMES = (
-    "natural pgd_at trades kd ard rslad adaad mtard b_mtard ciard mmt_ard tecoa fare".split()
-)
+METHOD_NAMES = [
+    "natural",
+    "pgd_at",
+    "trades",
+    "kd",
+    "ard",
+    "rslad",
+    "adaad",
+    "mtard",
+    "b_mtard",
+    "ciard",
+    "mmt_ard",
+    "tecoa",
+    "fare",
+]
 SINGLE_MODEL_METHODS = ("natural", "pgd_at", "trades", "tecoa", "fare")

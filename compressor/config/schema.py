@@ -11,6 +11,8 @@ from compressor.config.methods import SINGLE_MODEL_METHODS, MethodParams
 from compressor.config.numbers import Number
 
 Role = Literal["robust", "clean"]
+Format = Literal["fp32", "fp16", "int8"]
+Backend = Literal["onnxruntime-cpu", "onnxruntime-cuda", "tensorrt"]
 Auto = Literal["auto"]
 
 
@@ -162,18 +164,24 @@ class TensorRTConfig(Strict):
 
 
 class ExportConfig(Strict):
-    formats: list[Literal["fp32", "fp16", "int8"]] = Field(default_factory=lambda: ["fp32", "fp16", "int8"])
+    formats: list[Format] = Field(default_factory=lambda: list[Format](["fp32", "fp16", "int8"]))
     opset: int = Field(18, ge=13)
     dynamic_batch: bool = True
+    exporter: Literal["dynamo", "torchscript"] = "dynamo"
     calibration_images: int = Field(256, ge=1)
     calibrate_on_adversarial: bool = False
+    int8_calibration_method: Literal["minmax", "entropy", "percentile"] = "minmax"
+    int8_reduce_range: bool = True
     num_probes: int = Field(256, ge=1)
     tensorrt: TensorRTConfig = Field(default_factory=TensorRTConfig)
 
 
 class VerifyConfig(Strict):
-    backends: list[str] = Field(default_factory=lambda: ["onnxruntime-cpu"])
+    backends: list[Backend] = Field(default_factory=lambda: list[Backend](["onnxruntime-cpu"]))
+    formats: list[Format] | None = None
     square_queries: int = Field(100, ge=0)
+    latency_runs: int = Field(30, ge=1)
+    threads: int | None = Field(None, ge=1)
     tolerances: dict[str, dict[str, Number]] = Field(default_factory=dict)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -26,7 +27,7 @@ class DataBundle:
     class_names: list[str]
     in_chans: int
     image_size: int
-    folder_train: object | None = None  # a torch Dataset for ImageFolder data
+    folder_train: Any = None  # a torch Dataset for ImageFolder data
 
     @property
     def num_classes(self) -> int:
@@ -40,10 +41,10 @@ def _carve_validation(train: Split, fraction: float) -> tuple[Split, Split]:
     return train.subset(order[n_val:]), train.subset(order[:n_val])
 
 
-def _stack(dataset: object, limit: int | None) -> Split:
-    n = len(dataset) if limit is None else min(limit, len(dataset))  # type: ignore[arg-type]
-    order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(_SPLIT_SEED))[:n]  # type: ignore[arg-type]
-    items = [dataset[int(i)] for i in order]  # type: ignore[index]
+def _stack(dataset: Any, limit: int | None) -> Split:
+    n = len(dataset) if limit is None else min(limit, len(dataset))
+    order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(_SPLIT_SEED))[:n]
+    items = [dataset[int(i)] for i in order]
     return Split(torch.stack([x for x, _ in items]), torch.tensor([y for _, y in items]))
 
 
@@ -51,7 +52,9 @@ def _reshape(split: Split, size: int | None, channels: int | None) -> Split:
     """Resize (bilinear) and/or repeat grey to RGB, e.g. digits for a CLIP model that takes 32px RGB."""
     x = split.x
     if size is not None and size != x.shape[-1]:
-        x = torch.nn.functional.interpolate(as_float(x), size=(size, size), mode="bilinear", align_corners=False)
+        x = torch.nn.functional.interpolate(
+            as_float(x), size=(size, size), mode="bilinear", align_corners=False
+        )
         x = x.clamp_(0, 1)
     if channels == 3 and x.shape[1] == 1:
         x = x.expand(-1, 3, -1, -1).contiguous()
@@ -78,23 +81,47 @@ def load_data(cfg: DataConfig, seed: int = 0) -> DataBundle:
     if cfg.limit_test is not None:
         test = test.subset(torch.arange(min(cfg.limit_test, len(test))))
     if cfg.image_size is not None or cfg.channels is not None:
-        train, test = _reshape(train, cfg.image_size, cfg.channels), _reshape(test, cfg.image_size, cfg.channels)
+        train, test = (
+            _reshape(train, cfg.image_size, cfg.channels),
+            _reshape(test, cfg.image_size, cfg.channels),
+        )
     train, val = _carve_validation(train, cfg.val_fraction) if cfg.val_fraction > 0 else (train, test)
-    return DataBundle(train, val, test, cfg.class_names or names, int(train.x.shape[1]), int(train.x.shape[-1]))
+    return DataBundle(
+        train, val, test, cfg.class_names or names, int(train.x.shape[1]), int(train.x.shape[-1])
+    )
 
 
 class FolderBatches:
     """DataLoader-backed batches for ImageFolder data, with the same interface as TensorBatches."""
 
-    def __init__(self, dataset: object, batch_size: int, *, device: torch.device, workers: int, seed: int,
-                 rank: int = 0, world_size: int = 1) -> None:
+    def __init__(
+        self,
+        dataset: Any,
+        batch_size: int,
+        *,
+        device: torch.device,
+        workers: int,
+        seed: int,
+        rank: int = 0,
+        world_size: int = 1,
+    ) -> None:
         from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 
         gen = torch.Generator().manual_seed(seed)
-        self.sampler = (DistributedSampler(dataset, world_size, rank, seed=seed)  # type: ignore[arg-type]
-                        if world_size > 1 else RandomSampler(dataset, generator=gen))  # type: ignore[arg-type]
-        self.loader = DataLoader(dataset, batch_size, sampler=self.sampler, num_workers=workers,  # type: ignore[arg-type]
-                                 pin_memory=device.type == "cuda", drop_last=True, persistent_workers=workers > 0)
+        self.sampler: Any = (
+            DistributedSampler(dataset, world_size, rank, seed=seed)
+            if world_size > 1
+            else RandomSampler(dataset, generator=gen)
+        )
+        self.loader = DataLoader(
+            dataset,
+            batch_size,
+            sampler=self.sampler,
+            num_workers=workers,
+            pin_memory=device.type == "cuda",
+            drop_last=True,
+            persistent_workers=workers > 0,
+        )
         self.device = device
 
     def set_epoch(self, epoch: int) -> None:
@@ -109,22 +136,42 @@ class FolderBatches:
             yield x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
 
 
-def train_batches(data: DataBundle, cfg: DataConfig, *, device: torch.device, seed: int,
-                  rank: int = 0, world_size: int = 1) -> TensorBatches | FolderBatches:
+def train_batches(
+    data: DataBundle, cfg: DataConfig, *, device: torch.device, seed: int, rank: int = 0, world_size: int = 1
+) -> TensorBatches | FolderBatches:
     """Training batches on `device` (tensor data moved to the GPU once when it fits)."""
     if data.train is None:
-        return FolderBatches(data.folder_train, cfg.batch_size, device=device, workers=cfg.num_workers,
-                             seed=seed, rank=rank, world_size=world_size)
+        return FolderBatches(
+            data.folder_train,
+            cfg.batch_size,
+            device=device,
+            workers=cfg.num_workers,
+            seed=seed,
+            rank=rank,
+            world_size=world_size,
+        )
     on_device = cfg.on_device if isinstance(cfg.on_device, bool) else device.type == "cuda"
-    return TensorBatches(data.train, cfg.batch_size, device=device, shuffle=True, seed=seed, augment=cfg.augment,
-                         drop_last=len(data.train) > cfg.batch_size, rank=rank, world_size=world_size,
-                         on_device=on_device)
+    return TensorBatches(
+        data.train,
+        cfg.batch_size,
+        device=device,
+        shuffle=True,
+        seed=seed,
+        augment=cfg.augment,
+        drop_last=len(data.train) > cfg.batch_size,
+        rank=rank,
+        world_size=world_size,
+        on_device=on_device,
+    )
 
 
 def eval_batches(split: Split, batch_size: int, device: torch.device) -> Iterator[tuple[Tensor, Tensor]]:
     """Ordered float batches of a split on `device`."""
     for start in range(0, len(split), batch_size):
-        yield as_float(split.x[start : start + batch_size]).to(device), split.y[start : start + batch_size].to(device)
+        yield (
+            as_float(split.x[start : start + batch_size]).to(device),
+            split.y[start : start + batch_size].to(device),
+        )
 
 
 __all__ = ["DataBundle", "Split", "as_float", "eval_batches", "load_data", "train_batches"]

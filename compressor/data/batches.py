@@ -63,7 +63,9 @@ class TensorBatches:
     def _indices(self) -> Tensor:
         n = len(self.y)
         if self.shuffle:
-            order = torch.randperm(n, generator=torch.Generator().manual_seed(self.seed * 100003 + self.epoch))
+            order = torch.randperm(
+                n, generator=torch.Generator().manual_seed(self.seed * 100003 + self.epoch)
+            )
         else:
             order = torch.arange(n)
         per_rank = n // self.world_size if self.world_size > 1 else n

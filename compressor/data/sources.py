@@ -13,7 +13,7 @@ from compressor.config.schema import DataConfig
 from compressor.errors import UserInputError
 
 DIGIT_NAMES = [str(i) for i in range(10)]
-CIFAR10_NAMES = "airplane automobile bird cat deer dog frog horse ship truck".split()
+CIFAR10_NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
 
 @dataclass
@@ -45,7 +45,11 @@ def digits() -> tuple[Split, Split, list[str]]:
     y = torch.from_numpy(bunch.target.astype(np.int64))
     order = torch.randperm(len(y), generator=torch.Generator().manual_seed(20240901))
     n_test = len(y) // 5
-    return Split(x[order[n_test:]], y[order[n_test:]]), Split(x[order[:n_test]], y[order[:n_test]]), DIGIT_NAMES
+    return (
+        Split(x[order[n_test:]], y[order[n_test:]]),
+        Split(x[order[:n_test]], y[order[:n_test]]),
+        DIGIT_NAMES,
+    )
 
 
 def _torchvision(cfg: DataConfig, train: bool):  # type: ignore[no-untyped-def]
@@ -99,7 +103,9 @@ def image_folder(cfg: DataConfig, split: str, train: bool):  # type: ignore[no-u
     root = Path(str(cfg.root)).expanduser()
     folder = root / split
     if not folder.is_dir():
-        raise UserInputError(f"image folder '{folder}' not found; data.root must hold train/ and val/ (or test/)")
+        raise UserInputError(
+            f"image folder '{folder}' not found; data.root must hold train/ and val/ (or test/)"
+        )
     size = cfg.image_size or 224
     if train and cfg.augment != "none":
         steps = [T.RandomResizedCrop(size, scale=(0.35, 1.0))]

@@ -47,12 +47,19 @@ def load_weights(model: nn.Module, path: Path) -> None:
     unwrap(model).load_state_dict(load_file(str(path)))
 
 
+def _numpy_words() -> np.ndarray:
+    """The 624 state words of numpy's legacy global Mersenne Twister."""
+    state = np.random.get_state(legacy=True)
+    assert isinstance(state, tuple)
+    return state[1]
+
+
 def rng_state() -> dict[str, Any]:
     """Every RNG a resume must restore."""
     state: dict[str, Any] = {
         "torch": torch.get_rng_state(),
-        "numpy": torch.from_numpy(np.frombuffer(np.random.get_state()[1].tobytes(), dtype=np.uint8).copy()),
-        "python": torch.tensor(list(random.getstate()[1]), dtype=torch.int64),
+        "numpy": torch.from_numpy(np.frombuffer(_numpy_words().tobytes(), dtype=np.uint8).copy()),
+        "python": torch.tensor(list(random.getstate()[1]), dtype=torch.int64),  # the Mersenne words
     }
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
@@ -69,7 +76,9 @@ def restore_rng(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def save_checkpoint(folder: Path, tag: str, student: nn.Module, teachers: dict[str, nn.Module], state: dict[str, Any]) -> Path:
+def save_checkpoint(
+    folder: Path, tag: str, student: nn.Module, teachers: dict[str, nn.Module], state: dict[str, Any]
+) -> Path:
     """Write checkpoint `tag` under `folder` atomically and point LATEST at it; drop older ones."""
     folder.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=folder, prefix=".tmp-"))
@@ -83,7 +92,11 @@ def save_checkpoint(folder: Path, tag: str, student: nn.Module, teachers: dict[s
     os.replace(tmp, final)
     atomic_write_bytes(folder / LATEST, tag.encode())
     for old in folder.iterdir():
-        if old.is_dir() and old.name not in (tag,) and (old.name.startswith("ckpt-") or old.name.startswith(".tmp-")):
+        if (
+            old.is_dir()
+            and old.name not in (tag,)
+            and (old.name.startswith("ckpt-") or old.name.startswith(".tmp-"))
+        ):
             shutil.rmtree(old, ignore_errors=True)
     return final
 

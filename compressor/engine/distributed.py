@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -40,6 +41,24 @@ def init_from_env() -> DistInfo:
     if torch.cuda.is_available():
         torch.cuda.set_device(local)
     return DistInfo(dist.get_rank(), local, world)
+
+
+def all_ranks_true(flag: torch.Tensor, info: DistInfo) -> bool:
+    """True when `flag` is true on every rank (one collective), so all ranks raise or go on together."""
+    if info.world_size <= 1:
+        return bool(flag)
+    value = flag.detach().to(torch.int32).reshape(1).clone()
+    dist.all_reduce(value, op=dist.ReduceOp.MIN)
+    return bool(value.item())
+
+
+def gather_objects(obj: Any, info: DistInfo) -> list[Any]:
+    """Every rank's `obj`, in rank order, on every rank (`[obj]` in a single process)."""
+    if info.world_size <= 1:
+        return [obj]
+    out: list[Any] = [None] * info.world_size
+    dist.all_gather_object(out, obj)
+    return out
 
 
 def all_reduce_mean(value: torch.Tensor, info: DistInfo) -> torch.Tensor:

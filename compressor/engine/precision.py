@@ -6,7 +6,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -20,7 +20,9 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
     if name == "auto":
         return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise UserInputError(f"run.device is '{name}' but no CUDA device is visible; use run.device=cpu or auto")
+        raise UserInputError(
+            f"run.device is '{name}' but no CUDA device is visible; use run.device=cpu or auto"
+        )
     return torch.device(name)
 
 
@@ -59,4 +61,4 @@ def resolve_speed(cfg: TrainConfig, device: torch.device) -> Speed:
 
 def maybe_compile(model: nn.Module, speed: Speed) -> nn.Module:
     """torch.compile the model when the recipe (or the CUDA default) asks for it."""
-    return torch.compile(model) if speed.compile else model
+    return cast(nn.Module, torch.compile(model)) if speed.compile else model

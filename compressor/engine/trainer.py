@@ -14,7 +14,7 @@ from torch import nn
 from compressor.config.schema import AttackConfig, OptimConfig, ScheduleConfig, TrainConfig
 from compressor.data.sources import Split
 from compressor.engine import checkpointing as ckpt
-from compressor.engine.distributed import DistInfo, all_reduce_mean
+from compressor.engine.distributed import DistInfo, all_ranks_true, all_reduce_mean, gather_objects
 from compressor.engine.metrics import MetricsWriter
 from compressor.engine.optim import build_optimizer, build_scheduler
 from compressor.engine.precision import Speed
@@ -52,13 +52,19 @@ class FitSetup:
 
 def _progress(enabled: bool) -> Progress:
     return Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]:>8} img/s  loss {task.fields[loss]}"), TimeRemainingColumn(),
-        disable=not enabled, transient=False,
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]:>8} img/s  loss {task.fields[loss]}"),
+        TimeRemainingColumn(),
+        disable=not enabled,
+        transient=False,
     )
 
 
-def fit(student: nn.Module, method: Method, batches: Any, val: Split, setup: FitSetup, *, resume: bool = False) -> FitResult:
+def fit(
+    student: nn.Module, method: Method, batches: Any, val: Split, setup: FitSetup, *, resume: bool = False
+) -> FitResult:
     """Train `student` with `method`; checkpoints every epoch; `resume` continues from the last one."""
     cfg, rank0 = setup.train, setup.dist.is_main
     optimizer = build_optimizer(student.parameters(), setup.optim)
@@ -73,14 +79,16 @@ def fit(student: nn.Module, method: Method, batches: Any, val: Split, setup: Fit
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         method.load_state_dict(state["method"])
-        ckpt.restore_rng(state["rng"])
+        ckpt.restore_rng(_own_rng(state, setup.dist))
         start_epoch, best_score, best_epoch = state["epoch"] + 1, state["best_score"], state["best_epoch"]
         history = [dict(h) for h in state.get("history", [])]
     autocast = setup.speed.autocast()
     scaler = torch.amp.GradScaler(enabled=setup.speed.dtype is torch.float16)
     with _progress(rank0) as bar:
         for epoch in range(start_epoch, cfg.epochs):
-            task = bar.add_task(f"{setup.label} {epoch + 1}/{cfg.epochs}", total=steps_per_epoch, rate="-", loss="-")
+            task = bar.add_task(
+                f"{setup.label} {epoch + 1}/{cfg.epochs}", total=steps_per_epoch, rate="-", loss="-"
+            )
             batches.set_epoch(epoch)
             method.start_epoch(epoch)
             sums: dict[str, torch.Tensor] = {}
@@ -104,21 +112,27 @@ def fit(student: nn.Module, method: Method, batches: Any, val: Split, setup: Fit
                 scaler.update()
                 scheduler.step()
                 global_step = epoch * steps_per_epoch + step
-                method.after_step(x, y, x_adv, StepProgress(epoch, step, global_step, cfg.epochs, steps_per_epoch))
+                method.after_step(
+                    x, y, x_adv, StepProgress(epoch, step, global_step, cfg.epochs, steps_per_epoch)
+                )
                 finite &= torch.isfinite(out.loss.detach())
                 for key, value in {"loss": out.loss, **out.logs}.items():
-                    v = value.detach().float() if isinstance(value, torch.Tensor) else torch.tensor(float(value))
+                    v = (
+                        value.detach().float()
+                        if isinstance(value, torch.Tensor)
+                        else torch.tensor(float(value))
+                    )
                     sums[key] = sums.get(key, 0) + v.to(setup.speed.device)
                 seen += len(y)
                 if (step + 1) % cfg.log_every == 0 or step + 1 == steps_per_epoch:
-                    if not bool(finite):
+                    if not all_ranks_true(finite, setup.dist):  # every rank stops, none waits in a collective
                         raise TrainingDiverged(
                             f"{setup.label}: the loss became non-finite in epoch {epoch + 1} (step {step + 1}); "
                             f"the last good checkpoint is kept in {ckpt_dir}; lower optim.lr or set train.grad_clip"
                         )
                     logs = {k: float(all_reduce_mean(v / (step + 1), setup.dist)) for k, v in sums.items()}
                     rate = seen * setup.dist.world_size / max(1e-9, time.perf_counter() - tick)
-                    logs.update(lr=scheduler.get_last_lr()[0], images_per_s=round(rate, 1))
+                    logs.update(lr=float(scheduler.get_last_lr()[0]), images_per_s=round(rate, 1))
                     writer.write("train", global_step + 1, logs)
                     bar.update(task, completed=step + 1, rate=f"{rate:.0f}", loss=f"{logs['loss']:.4f}")
             record = _validate(student, val, setup, epoch, writer, steps_per_epoch)
@@ -126,10 +140,20 @@ def fit(student: nn.Module, method: Method, batches: Any, val: Split, setup: Fit
                 best_score, best_epoch = record["score"], epoch
                 ckpt.save_weights(student, setup.out_dir / "best.safetensors")
             history.append(record)
+            # Every rank's own RNG streams (a collective), so a resume restores each rank exactly.
+            rngs = gather_objects(ckpt.rng_state(), setup.dist)
             if rank0:
-                state = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                         "method": method.state_dict(), "rng": ckpt.rng_state(), "epoch": epoch,
-                         "best_score": best_score, "best_epoch": best_epoch, "history": history}
+                state = {
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "method": method.state_dict(),
+                    "rng": rngs[0],
+                    "rng_ranks": rngs,
+                    "epoch": epoch,
+                    "best_score": best_score,
+                    "best_epoch": best_epoch,
+                    "history": history,
+                }
                 ckpt.save_checkpoint(ckpt_dir, f"ckpt-{epoch + 1:04d}", student, teachers, state)
             setup.dist.barrier()
     writer.close()
@@ -144,7 +168,17 @@ def fit(student: nn.Module, method: Method, batches: Any, val: Split, setup: Fit
     return FitResult(setup.out_dir / "best.safetensors", last, best_epoch, best_score, history)
 
 
-def _validate(student: nn.Module, val: Split, setup: FitSetup, epoch: int, writer: MetricsWriter, steps: int) -> dict[str, Any]:
+def _own_rng(state: dict[str, Any], info: DistInfo) -> dict[str, Any]:
+    """This rank's saved RNG state; rank 0's when the checkpoint came from another world size."""
+    ranks = state.get("rng_ranks")
+    if ranks is not None and len(ranks) == info.world_size:
+        return ranks[info.rank]
+    return state["rng"]
+
+
+def _validate(
+    student: nn.Module, val: Split, setup: FitSetup, epoch: int, writer: MetricsWriter, steps: int
+) -> dict[str, Any]:
     """Validation every `val_every` epochs and at the end; the score selects the best checkpoint."""
     cfg = setup.train
     if (epoch + 1) % cfg.val_every and epoch + 1 != cfg.epochs:

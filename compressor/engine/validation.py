@@ -13,7 +13,13 @@ from compressor.engine.precision import Speed
 
 
 def clean_and_robust_accuracy(
-    model: nn.Module, split: Split, attack: AttackConfig | None, speed: Speed, *, limit: int = 512, batch_size: int = 256
+    model: nn.Module,
+    split: Split,
+    attack: AttackConfig | None,
+    speed: Speed,
+    *,
+    limit: int = 512,
+    batch_size: int = 256,
 ) -> tuple[float, float | None]:
     """Clean accuracy and PGD accuracy (the training attack, at most 10 steps) on up to `limit` images."""
     was_training = model.training
@@ -27,11 +33,19 @@ def clean_and_robust_accuracy(
         with torch.no_grad(), autocast():
             clean += int((model(x).argmax(1) == y).sum())
         if attack is not None and attack.eps > 0:
+
             def objective(z: torch.Tensor, y: torch.Tensor = y) -> torch.Tensor:
                 with autocast():
                     return F.cross_entropy(model(z).float(), y, reduction="sum")
 
-            x_adv = maximize(objective, x, eps=attack.eps, alpha=attack.alpha, steps=min(10, attack.steps), norm=attack.norm)
+            x_adv = maximize(
+                objective,
+                x,
+                eps=attack.eps,
+                alpha=attack.alpha,
+                steps=min(10, attack.steps),
+                norm=attack.norm,
+            )
             with torch.no_grad(), autocast():
                 robust += int((model(x_adv).argmax(1) == y).sum())
     model.train(was_training)

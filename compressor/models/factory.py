@@ -42,7 +42,9 @@ def check_model_name(spec: ModelSpec) -> None:
 def _normalisation(net: nn.Module, spec: ModelSpec, in_chans: int) -> tuple[Sequence[float], Sequence[float]]:
     if spec.mean is not None and spec.std is not None:
         return spec.mean, spec.std
-    if spec.checkpoint_format == "robustbench":  # RobustBench networks take [0,1] pixels unless the recipe says
+    if (
+        spec.checkpoint_format == "robustbench"
+    ):  # RobustBench networks take [0,1] pixels unless the recipe says
         return _NO_NORMALISATION[0] * in_chans, _NO_NORMALISATION[1] * in_chans
     cfg = getattr(net, "pretrained_cfg", None) or getattr(net, "default_cfg", None) or {}
     mean, std = cfg.get("mean"), cfg.get("std")
@@ -54,7 +56,11 @@ def _normalisation(net: nn.Module, spec: ModelSpec, in_chans: int) -> tuple[Sequ
 
 
 def create_classifier(
-    spec: ModelSpec, *, num_classes: int, in_chans: int, class_names: Sequence[str] | None = None,
+    spec: ModelSpec,
+    *,
+    num_classes: int,
+    in_chans: int,
+    class_names: Sequence[str] | None = None,
     device: torch.device | str | None = None,
 ) -> nn.Module:
     """Build the model a spec names, load its checkpoint if any, and wrap it to take [0,1] pixels."""
@@ -69,14 +75,18 @@ def create_classifier(
 
     if spec.pretrained and spec.checkpoint is None:
         try:
-            net = timm.create_model(spec.name, pretrained=True, num_classes=num_classes, in_chans=in_chans, **spec.kwargs)
+            net = timm.create_model(
+                spec.name, pretrained=True, num_classes=num_classes, in_chans=in_chans, **spec.kwargs
+            )
         except Exception as exc:  # network errors come in many types
             raise UserInputError(
                 f"could not load pretrained weights for timm model '{spec.name}' ({type(exc).__name__}); "
                 "offline? set student/teacher `checkpoint:` to a local file instead"
             ) from None
     else:
-        net = timm.create_model(spec.name, pretrained=False, num_classes=num_classes, in_chans=in_chans, **spec.kwargs)
+        net = timm.create_model(
+            spec.name, pretrained=False, num_classes=num_classes, in_chans=in_chans, **spec.kwargs
+        )
     model = Normalized(net, *_normalisation(net, spec, in_chans))
     if spec.checkpoint is not None:
         load_checkpoint_into(model, spec)

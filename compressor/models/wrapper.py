@@ -11,6 +11,9 @@ from torch import Tensor, nn
 class Normalized(nn.Module):
     """Wrap a network that expects normalised input so that it takes [0,1] pixels instead."""
 
+    mean: Tensor
+    std: Tensor
+
     def __init__(self, net: nn.Module, mean: Sequence[float], std: Sequence[float]) -> None:
         super().__init__()
         if len(mean) != len(std):

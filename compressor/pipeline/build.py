@@ -30,13 +30,22 @@ def load_data_info(run: RunDir) -> dict[str, Any]:
     return json.loads(run.data_info.read_text())
 
 
-def build_model(spec: ModelSpec, info: dict[str, Any], weights: Path | None = None,
-                device: torch.device | str | None = None) -> nn.Module:
+def build_model(
+    spec: ModelSpec,
+    info: dict[str, Any],
+    weights: Path | None = None,
+    device: torch.device | str | None = None,
+) -> nn.Module:
     """A [0,1]-input classifier for the recipe's data, optionally with saved weights (CLIP heads built on `device`)."""
     from compressor.engine.checkpointing import load_weights
 
-    model = create_classifier(spec, num_classes=len(info["class_names"]), in_chans=info["in_chans"],
-                              class_names=info["class_names"], device=device)
+    model = create_classifier(
+        spec,
+        num_classes=len(info["class_names"]),
+        in_chans=info["in_chans"],
+        class_names=info["class_names"],
+        device=device,
+    )
     if weights is not None:
         load_weights(model, weights)
     return model
@@ -50,25 +59,43 @@ def freeze(model: nn.Module) -> nn.Module:
     return model
 
 
-def build_method(recipe_method: Any, student: nn.Module, teachers: dict[str, nn.Module], attack: AttackConfig,
-                 *, epochs: int, steps_per_epoch: int, speed: Speed) -> Method:
+def build_method(
+    recipe_method: Any,
+    student: nn.Module,
+    teachers: dict[str, nn.Module],
+    attack: AttackConfig,
+    *,
+    epochs: int,
+    steps_per_epoch: int,
+    speed: Speed,
+) -> Method:
     """Instantiate the registered method the recipe names."""
     cls = get_method(recipe_method.name)
-    ctx = MethodContext(student=student, teachers=teachers, attack=attack, params=recipe_method, epochs=epochs,
-                        steps_per_epoch=steps_per_epoch, device=speed.device, autocast=speed.autocast())
+    ctx = MethodContext(
+        student=student,
+        teachers=teachers,
+        attack=attack,
+        params=recipe_method,
+        epochs=epochs,
+        steps_per_epoch=steps_per_epoch,
+        device=speed.device,
+        autocast=speed.autocast(),
+    )
     return cls(ctx)
 
 
 def load_teachers(recipe: Recipe, run: RunDir, info: dict[str, Any], speed: Speed) -> dict[str, nn.Module]:
     """The prepared teachers of a run, frozen, on the device."""
-    teachers = {}
+    teachers: dict[str, nn.Module] = {}
     for spec in recipe.teachers:
         model = build_model(spec.model, info, run.teacher_weights(spec.role), speed.device)
         teachers[spec.role] = freeze(speed.prepare(model))
     return teachers
 
 
-def load_student(run: RunDir, recipe: Recipe, device: torch.device | str = "cpu", which: str = "best") -> nn.Module:
+def load_student(
+    run: RunDir, recipe: Recipe, device: torch.device | str = "cpu", which: str = "best"
+) -> nn.Module:
     """The distilled student of a run (best-on-validation or last), in eval mode."""
     weights = run.stage("distill") / f"{which}.safetensors"
     return build_model(recipe.student, load_data_info(run), weights, device).to(device).eval()

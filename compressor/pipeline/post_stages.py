@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
@@ -15,6 +15,8 @@ from compressor.data.sources import as_float
 from compressor.pipeline.build import load_student
 from compressor.pipeline.rundir import RunDir
 from compressor.pipeline.train_stages import distill_hash
+
+Norm = Literal["linf", "l2"]
 
 
 def evaluate_hash(recipe: Recipe) -> str:
@@ -29,7 +31,7 @@ def verify_hash(recipe: Recipe) -> str:
     return section_hash(export_hash(recipe), recipe.verify)
 
 
-def eval_eps_norm(recipe: Recipe) -> tuple[float, str]:
+def eval_eps_norm(recipe: Recipe) -> tuple[float, Norm]:
     """The evaluation radius and norm: the evaluate section's, else the training attack's."""
     eps = recipe.evaluate.eps if recipe.evaluate.eps is not None else recipe.attack.eps
     return float(eps), recipe.evaluate.norm or recipe.attack.norm
@@ -44,8 +46,18 @@ def run_evaluate(recipe: Recipe, run: RunDir, data: DataBundle, device: torch.de
     x, y = as_float(data.test.x[:n]), data.test.y[:n]
     eps, norm = eval_eps_norm(recipe)
     cfg = recipe.evaluate
-    result = evaluate_robustness(student, x, y, attacks=cfg.attacks, eps=eps, norm=norm, batch_size=cfg.batch_size,
-                                 seed=recipe.run.seed, sanity_checks=cfg.sanity_checks, device=device)
+    result = evaluate_robustness(
+        student,
+        x,
+        y,
+        attacks=cfg.attacks,
+        eps=eps,
+        norm=norm,
+        batch_size=cfg.batch_size,
+        seed=recipe.run.seed,
+        sanity_checks=cfg.sanity_checks,
+        device=device,
+    )
     out = run.stage("evaluate")
     write_evaluation(result, out)
     if cfg.eps_curve:
@@ -69,14 +81,22 @@ def _zero_shot(recipe: Recipe, student: torch.nn.Module, out: Path) -> dict[str,
         name = data_cfg.dataset if data_cfg.dataset not in datasets else f"{data_cfg.dataset}-{index}"
         datasets[name] = (as_float(data.test.x[:n]), data.test.y[:n], data.class_names)
     attacks = tuple(a for a in cfg.attacks if a in ("apgd-ce", "apgd-t")) or ("apgd-ce", "apgd-t")
-    results = zero_shot_eval(student, datasets, eps_list=tuple(cfg.zero_shot_eps), attacks=attacks,
-                             batch_size=cfg.batch_size, seed=recipe.run.seed)
+    results = zero_shot_eval(
+        student,
+        datasets,
+        eps_list=tuple(cfg.zero_shot_eps),
+        attacks=attacks,
+        batch_size=cfg.batch_size,
+        seed=recipe.run.seed,
+    )
     out.mkdir(parents=True, exist_ok=True)
     (out / "zero_shot.json").write_text(json.dumps(results, indent=2))
     return results
 
 
-def _adversarial(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, norm: str) -> torch.Tensor:
+def _adversarial(
+    model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, norm: Norm
+) -> torch.Tensor:
     from compressor.attacks import get_attack
 
     return get_attack("pgd20")(model, x, y, eps=eps, norm=norm).x_adv
@@ -93,15 +113,36 @@ def run_export(recipe: Recipe, run: RunDir, data: DataBundle, device: torch.devi
     probes_x = as_float(data.test.x[: cfg.num_probes])
     probes_y = data.test.y[: cfg.num_probes]
     probes_adv = _adversarial(student, probes_x, probes_y, *eps_norm)
-    adv_calib = _adversarial(student, calib, pool.y[: cfg.calibration_images], *eps_norm) if cfg.calibrate_on_adversarial else None
+    adv_calib = (
+        _adversarial(student, calib, pool.y[: cfg.calibration_images], *eps_norm)
+        if cfg.calibrate_on_adversarial
+        else None
+    )
     evaluation = run.stage("evaluate") / "evaluation.json"
     metrics = json.loads(evaluation.read_text()) if evaluation.is_file() else {}
     bundle = export_bundle(
-        student, run.bundle, formats=tuple(cfg.formats), opset=cfg.opset, dynamic_batch=cfg.dynamic_batch,
-        calibration_images=calib, adversarial_calibration_images=adv_calib, probe_images=probes_x,
-        probe_labels=probes_y, probe_adversarial_images=probes_adv, class_names=data.class_names,
-        eps=eps_norm[0], norm=eps_norm[1], pytorch_metrics=metrics,
-        extra_manifest={"recipe": recipe.run.name, "student": recipe.student.name, "method": recipe.method.name},
+        student,
+        run.bundle,
+        formats=tuple(cfg.formats),
+        opset=cfg.opset,
+        dynamic_batch=cfg.dynamic_batch,
+        calibration_images=calib,
+        adversarial_calibration_images=adv_calib,
+        probe_images=probes_x,
+        probe_labels=probes_y,
+        probe_adversarial_images=probes_adv,
+        class_names=data.class_names,
+        eps=eps_norm[0],
+        norm=eps_norm[1],
+        pytorch_metrics=metrics,
+        extra_manifest={
+            "recipe": recipe.run.name,
+            "student": recipe.student.name,
+            "method": recipe.method.name,
+        },
+        exporter=cfg.exporter,
+        int8_calibration_method=cfg.int8_calibration_method,
+        int8_reduce_range=cfg.int8_reduce_range,
     )
     return {"bundle": str(bundle), "formats": list(cfg.formats)}
 
@@ -111,8 +152,17 @@ def run_verify(recipe: Recipe, run: RunDir) -> dict[str, Any]:
     from compressor_edge.verify import VerifyTolerances, verify_bundle
 
     cfg = recipe.verify
-    report = verify_bundle(run.bundle, VerifyTolerances.from_dict(cfg.tolerances), backends=tuple(cfg.backends),
-                           square_queries=cfg.square_queries, seed=recipe.run.seed)
+    report = verify_bundle(
+        run.bundle,
+        VerifyTolerances.from_dict(cfg.tolerances),
+        formats=cfg.formats,
+        backends=tuple(cfg.backends),
+        square_queries=cfg.square_queries,
+        seed=recipe.run.seed,
+        batch_sizes=tuple(recipe.export.tensorrt.batch_sizes),
+        latency_runs=cfg.latency_runs,
+        threads=cfg.threads,
+    )
     out = run.stage("verify")
     out.mkdir(parents=True, exist_ok=True)
     run.write_json(out / "verify.json", report.to_dict())

@@ -43,8 +43,14 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def run_pipeline(recipe: Recipe, *, stages: Sequence[str] = STAGES, resume: bool = False, force: bool = False,
-                 console: Console | None = None) -> dict[str, Any]:
+def run_pipeline(
+    recipe: Recipe,
+    *,
+    stages: Sequence[str] = STAGES,
+    resume: bool = False,
+    force: bool = False,
+    console: Console | None = None,
+) -> dict[str, Any]:
     """Run the selected stages; up-to-date stages are skipped; a failed gate raises after the report."""
     console = console or Console()
     dist = init_from_env()
@@ -57,11 +63,18 @@ def run_pipeline(recipe: Recipe, *, stages: Sequence[str] = STAGES, resume: bool
         run.root.mkdir(parents=True, exist_ok=True)
         save_resolved(recipe, run.recipe)
         save_data_info(run, data)
-    hashes = {"teachers": train.teachers_hash(recipe), "distill": train.distill_hash(recipe),
-              "evaluate": post.evaluate_hash(recipe), "export": post.export_hash(recipe),
-              "verify": post.verify_hash(recipe), "report": section_hash(time.time())}
+    hashes = {
+        "teachers": train.teachers_hash(recipe),
+        "distill": train.distill_hash(recipe),
+        "evaluate": post.evaluate_hash(recipe),
+        "export": post.export_hash(recipe),
+        "verify": post.verify_hash(recipe),
+        "report": section_hash(time.time()),
+    }
     actions: dict[str, Callable[[], Any]] = {
-        "teachers": lambda: train.run_teachers(recipe, run, data, speed, dist, resume=resume, console=console),
+        "teachers": lambda: train.run_teachers(
+            recipe, run, data, speed, dist, resume=resume, console=console
+        ),
         "distill": lambda: train.run_distill(recipe, run, data, speed, dist, resume=resume, console=console),
         "evaluate": lambda: post.run_evaluate(recipe, run, data, device),
         "export": lambda: post.run_export(recipe, run, data, device),
@@ -72,8 +85,10 @@ def run_pipeline(recipe: Recipe, *, stages: Sequence[str] = STAGES, resume: bool
     for stage in stages:
         needed = _NEEDS.get(stage)
         if needed and needed not in stages and not run.is_done(needed, hashes[needed]):
-            raise UserInputError(f"stage '{stage}' needs the '{needed}' stage of this recipe first; "
-                                 f"run without --stages or add {needed}")
+            raise UserInputError(
+                f"stage '{stage}' needs the '{needed}' stage of this recipe first; "
+                f"run without --stages or add {needed}"
+            )
         if run.is_done(stage, hashes[stage]) and not force:
             console.print(f"[dim]{stage}: up to date, skipped[/]")
             continue
@@ -89,7 +104,9 @@ def run_pipeline(recipe: Recipe, *, stages: Sequence[str] = STAGES, resume: bool
         import json
 
         if not json.loads(verify.read_text()).get("passed", False):
-            raise GateFailed(f"verification failed: see {verify.with_suffix('.md')} (all artifacts were written)")
+            raise GateFailed(
+                f"verification failed: see {verify.with_suffix('.md')} (all artifacts were written)"
+            )
     return outcome
 
 

@@ -64,5 +64,7 @@ def open_run_dir(path: Path) -> RunDir:
     """An existing run directory, or a one-line error saying what is missing."""
     run = RunDir(Path(path))
     if not run.recipe.is_file():
-        raise UserInputError(f"'{path}' is not a run directory (no recipe.yaml); pass runs/<name> from a distill run")
+        raise UserInputError(
+            f"'{path}' is not a run directory (no recipe.yaml); pass runs/<name> from a distill run"
+        )
     return run

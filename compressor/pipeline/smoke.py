@@ -16,8 +16,13 @@ _SMALL_TIMM = {"tiny_cnn", "small_cnn", "resnet56", "cifar_mobilenetv2"}
 SMOKE_CLIP = "compressor-tiny-vit"
 # An untrained smoke model has near-tied logits, so reduced precision flips its argmax at random: keep the
 # fp32 parity gate (a real export check) and open the accuracy gates of the reduced-precision formats.
-_SMOKE_GATES = {"max_abs_logit_diff": 100.0, "min_top1_agreement": 0.0, "max_clean_acc_drop": 1.0,
-                "max_adv_acc_drop": 1.0, "max_square_acc_drop": 1.0}
+_SMOKE_GATES = {
+    "max_abs_logit_diff": 100.0,
+    "min_top1_agreement": 0.0,
+    "max_clean_acc_drop": 1.0,
+    "max_adv_acc_drop": 1.0,
+    "max_square_acc_drop": 1.0,
+}
 
 
 def _small_model(spec: ModelSpec) -> ModelSpec:
@@ -39,8 +44,17 @@ def _synthetic_like(data: DataConfig, size: int) -> DataConfig:
     """A small synthetic stand-in with the same classes (for zero-shot evaluation sets)."""
     classes = len(data.class_names) if data.class_names else _CLASSES[data.dataset]
     names = data.class_names or [f"class {i}" for i in range(classes)]
-    return DataConfig(dataset="synthetic", class_names=names, synthetic={
-        "num_classes": classes, "image_size": size, "channels": 3, "train_size": 16, "test_size": 16})
+    return DataConfig(
+        dataset="synthetic",
+        class_names=names,
+        synthetic={
+            "num_classes": classes,
+            "image_size": size,
+            "channels": 3,
+            "train_size": 16,
+            "test_size": 16,
+        },
+    )
 
 
 def smoke_recipe(recipe: Recipe, output_dir: str | None = None) -> Recipe:
@@ -50,29 +64,86 @@ def smoke_recipe(recipe: Recipe, output_dir: str | None = None) -> Recipe:
     channels = 1 if d.dataset in ("digits", "mnist") else 3
     classes = len(d.class_names) if d.class_names else _CLASSES[d.dataset]
     size = 32 if clip else 16
-    data = d.model_copy(update={
-        "dataset": "synthetic", "root": None, "download": False, "batch_size": 16, "eval_batch_size": 32,
-        "num_workers": 0, "limit_train": None, "limit_test": None, "image_size": None, "channels": None,
-        "class_names": d.class_names or ([f"class {i}" for i in range(classes)] if clip else None),
-        "synthetic": d.synthetic.model_copy(update={"num_classes": classes, "image_size": size, "channels": channels,
-                                                    "train_size": 64, "test_size": 32}),
-    })
+    data = d.model_copy(
+        update={
+            "dataset": "synthetic",
+            "root": None,
+            "download": False,
+            "batch_size": 16,
+            "eval_batch_size": 32,
+            "num_workers": 0,
+            "limit_train": None,
+            "limit_test": None,
+            "image_size": None,
+            "channels": None,
+            "class_names": d.class_names or ([f"class {i}" for i in range(classes)] if clip else None),
+            "synthetic": d.synthetic.model_copy(
+                update={
+                    "num_classes": classes,
+                    "image_size": size,
+                    "channels": channels,
+                    "train_size": 64,
+                    "test_size": 32,
+                }
+            ),
+        }
+    )
     updates: dict[str, Any] = {
-        "run": recipe.run.model_copy(update={"name": f"{recipe.run.name}-smoke", "device": "cpu",
-                                             **({"output_dir": output_dir} if output_dir else {})}),
+        "run": recipe.run.model_copy(
+            update={
+                "name": f"{recipe.run.name}-smoke",
+                "device": "cpu",
+                **({"output_dir": output_dir} if output_dir else {}),
+            }
+        ),
         "data": data,
         "student": _small_model(recipe.student),
         "teachers": [_teacher(t) for t in recipe.teachers],
         "attack": recipe.attack.model_copy(update={"steps": 2}),
-        "train": recipe.train.model_copy(update={"epochs": 1, "max_steps_per_epoch": 2, "precision": "fp32",
-                                                 "compile": False, "channels_last": False, "log_every": 1}),
-        "evaluate": recipe.evaluate.model_copy(update={
-            "attacks": ["apgd-ce"] if clip else ["pgd20"], "num_images": 16, "sanity_checks": False, "eps_curve": [],
-            "zero_shot": [_synthetic_like(z, size) for z in recipe.evaluate.zero_shot]}),
-        "export": recipe.export.model_copy(update={"calibration_images": 16, "num_probes": 16,
-                                                   "tensorrt": recipe.export.tensorrt.model_copy(update={"enabled": False})}),
-        "verify": recipe.verify.model_copy(update={"backends": ["onnxruntime-cpu"], "square_queries": 5,
-                                                   "tolerances": {"fp16": _SMOKE_GATES, "int8": _SMOKE_GATES}}),
+        "train": recipe.train.model_copy(
+            update={
+                "epochs": 1,
+                "max_steps_per_epoch": 2,
+                "precision": "fp32",
+                "compile": False,
+                "channels_last": False,
+                "log_every": 1,
+            }
+        ),
+        "evaluate": recipe.evaluate.model_copy(
+            update={
+                "attacks": ["apgd-ce"] if clip else ["pgd20"],
+                "num_images": 16,
+                "sanity_checks": False,
+                "eps_curve": [],
+                "zero_shot": [_synthetic_like(z, size) for z in recipe.evaluate.zero_shot],
+            }
+        ),
+        "export": recipe.export.model_copy(
+            update={
+                "calibration_images": 16,
+                "num_probes": 16,
+                "tensorrt": recipe.export.tensorrt.model_copy(update={"enabled": False}),
+            }
+        ),
+        "verify": recipe.verify.model_copy(
+            update={
+                "backends": ["onnxruntime-cpu"],
+                "square_queries": 5,
+                "tolerances": {"fp16": _SMOKE_GATES, "int8": _SMOKE_GATES},
+            }
+        ),
     }
-    return Recipe.model_validate({**recipe.model_dump(), **{k: v.model_dump() if hasattr(v, "model_dump") else
-                                  [t.model_dump() for t in v] if isinstance(v, list) else v for k, v in updates.items()}})
+    return Recipe.model_validate(
+        {
+            **recipe.model_dump(),
+            **{
+                k: v.model_dump()
+                if hasattr(v, "model_dump")
+                else [t.model_dump() for t in v]
+                if isinstance(v, list)
+                else v
+                for k, v in updates.items()
+            },
+        }
+    )

@@ -23,26 +23,64 @@ def teachers_hash(recipe: Recipe) -> str:
 
 
 def distill_hash(recipe: Recipe) -> str:
-    return section_hash(teachers_hash(recipe), recipe.student, recipe.method, recipe.attack, recipe.optim,
-                        recipe.schedule, recipe.train)
+    return section_hash(
+        teachers_hash(recipe),
+        recipe.student,
+        recipe.method,
+        recipe.attack,
+        recipe.optim,
+        recipe.schedule,
+        recipe.train,
+    )
 
 
-def _prepare_teacher(spec: TeacherSpec, recipe: Recipe, run: RunDir, data: DataBundle, speed: Speed,
-                     dist: DistInfo, resume: bool, console: Console) -> dict[str, Any]:
+def _prepare_teacher(
+    spec: TeacherSpec,
+    recipe: Recipe,
+    run: RunDir,
+    data: DataBundle,
+    speed: Speed,
+    dist: DistInfo,
+    resume: bool,
+    console: Console,
+) -> dict[str, Any]:
     info = data_info(data)
     model = speed.prepare(build_model(spec.model, info, device=speed.device))
     if spec.train is not None:
-        console.print(f"[bold]teacher[/] {spec.role}: training {spec.model.name} with {spec.train.method.name}")
+        console.print(
+            f"[bold]teacher[/] {spec.role}: training {spec.model.name} with {spec.train.method.name}"
+        )
         attack = spec.train.attack or recipe.attack
-        batches = train_batches(data, recipe.data, device=speed.device, seed=recipe.run.seed, rank=dist.rank,
-                                world_size=dist.world_size)
+        batches = train_batches(
+            data,
+            recipe.data,
+            device=speed.device,
+            seed=recipe.run.seed,
+            rank=dist.rank,
+            world_size=dist.world_size,
+        )
         train_cfg = recipe.train.model_copy(update={"epochs": spec.train.epochs})
         trained = wrap_ddp(maybe_compile(model, speed), dist)
-        method = build_method(spec.train.method, trained, {}, attack, epochs=spec.train.epochs,
-                              steps_per_epoch=len(batches), speed=speed)
+        method = build_method(
+            spec.train.method,
+            trained,
+            {},
+            attack,
+            epochs=spec.train.epochs,
+            steps_per_epoch=len(batches),
+            speed=speed,
+        )
         val_attack = None if spec.train.method.name == "natural" else attack
-        setup = FitSetup(spec.train.optim, spec.train.schedule, train_cfg, val_attack,
-                         run.stage("teachers") / spec.role, speed, dist, label=f"teacher {spec.role}")
+        setup = FitSetup(
+            spec.train.optim,
+            spec.train.schedule,
+            train_cfg,
+            val_attack,
+            run.stage("teachers") / spec.role,
+            speed,
+            dist,
+            label=f"teacher {spec.role}",
+        )
         result = fit(trained, method, batches, data.val, setup, resume=resume)
         from compressor.engine.checkpointing import load_weights
 
@@ -53,8 +91,16 @@ def _prepare_teacher(spec: TeacherSpec, recipe: Recipe, run: RunDir, data: DataB
     return {"role": spec.role, "model": spec.model.name, "test_clean": clean, "test_pgd10": robust}
 
 
-def run_teachers(recipe: Recipe, run: RunDir, data: DataBundle, speed: Speed, dist: DistInfo, *, resume: bool,
-                 console: Console) -> list[dict[str, Any]]:
+def run_teachers(
+    recipe: Recipe,
+    run: RunDir,
+    data: DataBundle,
+    speed: Speed,
+    dist: DistInfo,
+    *,
+    resume: bool,
+    console: Console,
+) -> list[dict[str, Any]]:
     """Train or load every teacher and save it into the run directory."""
     summary = [_prepare_teacher(s, recipe, run, data, speed, dist, resume, console) for s in recipe.teachers]
     if dist.is_main:
@@ -62,21 +108,59 @@ def run_teachers(recipe: Recipe, run: RunDir, data: DataBundle, speed: Speed, di
     return summary
 
 
-def run_distill(recipe: Recipe, run: RunDir, data: DataBundle, speed: Speed, dist: DistInfo, *, resume: bool,
-                console: Console) -> dict[str, Any]:
+def run_distill(
+    recipe: Recipe,
+    run: RunDir,
+    data: DataBundle,
+    speed: Speed,
+    dist: DistInfo,
+    *,
+    resume: bool,
+    console: Console,
+) -> dict[str, Any]:
     """Distil the student from the prepared teachers with the recipe's method."""
     info = data_info(data)
     teachers = {role: maybe_compile(t, speed) for role, t in load_teachers(recipe, run, info, speed).items()}
-    student = wrap_ddp(maybe_compile(speed.prepare(build_model(recipe.student, info, device=speed.device)), speed), dist)
-    batches = train_batches(data, recipe.data, device=speed.device, seed=recipe.run.seed, rank=dist.rank,
-                            world_size=dist.world_size)
-    method = build_method(recipe.method, student, teachers, recipe.attack, epochs=recipe.train.epochs,
-                          steps_per_epoch=len(batches), speed=speed)
-    console.print(f"[bold]distill[/] {recipe.student.name} with {recipe.method.name} "
-                  f"({', '.join(f'{r}: {s.model.name}' for r, s in ((t.role, t) for t in recipe.teachers)) or 'no teacher'})")
+    student = wrap_ddp(
+        maybe_compile(speed.prepare(build_model(recipe.student, info, device=speed.device)), speed), dist
+    )
+    batches = train_batches(
+        data,
+        recipe.data,
+        device=speed.device,
+        seed=recipe.run.seed,
+        rank=dist.rank,
+        world_size=dist.world_size,
+    )
+    method = build_method(
+        recipe.method,
+        student,
+        teachers,
+        recipe.attack,
+        epochs=recipe.train.epochs,
+        steps_per_epoch=len(batches),
+        speed=speed,
+    )
+    console.print(
+        f"[bold]distill[/] {recipe.student.name} with {recipe.method.name} "
+        f"({', '.join(f'{r}: {s.model.name}' for r, s in ((t.role, t) for t in recipe.teachers)) or 'no teacher'})"
+    )
     val_attack = None if recipe.method.name in ("natural", "kd") else recipe.attack
     select = data.test if recipe.train.quirk_select_on_test else None
-    setup = FitSetup(recipe.optim, recipe.schedule, recipe.train, val_attack, run.stage("distill"), speed, dist,
-                     label="distill", select_split=select)
+    setup = FitSetup(
+        recipe.optim,
+        recipe.schedule,
+        recipe.train,
+        val_attack,
+        run.stage("distill"),
+        speed,
+        dist,
+        label="distill",
+        select_split=select,
+    )
     result = fit(student, method, batches, data.val, setup, resume=resume)
-    return {"best_epoch": result.best_epoch + 1, "best_val_score": result.best_score, "history": result.history}
+    return {
+        "best_epoch": result.best_epoch + 1,
+        "best_val_score": result.best_score,
+        "history": result.history,
+    }

@@ -66,13 +66,27 @@ def write_report(recipe: Recipe, run: RunDir, console: Console) -> dict[str, Any
     stages = _load(run.root / "stages.json") or {}
     plot = _plot_training(run, out) if recipe.report.plots else None
     eps = recipe.evaluate.eps if recipe.evaluate.eps is not None else recipe.attack.eps
-    lines = [f"# {recipe.run.name}", "", recipe.description.strip(), "",
-             f"Student `{recipe.student.name}` distilled with **{recipe.method.name}** on `{recipe.data.dataset}` "
-             f"for {recipe.train.epochs} epochs; training attack {recipe.attack.norm} eps {recipe.attack.eps:.4f}, "
-             f"{recipe.attack.steps} steps; evaluation at eps {eps:.4f}.", ""]
+    lines = [
+        f"# {recipe.run.name}",
+        "",
+        recipe.description.strip(),
+        "",
+        f"Student `{recipe.student.name}` distilled with **{recipe.method.name}** on `{recipe.data.dataset}` "
+        f"for {recipe.train.epochs} epochs; training attack {recipe.attack.norm} eps {recipe.attack.eps:.4f}, "
+        f"{recipe.attack.steps} steps; evaluation at eps {eps:.4f}.",
+        "",
+    ]
     if teachers:
-        lines += ["## Teachers (test split)", "", "| role | model | clean % | PGD-10 % |", "|---|---|---|---|"]
-        lines += [f"| {t['role']} | {t['model']} | {_pct(t['test_clean'])} | {_pct(t['test_pgd10'])} |" for t in teachers]
+        lines += [
+            "## Teachers (test split)",
+            "",
+            "| role | model | clean % | PGD-10 % |",
+            "|---|---|---|---|",
+        ]
+        lines += [
+            f"| {t['role']} | {t['model']} | {_pct(t['test_clean'])} | {_pct(t['test_pgd10'])} |"
+            for t in teachers
+        ]
         lines.append("")
     rows = _student_rows(evaluation)
     if rows:
@@ -86,9 +100,16 @@ def write_report(recipe: Recipe, run: RunDir, console: Console) -> dict[str, Any
     zero_shot = _load(run.stage("evaluate") / "zero_shot.json")
     if zero_shot:
         columns = list(next(iter(zero_shot.values())))
-        lines += ["## Zero-shot (other data sets, own class names)", "",
-                  "| data set | " + " | ".join(f"{c} %" for c in columns) + " |", "|---|" + "---|" * len(columns)]
-        lines += [f"| {name} | " + " | ".join(_pct(v.get(c)) for c in columns) + " |" for name, v in zero_shot.items()]
+        lines += [
+            "## Zero-shot (other data sets, own class names)",
+            "",
+            "| data set | " + " | ".join(f"{c} %" for c in columns) + " |",
+            "|---|" + "---|" * len(columns),
+        ]
+        lines += [
+            f"| {name} | " + " | ".join(_pct(v.get(c)) for c in columns) + " |"
+            for name, v in zero_shot.items()
+        ]
         lines.append("")
     if plot:
         lines += [f"![validation accuracy]({plot})", ""]
@@ -97,9 +118,14 @@ def write_report(recipe: Recipe, run: RunDir, console: Console) -> dict[str, Any
     lines += ["## Stage timings", "", "| stage | seconds |", "|---|---|"]
     lines += [f"| {name} | {info.get('seconds', '-')} |" for name, info in stages.items()]
     (out / "report.md").write_text("\n".join(lines) + "\n")
-    payload = {"recipe": recipe.run.name, "teachers": teachers, "evaluation": evaluation, "zero_shot": zero_shot,
-               "verify": verify,
-               "stages": stages}
+    payload = {
+        "recipe": recipe.run.name,
+        "teachers": teachers,
+        "evaluation": evaluation,
+        "zero_shot": zero_shot,
+        "verify": verify,
+        "stages": stages,
+    }
     run.write_json(out / "report.json", payload)
     _print_table(rows, verify, console)
     console.print(f"report: {out / 'report.md'}")

@@ -10,7 +10,9 @@ from compressor.cli.main import app
 runner = CliRunner()
 
 
-@pytest.mark.parametrize("command", [[], ["distill"], ["validate"], ["evaluate"], ["export"], ["verify"], ["recipes"]])
+@pytest.mark.parametrize(
+    "command", [[], ["distill"], ["validate"], ["evaluate"], ["export"], ["verify"], ["recipes"]]
+)
 def test_help_explains_every_command(command: list[str]) -> None:
     result = runner.invoke(app, [*command, "--help"])
     assert result.exit_code == 0
@@ -59,5 +61,7 @@ def test_unknown_stage_is_bad_input(tiny_recipe) -> None:
 
 
 def test_missing_data_folder_is_a_warning_not_an_error(tiny_recipe) -> None:
-    result = runner.invoke(app, ["validate", str(tiny_recipe()), "data.dataset=mnist", "data.root=/nope/data"])
+    result = runner.invoke(
+        app, ["validate", str(tiny_recipe()), "data.dataset=mnist", "data.root=/nope/data"]
+    )
     assert result.exit_code == 0 and "warning" in result.output and "/nope/data" in result.output

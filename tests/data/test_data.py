@@ -17,7 +17,7 @@ def test_digits_splits_are_disjoint_and_in_range() -> None:
     data = load_data(DataConfig(dataset="digits", val_fraction=0.1))
     assert (data.in_chans, data.image_size, data.num_classes) == (1, 8, 10)
     assert len(data.train) + len(data.val) + len(data.test) == 1797
-    assert 0.0 <= float(data.train.x.min()) and float(data.train.x.max()) <= 1.0
+    assert float(data.train.x.min()) >= 0.0 and float(data.train.x.max()) <= 1.0
     rows = {tuple(r.tolist()) for r in data.test.x.flatten(1)}
     overlap = sum(tuple(r.tolist()) in rows for r in data.val.x.flatten(1))
     assert overlap <= 2  # digits has a few duplicate images; splits are index-disjoint
@@ -46,8 +46,10 @@ def test_batches_cover_the_split_once_per_epoch_and_shard_disjointly() -> None:
     batches = TensorBatches(split, 16, device=torch.device("cpu"), shuffle=True, seed=3)
     seen = torch.cat([y for _, y in batches])
     assert sorted(seen.tolist()) == list(range(100))
-    shards = [TensorBatches(split, 16, device=torch.device("cpu"), shuffle=True, seed=3, rank=r, world_size=2)
-              for r in range(2)]
+    shards = [
+        TensorBatches(split, 16, device=torch.device("cpu"), shuffle=True, seed=3, rank=r, world_size=2)
+        for r in range(2)
+    ]
     a, b = (set(torch.cat([y for _, y in s]).tolist()) for s in shards)
     assert not a & b and len(a) == len(b) == 50
     batches.set_epoch(1)

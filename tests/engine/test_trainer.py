@@ -9,7 +9,14 @@ import torch
 from safetensors.torch import load_file
 
 from compressor.config.methods import NaturalParams, PGDATParams
-from compressor.config.schema import AttackConfig, DataConfig, OptimConfig, ScheduleConfig, TrainConfig
+from compressor.config.schema import (
+    AttackConfig,
+    DataConfig,
+    ModelSpec,
+    OptimConfig,
+    ScheduleConfig,
+    TrainConfig,
+)
 from compressor.data import load_data, train_batches
 from compressor.engine import checkpointing as ckpt
 from compressor.engine.metrics import read_metrics
@@ -18,7 +25,6 @@ from compressor.engine.trainer import FitSetup, fit
 from compressor.errors import TrainingDiverged
 from compressor.methods.base import MethodContext, get_method
 from compressor.models import create_classifier
-from compressor.config.schema import ModelSpec
 
 ATTACK = AttackConfig(eps=0.1, alpha=0.025, steps=2)
 
@@ -27,8 +33,16 @@ class _Interrupted(Exception):
     pass
 
 
-def _run(out: Path, *, epochs: int, method: str = "natural", resume: bool = False, seed: int = 0,
-         stop_at_step: int | None = None, poison: bool = False):
+def _run(
+    out: Path,
+    *,
+    epochs: int,
+    method: str = "natural",
+    resume: bool = False,
+    seed: int = 0,
+    stop_at_step: int | None = None,
+    poison: bool = False,
+):
     torch.manual_seed(seed)
     data_cfg = DataConfig(dataset="digits", batch_size=64, limit_train=384)
     data = load_data(data_cfg)
@@ -41,6 +55,7 @@ def _run(out: Path, *, epochs: int, method: str = "natural", resume: bool = Fals
     setup = FitSetup(OptimConfig(lr=0.05), ScheduleConfig(name="cosine"), train, ATTACK, out, speed)
     instance = get_method(method)(ctx)
     if stop_at_step is not None:
+
         def crash(x, y, x_adv, progress) -> None:  # a kill in the middle of an epoch
             if progress.global_step == stop_at_step:
                 raise _Interrupted
@@ -48,7 +63,9 @@ def _run(out: Path, *, epochs: int, method: str = "natural", resume: bool = Fals
         instance.after_step = crash  # type: ignore[method-assign]
     if poison:  # a loss that turns NaN, as a diverging run's does
         clean_loss = instance.loss
-        instance.loss = lambda x, y, x_adv: type(out := clean_loss(x, y, x_adv))(out.loss * float("nan"), out.logs)  # type: ignore[method-assign]
+        instance.loss = lambda x, y, x_adv: type(out := clean_loss(x, y, x_adv))(
+            out.loss * float("nan"), out.logs
+        )  # type: ignore[method-assign]
     return model, fit(model, instance, batches, data.val, setup, resume=resume)
 
 

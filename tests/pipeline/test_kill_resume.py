@@ -16,12 +16,23 @@ from compressor.engine.metrics import read_metrics
 
 
 def _command(recipe: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "compressor.cli.main", "distill", str(recipe), "--stages", "teachers,distill", *extra]
+    return [
+        sys.executable,
+        "-m",
+        "compressor.cli.main",
+        "distill",
+        str(recipe),
+        "--stages",
+        "teachers,distill",
+        *extra,
+    ]
 
 
 def test_sigkill_then_resume(tiny_recipe, tmp_path: Path) -> None:
-    recipe = tiny_recipe(train={"epochs": 6, "log_every": 1}, data={"dataset": "digits", "batch_size": 32,
-                                                                        "limit_train": 640, "limit_test": 64})
+    recipe = tiny_recipe(
+        train={"epochs": 6, "log_every": 1},
+        data={"dataset": "digits", "batch_size": 32, "limit_train": 640, "limit_test": 64},
+    )
     run = tmp_path / "runs" / "tiny"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(_command(recipe), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
