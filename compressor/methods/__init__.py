@@ -14,6 +14,9 @@ _MODULES = [
     "adaad",
     "mtard",
     "ciard",
+    "mmt_ard",
+    "tecoa",
+    "fare",
 ]
 
 for _module in _MODULES:
