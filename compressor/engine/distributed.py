@@ -71,11 +71,24 @@ def all_reduce_mean(value: torch.Tensor, info: DistInfo) -> torch.Tensor:
 
 
 class EvalBypassDDP(nn.parallel.DistributedDataParallel):
-    """DDP whose eval-mode forward (the attack's) skips gradient-sync bookkeeping."""
+    """DDP whose eval-mode forward (the attack's) skips gradient-sync bookkeeping.
+
+    Buffers (BatchNorm statistics) still become rank 0's before the first eval-mode forward after a
+    training forward, as DDP makes them before every training forward: otherwise each rank would attack
+    and validate with the statistics of its own last batch, the replicas would differ, and a resumed run
+    (which loads rank 0's buffers on every rank) would not continue the way the uninterrupted one does.
+    One coalesced broadcast per training step; every rank reaches it, as the attack runs on every rank.
+    """
+
+    _buffers_stale = True
 
     def forward(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         if not self.training:
+            if self._buffers_stale and self.will_sync_module_buffers():
+                self._sync_buffers()
+            self._buffers_stale = False
             return self.module(*args, **kwargs)
+        self._buffers_stale = True
         return super().forward(*args, **kwargs)
 
 
