@@ -35,6 +35,7 @@ from compressor.attacks.base import (
 from compressor.attacks.losses import LOSSES, dlr_targeted
 from compressor.attacks.pgd import Norm, ascent_direction, project
 from compressor.attacks.targets import attack_targets, runner_up_classes
+from compressor.errors import UserInputError
 
 State = dict[str, Tensor]
 
@@ -87,7 +88,7 @@ def apgd_run(
         t = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
     x_adv = (x + eps * t / (lp_norm(t, norm) + 1e-12)).clamp(0.0, 1.0)
     logits, value, grad = loss_and_grad(model, x_adv, loss, y, y_target)
-    s: State | None = {
+    state: State = {
         "index": torch.arange(x.shape[0], device=x.device),
         "group": torch.arange(x.shape[0], device=x.device) if group is None else group,
         "x": x,
@@ -106,8 +107,8 @@ def apgd_run(
         "step": torch.full((x.shape[0],) + view[1:], 2.0 * eps, device=x.device, dtype=x.dtype),
     }
     if norm == "linf":
-        s["lo"], s["hi"] = (x - eps).clamp(min=0.0), (x + eps).clamp(max=1.0)
-    s = _drop_fooled(s, logits, out, fooled)
+        state["lo"], state["hi"] = (x - eps).clamp(min=0.0), (x + eps).clamp(max=1.0)
+    s = _drop_fooled(state, logits, out, fooled)
     k, counter = n_iter_2, 0
     for i in range(n_iter):
         if s is None:
@@ -206,8 +207,9 @@ def apgd_targeted(
     with torch.no_grad():
         logits = logits_of(model, x)
     if logits.shape[1] < 4:
-        raise ValueError(
-            f"APGD-T's targeted DLR loss needs at least 4 classes, the model has {logits.shape[1]}"
+        raise UserInputError(
+            f"APGD-T (and so AutoAttack) needs at least 4 classes, the model has {logits.shape[1]}: "
+            "evaluate with pgd/apgd-ce/fab-t/square instead"
         )
     x_adv, robust = x.clone(), logits.argmax(1) == y
 

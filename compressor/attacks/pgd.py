@@ -49,13 +49,14 @@ def random_start(
     """Starting point of the ascent: uniform in the ball, small Gaussian noise, or the clean point."""
     if init == "zero":
         return x.clone()
-    like = {"device": x.device, "dtype": x.dtype, "generator": generator}
     if init == "normal":
-        return (x + init_std * torch.randn(x.shape, **like)).clamp(0.0, 1.0)
+        noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+        return (x + init_std * noise).clamp(0.0, 1.0)
     if norm == "linf":
         return (x + torch.empty_like(x).uniform_(-eps, eps, generator=generator)).clamp(0.0, 1.0)
-    direction = torch.randn(x.shape, **like)
-    radius = eps * torch.rand(x.shape[0], *[1] * (x.dim() - 1), **like)
+    direction = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+    radius_shape = (x.shape[0],) + (1,) * (x.dim() - 1)
+    radius = eps * torch.rand(radius_shape, generator=generator, device=x.device, dtype=x.dtype)
     return project(x + direction / _flat_norm(direction, 2) * radius, x, eps, norm)
 
 

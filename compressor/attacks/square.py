@@ -64,15 +64,31 @@ def _keep(s: dict[str, Tensor], done: Tensor, out: Tensor, fooled: Tensor) -> di
     return {k: v[~done] for k, v in s.items()} if not bool(done.all()) else None
 
 
-def _square_linf(model, x, y, eps, n_queries, p_init, rescale, gen) -> tuple[Tensor, Tensor]:  # type: ignore[no-untyped-def]
+def _square_linf(
+    model: Scores,
+    x: Tensor,
+    y: Tensor,
+    eps: float,
+    n_queries: int,
+    p_init: float,
+    rescale: bool,
+    gen: torch.Generator,
+) -> tuple[Tensor, Tensor]:
     b, c, h, w = x.shape
     lo, hi = (x - eps).clamp(min=0.0), (x + eps).clamp(max=1.0)
     stripes = torch.rand((b, c, 1, w), generator=gen, device=x.device) < 0.5
     x_best = torch.where(stripes, hi, lo)
-    s: dict[str, Tensor] | None = {"index": torch.arange(b, device=x.device), "y": y, "lo": lo, "hi": hi}
-    s.update(x_best=x_best, margin=_margin(model, x_best, y))
+    margin0 = _margin(model, x_best, y)
+    start = {
+        "index": torch.arange(b, device=x.device),
+        "y": y,
+        "lo": lo,
+        "hi": hi,
+        "x_best": x_best,
+        "margin": margin0,
+    }
     out, fooled = x_best.clone(), torch.zeros(b, dtype=torch.bool, device=x.device)
-    s = _keep(s, s["margin"] <= 0, out, fooled)
+    s = _keep(start, margin0 <= 0, out, fooled)
     rows, cols = torch.arange(h, device=x.device), torch.arange(w, device=x.device)
     for it in range(n_queries):
         if s is None:
@@ -115,7 +131,16 @@ def _eta(size: int, gen: torch.Generator, device: torch.device) -> Tensor:
     return block.t() if bool(torch.rand(1, generator=gen, device=device) > 0.5) else block
 
 
-def _square_l2(model, x, y, eps, n_queries, p_init, rescale, gen) -> tuple[Tensor, Tensor]:  # type: ignore[no-untyped-def]
+def _square_l2(
+    model: Scores,
+    x: Tensor,
+    y: Tensor,
+    eps: float,
+    n_queries: int,
+    p_init: float,
+    rescale: bool,
+    gen: torch.Generator,
+) -> tuple[Tensor, Tensor]:
     b, c, h, w = x.shape
     dev = x.device
     tile = max(h // 5, 1)
@@ -129,10 +154,10 @@ def _square_l2(model, x, y, eps, n_queries, p_init, rescale, gen) -> tuple[Tenso
             signs = torch.rand((b, c, 1, 1), generator=gen, device=dev).lt(0.5).float().mul_(2).sub_(1)
             delta[:, :, top : top + tile, left : left + tile] += block * signs
     x_best = (x + eps * delta / lp_norm(delta, "l2").add(1e-12)).clamp(0.0, 1.0)
-    s: dict[str, Tensor] | None = {"index": torch.arange(b, device=dev), "y": y, "x": x, "x_best": x_best}
-    s["margin"] = _margin(model, x_best, y)
+    margin0 = _margin(model, x_best, y)
+    start = {"index": torch.arange(b, device=dev), "y": y, "x": x, "x_best": x_best, "margin": margin0}
     out, fooled = x_best.clone(), torch.zeros(b, dtype=torch.bool, device=dev)
-    s = _keep(s, s["margin"] <= 0, out, fooled)
+    s = _keep(start, margin0 <= 0, out, fooled)
     for it in range(n_queries):
         if s is None:
             break

@@ -10,6 +10,7 @@ from torch import Tensor, nn
 
 from compressor.attacks import get_attack
 from compressor.attacks.base import predict
+from compressor.attacks.pgd import Norm
 from compressor.evaluation.robustness import eval_mode, model_device
 
 
@@ -20,7 +21,7 @@ def robust_vs_eps(
     eps_list: list[float],
     attack: str = "pgd20",
     *,
-    norm: str = "linf",
+    norm: Norm = "linf",
     batch_size: int = 256,
     seed: int = 0,
     device: torch.device | str | None = None,
@@ -43,7 +44,7 @@ def robust_vs_eps(
         for eps in eps_sorted:
             res = spec(
                 model, x[index], y[index], eps=eps, norm=norm, seed=seed, batch_size=batch_size, device=device
-            )  # type: ignore[arg-type]
+            )
             accuracy.append(float(res.robust.sum()) / max(len(y), 1))
     curve = {
         "attack": spec.name,

@@ -11,8 +11,9 @@ from fractions import Fraction
 import torch
 from torch import Tensor, nn
 
-from compressor.attacks import get_attack
+from compressor.attacks import AttackSpec, get_attack
 from compressor.attacks.base import lp_norm, predict
+from compressor.attacks.pgd import Norm
 from compressor.evaluation import sanity
 from compressor.evaluation.environment import environment
 from compressor.evaluation.result import EvaluationResult, SanityCheck
@@ -56,7 +57,7 @@ def _verify(
     x: Tensor,
     x_adv: Tensor,
     y: Tensor,
-    norm: str,
+    norm: Norm,
     eps: float,
     batch_size: int,
     device: torch.device,
@@ -80,7 +81,7 @@ def evaluate_robustness(
     *,
     attacks: list[str],
     eps: float,
-    norm: str = "linf",
+    norm: Norm = "linf",
     batch_size: int = 256,
     seed: int = 0,
     sanity_checks: bool = True,
@@ -117,16 +118,18 @@ def evaluate_robustness(
         for spec in specs:
             _sync(device)
             start = time.perf_counter()
-            result = spec(model, xc, yc, eps=eps, norm=norm, seed=seed, batch_size=batch_size, device=device)  # type: ignore[arg-type]
-            robust, worst = _verify(model, xc, result.x_adv, yc, norm, eps, batch_size, device)
+            attacked = spec(
+                model, xc, yc, eps=eps, norm=norm, seed=seed, batch_size=batch_size, device=device
+            )
+            robust, worst = _verify(model, xc, attacked.x_adv, yc, norm, eps, batch_size, device)
             _sync(device)
             seconds[spec.name] = time.perf_counter() - start
             violation = max(violation, worst)
             flags[spec.name] = torch.zeros(n, dtype=torch.bool).index_put_((index,), robust)
-            if result.stages:
+            if attacked.stages:
                 stages[spec.name] = {
                     k: torch.zeros(n, dtype=torch.bool).index_put_((index,), v.cpu())
-                    for k, v in result.stages.items()
+                    for k, v in attacked.stages.items()
                 }
         checks = (
             _run_checks(
@@ -174,20 +177,50 @@ def evaluate_robustness(
 
 
 def _run_checks(
-    model, x, y, index, flags, specs, stages, violation, *, eps, norm, seed, batch_size, device, subset
-) -> list[SanityCheck]:  # type: ignore[no-untyped-def]
+    model: nn.Module,
+    x: Tensor,
+    y: Tensor,
+    index: Tensor,
+    flags: dict[str, Tensor],
+    specs: list[AttackSpec],
+    stages: dict[str, dict[str, Tensor]],
+    violation: float,
+    *,
+    eps: float,
+    norm: Norm,
+    seed: int,
+    batch_size: int,
+    device: torch.device,
+    subset: int,
+) -> list[SanityCheck]:
     checks = [sanity.check_bounds(violation, eps)] if specs else []
     sub = index[:subset]
     if len(sub) == 0:
         return [*checks, SanityCheck("subset", None, "no correctly classified image to run the checks on")]
     xs, ys = x[sub].to(device), y[sub].to(device)
-    kw = {"norm": norm, "seed": seed, "batch_size": batch_size}
     kinds = {s.name: s.kind for s in specs}
+
+    def square_on_subset(white_robust: Tensor) -> tuple[int, int]:
+        keep = white_robust[sub].to(device)
+        res = get_attack("square")(
+            model,
+            xs[keep],
+            ys[keep],
+            eps=eps,
+            norm=norm,
+            seed=seed,
+            batch_size=batch_size,
+            n_queries=sanity.SQUARE_QUERIES,
+        )
+        return int((~res.robust).sum()), int(keep.sum())
+
     checks += sanity.check_outputs(model, xs)
     checks.append(sanity.check_gradients(model, xs, ys))
-    checks.append(sanity.check_more_steps(model, xs, ys, eps=eps, **kw))
-    checks.append(sanity.check_large_eps(model, xs, ys, **kw))
-    checks.append(sanity.check_black_box(flags, kinds, stages, (model, sub, xs, ys, {"eps": eps, **kw})))
+    checks.append(
+        sanity.check_more_steps(model, xs, ys, eps=eps, norm=norm, seed=seed, batch_size=batch_size)
+    )
+    checks.append(sanity.check_large_eps(model, xs, ys, norm=norm, seed=seed, batch_size=batch_size))
+    checks.append(sanity.check_black_box(flags, kinds, stages, square_on_subset))
     return checks
 
 

@@ -11,6 +11,8 @@ that beats the white-box ones.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -18,6 +20,7 @@ from torch import Tensor
 
 from compressor.attacks import get_attack
 from compressor.attacks.base import Model, logits_of
+from compressor.attacks.pgd import Norm
 from compressor.evaluation.result import SanityCheck
 
 SQUARE_QUERIES = 1000  # budget of the stand-in Square run when the evaluation has no Square of its own
@@ -83,17 +86,30 @@ def check_gradients(model: Model, x: Tensor, y: Tensor) -> SanityCheck:
     return SanityCheck("gradients", ok, msg, {"zero_gradient": zero, "finite": finite, "n": len(y)})
 
 
-def _robust_count(name: str, model: Model, x: Tensor, y: Tensor, eps: float, **kwargs: object) -> int:
-    return int(get_attack(name)(model, x, y, eps=eps, **kwargs).robust.sum())  # type: ignore[arg-type]
+def _robust_count(
+    name: str,
+    model: Model,
+    x: Tensor,
+    y: Tensor,
+    eps: float,
+    norm: Norm,
+    seed: int,
+    batch_size: int,
+    **params: Any,
+) -> int:
+    return int(
+        get_attack(name)(
+            model, x, y, eps=eps, norm=norm, seed=seed, batch_size=batch_size, **params
+        ).robust.sum()
+    )
 
 
 def check_more_steps(
-    model: Model, x: Tensor, y: Tensor, *, eps: float, norm: str, seed: int, batch_size: int
+    model: Model, x: Tensor, y: Tensor, *, eps: float, norm: Norm, seed: int, batch_size: int
 ) -> SanityCheck:
     """PGD with 100 steps and 3 restarts is not weaker than PGD with 20 steps."""
-    kw = {"norm": norm, "seed": seed, "batch_size": batch_size}
-    weak = _robust_count("pgd20", model, x, y, eps, **kw)
-    strong = _robust_count("pgd100", model, x, y, eps, restarts=3, **kw)
+    weak = _robust_count("pgd20", model, x, y, eps, norm, seed, batch_size)
+    strong = _robust_count("pgd100", model, x, y, eps, norm, seed, batch_size, restarts=3)
     ok = strong - weak <= _allowed(len(y), 0.01)
     msg = (
         f"PGD-100x3 leaves {strong}/{len(y)} robust, PGD-20 {weak}/{len(y)}"
@@ -103,17 +119,17 @@ def check_more_steps(
     return SanityCheck("more_steps_and_restarts", ok, msg, {"pgd20": weak, "pgd100x3": strong, "n": len(y)})
 
 
-def large_eps_for(norm: str, x: Tensor) -> float:
+def large_eps_for(norm: Norm, x: Tensor) -> float:
     """A radius at which any classifier can be fooled: half the pixel range (L-inf) or its L2 equivalent."""
     return 0.5 if norm == "linf" else 0.5 * math.sqrt(x[0].numel())
 
 
 def check_large_eps(
-    model: Model, x: Tensor, y: Tensor, *, norm: str, seed: int, batch_size: int
+    model: Model, x: Tensor, y: Tensor, *, norm: Norm, seed: int, batch_size: int
 ) -> SanityCheck:
     """At a huge radius PGD must fool (almost) every image."""
     big = large_eps_for(norm, x)
-    left = _robust_count("pgd20", model, x, y, big, norm=norm, seed=seed, batch_size=batch_size)
+    left = _robust_count("pgd20", model, x, y, big, norm, seed, batch_size)
     ok = left <= _allowed(len(y), 0.02)
     msg = (
         f"PGD-20 at eps={big:.3g} leaves {left}/{len(y)} robust"
@@ -125,14 +141,14 @@ def check_large_eps(
 
 def check_black_box(
     flags: dict[str, Tensor],
-    kinds: dict[str, str],
+    kinds: Mapping[str, str],
     stages: dict[str, dict[str, Tensor]],
-    standin: tuple[Model, Tensor, Tensor, Tensor, dict[str, object]] | None,
+    square_on_subset: Callable[[Tensor], tuple[int, int]] | None = None,
 ) -> SanityCheck:
     """The black-box Square attack does not fool points every white-box attack failed on.
 
-    Uses the evaluation's own Square (or AutoAttack's Square stage); without one, ``standin`` =
-    (model, subset index, x, y, attack kwargs) runs a short Square on the subset.
+    Uses the evaluation's own Square (or AutoAttack's Square stage); without one, ``square_on_subset``
+    (given the white-box robust mask, it returns (fooled, attacked)) runs a short Square on a subset.
     """
     white = [f for name, f in flags.items() if kinds[name] == "white-box"]
     aa = stages.get("autoattack")
@@ -146,20 +162,14 @@ def check_black_box(
         black_fooled |= ~flags["square"]
     if aa is not None:
         black_fooled |= aa["fab-t"] & ~aa["square"]
-    considered = int(white_robust.sum())
-    if "square" not in flags and aa is None:
-        if standin is None:
-            return SanityCheck("black_box_vs_white_box", None, "no Square run to compare with")
-        model, index, x, y, kw = standin
-        keep = white_robust[index]
-        result = get_attack("square")(model, x[keep], y[keep], n_queries=SQUARE_QUERIES, **kw)  # type: ignore[arg-type]
-        extra, considered = int((~result.robust).sum()), int(keep.sum())
+    if "square" in flags or aa is not None:
+        extra, considered = int((white_robust & black_fooled).sum()), int(white_robust.sum())
+    elif square_on_subset is not None:
+        extra, considered = square_on_subset(white_robust)
     else:
-        extra = int((white_robust & black_fooled).sum())
+        return SanityCheck("black_box_vs_white_box", None, "no Square run to compare with")
     ok = extra <= _allowed(len(white_robust), 0.002)
-    msg = (
-        f"Square fooled {extra} of the {considered} points the white-box attacks left robust"
-        if ok
-        else f"Square fooled {extra} of the {considered} points the white-box attacks left robust: gradients are likely masked, the white-box numbers overestimate robustness"
-    )
+    msg = f"Square fooled {extra} of the {considered} points the white-box attacks left robust"
+    if not ok:
+        msg += ": gradients are likely masked, the white-box numbers overestimate robustness"
     return SanityCheck("black_box_vs_white_box", ok, msg, {"extra_fooled": extra, "considered": considered})

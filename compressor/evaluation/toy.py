@@ -7,6 +7,8 @@ non-trivial robust accuracy to evaluate.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -42,6 +44,10 @@ def digits_tensors() -> tuple[Tensor, Tensor, Tensor, Tensor]:
     return train.x.float(), train.y, test.x.float(), test.y
 
 
+def _ce(model: nn.Module, y: Tensor) -> Callable[[Tensor], Tensor]:
+    return lambda x_adv: F.cross_entropy(model(x_adv), y, reduction="none")
+
+
 def train_digits_cnn(
     *, epochs: int = 15, adversarial_eps: float = 0.0, width: int = 16, seed: int = 0
 ) -> tuple[DigitsCNN, Tensor, Tensor]:
@@ -56,13 +62,7 @@ def train_digits_cnn(
             x, y = x_train[index], y_train[index]
             if adversarial_eps > 0:
                 model.eval()
-                x = maximize(
-                    lambda x_adv, y=y: F.cross_entropy(model(x_adv), y, reduction="none"),
-                    x,
-                    eps=adversarial_eps,
-                    alpha=adversarial_eps / 2,
-                    steps=5,
-                )
+                x = maximize(_ce(model, y), x, eps=adversarial_eps, alpha=adversarial_eps / 2, steps=5)
                 model.train()
             loss = F.cross_entropy(model(x), y)
             optimizer.zero_grad(set_to_none=True)
