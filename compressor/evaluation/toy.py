@@ -52,20 +52,21 @@ def train_digits_cnn(
     *, epochs: int = 15, adversarial_eps: float = 0.0, width: int = 16, seed: int = 0
 ) -> tuple[DigitsCNN, Tensor, Tensor]:
     """Train a DigitsCNN (eval mode on return) and give back the test images and labels."""
-    torch.manual_seed(seed)
     x_train, y_train, x_test, y_test = digits_tensors()
-    model = DigitsCNN(width)
-    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
-    order = torch.Generator().manual_seed(seed)
-    for _ in range(epochs):
-        for index in torch.randperm(len(y_train), generator=order).split(64):
-            x, y = x_train[index], y_train[index]
-            if adversarial_eps > 0:
-                model.eval()
-                x = maximize(_ce(model, y), x, eps=adversarial_eps, alpha=adversarial_eps / 2, steps=5)
-                model.train()
-            loss = F.cross_entropy(model(x), y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+    with torch.random.fork_rng():  # seeded, without touching the caller's global RNG state
+        torch.manual_seed(seed)
+        model = DigitsCNN(width)
+        optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+        order = torch.Generator().manual_seed(seed)
+        for _ in range(epochs):
+            for index in torch.randperm(len(y_train), generator=order).split(64):
+                x, y = x_train[index], y_train[index]
+                if adversarial_eps > 0:
+                    model.eval()
+                    x = maximize(_ce(model, y), x, eps=adversarial_eps, alpha=adversarial_eps / 2, steps=5)
+                    model.train()
+                loss = F.cross_entropy(model(x), y)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
     return model.eval(), x_test, y_test
