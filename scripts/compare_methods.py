@@ -64,7 +64,7 @@ def main() -> None:
         evaluation = json.loads(
             (Path(recipe.run.output_dir) / recipe.run.name / "evaluate" / "evaluation.json").read_text()
         )
-        rows.append({"method": method, "seconds": round(time.perf_counter() - started, 1), **evaluation})
+        rows.append({**evaluation, "method": method, "seconds": round(time.perf_counter() - started, 1)})
     teachers = json.loads((teachers_run / "teachers" / "summary.json").read_text())
     attacks = list(rows[0]["robust_accuracy"])
     header = ["method", "clean %", *[f"{a} %" for a in attacks], "worst case %", "distill+eval s"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from compressor.config import load_recipe
 from compressor.config.numbers import parse_number
@@ -14,6 +15,14 @@ def _number(text: str, option: str) -> float:
         return float(parse_number(text.strip()))
     except (TypeError, ValueError):
         raise UserInputError(f"{option}: '{text}' is not a number (write e.g. 8/255 or 0.031)") from None
+
+
+def _norm(text: str) -> Literal["linf", "l2"]:
+    if text == "linf":
+        return "linf"
+    if text == "l2":
+        return "l2"
+    raise UserInputError(f"--norm: '{text}' is not a norm; use linf or l2")
 
 
 def evaluate_command(
@@ -64,7 +73,7 @@ def evaluate_command(
     cfg = rec.evaluate
     names = [a.strip() for a in attacks.split(",")] if attacks else cfg.attacks
     radius = _number(eps, "--eps") if eps else float(cfg.eps if cfg.eps is not None else rec.attack.eps)
-    chosen_norm = norm or cfg.norm or rec.attack.norm
+    chosen_norm = _norm(norm or cfg.norm or rec.attack.norm)
     count = min(n or cfg.num_images, len(data.test))
     x, y = as_float(data.test.x[:count]), data.test.y[:count]
     with torch.inference_mode(False):

@@ -122,6 +122,7 @@ def distill(
             *(["--stages", stages] if stages else []),
             *(["--resume"] if resume else []),
             *(["--force"] if force else []),
+            *(["--smoke"] if smoke else []),
         ]
         raise SystemExit(subprocess.call(command))
     from compressor.pipeline.run import run_pipeline

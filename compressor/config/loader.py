@@ -59,7 +59,9 @@ def apply_override(data: dict[str, Any], path: list[str | int], value: Any) -> N
             if node is None:
                 node = {}
     last = path[-1]
-    settable = isinstance(node, dict) or (isinstance(node, list) and isinstance(last, int) and last < len(node))
+    settable = isinstance(node, dict) or (
+        isinstance(node, list) and isinstance(last, int) and last < len(node)
+    )
     if not settable:
         raise UserInputError(f"override {'.'.join(map(str, path))}: cannot set a value there")
     node[last] = value

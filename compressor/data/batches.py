@@ -77,7 +77,7 @@ class TensorBatches:
 
     def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
         order = self._indices()
-        generator = torch.Generator().manual_seed(self.seed * 7919 + self.epoch + 1)
+        generator = torch.Generator().manual_seed(self.seed * 7919 + self.epoch * 131 + self.rank + 1)
         for start in range(0, len(order), self.batch_size):
             index = order[start : start + self.batch_size]
             if self.drop_last and len(index) < self.batch_size:

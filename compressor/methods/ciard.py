@@ -79,6 +79,14 @@ def average_gradients(module: torch.nn.Module) -> None:
             param.grad /= dist.get_world_size()
 
 
+def sync_buffers(module: torch.nn.Module) -> None:
+    """Under DDP, give every replica rank 0's BatchNorm statistics (they drift apart per rank otherwise)."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    for buffer in module.buffers():
+        dist.broadcast(buffer, src=0)
+
+
 @register_method
 class CIARD(DualTeacherDistillation):
     """Dual-teacher distillation with the push term and continuous robust-teacher retraining."""
@@ -164,6 +172,8 @@ class CIARD(DualTeacherDistillation):
             F.cross_entropy(pending, y).backward()
         average_gradients(self.robust)
         self.teacher_optimizer.step()
+        if self.retrain.batchnorm == "update":
+            sync_buffers(self.robust)
 
     def trained_teachers(self) -> dict[str, torch.nn.Module]:
         """The robust teacher, when it is retrained."""

@@ -52,8 +52,8 @@ def run_pipeline(
     console: Console | None = None,
 ) -> dict[str, Any]:
     """Run the selected stages; up-to-date stages are skipped; a failed gate raises after the report."""
-    console = console or Console()
     dist = init_from_env()
+    console = console or Console(quiet=not dist.is_main)  # one rank talks
     device = resolve_device(recipe.run.device, dist.local_rank)
     speed = resolve_speed(recipe.train, device)
     run = RunDir(Path(recipe.run.output_dir) / recipe.run.name)
@@ -92,10 +92,9 @@ def run_pipeline(
         if run.is_done(stage, hashes[stage]) and not force:
             console.print(f"[dim]{stage}: up to date, skipped[/]")
             continue
-        if stage != "teachers" and stage != "distill" and not dist.is_main:
-            continue
         started = time.perf_counter()
-        outcome[stage] = actions[stage]()
+        if stage in ("teachers", "distill") or dist.is_main:  # the other stages run on rank 0 only
+            outcome[stage] = actions[stage]()
         if dist.is_main:
             run.mark_done(stage, hashes[stage], seconds=round(time.perf_counter() - started, 1))
         dist.barrier()
