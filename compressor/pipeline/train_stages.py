@@ -5,14 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
+from torch import nn
 
 from compressor.config import section_hash
-from compressor.config.schema import Recipe, TeacherSpec
+from compressor.config.schema import AttackConfig, Recipe, TeacherSpec
 from compressor.data import DataBundle, train_batches
 from compressor.engine.checkpointing import save_weights
 from compressor.engine.distributed import DistInfo, wrap_ddp
 from compressor.engine.precision import Speed, maybe_compile
-from compressor.engine.trainer import FitSetup, fit
+from compressor.engine.trainer import FitResult, FitSetup, fit
 from compressor.engine.validation import clean_and_robust_accuracy
 from compressor.pipeline.build import build_method, build_model, data_info, freeze, load_teachers
 from compressor.pipeline.rundir import RunDir
@@ -34,6 +35,38 @@ def distill_hash(recipe: Recipe) -> str:
     )
 
 
+def _train(
+    model: nn.Module,
+    method_params: Any,
+    teachers: dict[str, nn.Module],
+    attack: AttackConfig,
+    recipe: Recipe,
+    data: DataBundle,
+    setup: FitSetup,
+    resume: bool,
+) -> FitResult:
+    """Train one model (a teacher or the student) with a method, on this rank's shard of the data."""
+    speed, dist = setup.speed, setup.dist
+    batches = train_batches(
+        data,
+        recipe.data,
+        device=speed.device,
+        seed=recipe.run.seed,
+        rank=dist.rank,
+        world_size=dist.world_size,
+    )
+    method = build_method(
+        method_params,
+        model,
+        teachers,
+        attack,
+        epochs=setup.train.epochs,
+        steps_per_epoch=len(batches),
+        speed=speed,
+    )
+    return fit(model, method, batches, data.val, setup, resume=resume)
+
+
 def _prepare_teacher(
     spec: TeacherSpec,
     recipe: Recipe,
@@ -51,25 +84,8 @@ def _prepare_teacher(
             f"[bold]teacher[/] {spec.role}: training {spec.model.name} with {spec.train.method.name}"
         )
         attack = spec.train.attack or recipe.attack
-        batches = train_batches(
-            data,
-            recipe.data,
-            device=speed.device,
-            seed=recipe.run.seed,
-            rank=dist.rank,
-            world_size=dist.world_size,
-        )
         train_cfg = recipe.train.model_copy(update={"epochs": spec.train.epochs})
         trained = wrap_ddp(maybe_compile(model, speed), dist)
-        method = build_method(
-            spec.train.method,
-            trained,
-            {},
-            attack,
-            epochs=spec.train.epochs,
-            steps_per_epoch=len(batches),
-            speed=speed,
-        )
         val_attack = None if spec.train.method.name == "natural" else attack
         setup = FitSetup(
             spec.train.optim,
@@ -81,7 +97,7 @@ def _prepare_teacher(
             dist,
             label=f"teacher {spec.role}",
         )
-        result = fit(trained, method, batches, data.val, setup, resume=resume)
+        result = _train(trained, spec.train.method, {}, attack, recipe, data, setup, resume)
         from compressor.engine.checkpointing import load_weights
 
         load_weights(model, result.best)
@@ -124,26 +140,9 @@ def run_distill(
     student = wrap_ddp(
         maybe_compile(speed.prepare(build_model(recipe.student, info, device=speed.device)), speed), dist
     )
-    batches = train_batches(
-        data,
-        recipe.data,
-        device=speed.device,
-        seed=recipe.run.seed,
-        rank=dist.rank,
-        world_size=dist.world_size,
-    )
-    method = build_method(
-        recipe.method,
-        student,
-        teachers,
-        recipe.attack,
-        epochs=recipe.train.epochs,
-        steps_per_epoch=len(batches),
-        speed=speed,
-    )
     console.print(
         f"[bold]distill[/] {recipe.student.name} with {recipe.method.name} "
-        f"({', '.join(f'{r}: {s.model.name}' for r, s in ((t.role, t) for t in recipe.teachers)) or 'no teacher'})"
+        f"({', '.join(f'{t.role}: {t.model.name}' for t in recipe.teachers) or 'no teacher'})"
     )
     val_attack = None if recipe.method.name in ("natural", "kd") else recipe.attack
     select = data.test if recipe.train.quirk_select_on_test else None
@@ -158,7 +157,7 @@ def run_distill(
         label="distill",
         select_split=select,
     )
-    result = fit(student, method, batches, data.val, setup, resume=resume)
+    result = _train(student, recipe.method, teachers, recipe.attack, recipe, data, setup, resume)
     return {
         "best_epoch": result.best_epoch + 1,
         "best_val_score": result.best_score,
