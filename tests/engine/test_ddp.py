@@ -33,28 +33,15 @@ import yaml
 from safetensors.torch import load_file
 
 from compressor.engine.metrics import read_metrics
+from tests.conftest import TINY_RECIPE
 
+# The shared tiny recipe, with CIARD (frozen teacher BN, see above), batch 32 and 2 training-attack steps.
 RECIPE: dict[str, Any] = {
+    **TINY_RECIPE,
     "description": "tiny DDP test recipe",
-    "run": {"name": "tiny", "seed": 0, "device": "cpu"},
-    "data": {"dataset": "digits", "batch_size": 32, "limit_train": 290, "limit_test": 64},
-    "teachers": [
-        {
-            "role": "robust",
-            "model": {"name": "tiny_cnn"},
-            "train": {"method": {"name": "pgd_at"}, "epochs": 1, "optim": {"lr": 0.05}},
-        },
-        {
-            "role": "clean",
-            "model": {"name": "tiny_cnn"},
-            "train": {"method": {"name": "natural"}, "epochs": 1, "optim": {"lr": 0.05}},
-        },
-    ],
-    "student": {"name": "tiny_cnn"},
+    "data": {**TINY_RECIPE["data"], "batch_size": 32, "limit_train": 290},
     "method": {"name": "ciard", "teacher_retrain": {"warmup_fraction": 0.0, "batchnorm": "frozen"}},
-    "attack": {"eps": 0.1, "alpha": 0.025, "steps": 2},
-    "optim": {"lr": 0.05},
-    "train": {"epochs": 2, "log_every": 2},
+    "attack": {**TINY_RECIPE["attack"], "steps": 2},
 }
 
 HOOK = '''
