@@ -7,7 +7,8 @@ graph, the unused T_rob(x) forward), the robust teacher in train mode, scalars p
 step (`--reference-attack backward`; `grad` uses `torch.autograd.grad` on the input instead, as
 MTARD's attack helper does). Our step is the trainer's loop around `compressor.methods.ciard.CIARD`:
 input-only gradients in the attack, one batched forward per frozen teacher, no graph for teachers,
-device-side scalars, plus bf16 autocast / channels_last / torch.compile where asked.
+device-side scalars, channels_last (the trainer's default on CPU and GPU; `--channels-last off` times
+without), plus bf16 autocast / torch.compile where asked (the trainer's CUDA defaults).
 
 Both paths run the authors' semantics for the check (adaptive weights, robust teacher in train mode:
 `quirk_teacher_train_mode`, teacher retraining active); one step from identical weights and seed must give
@@ -44,7 +45,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from compressor.config.methods import CIARDParams
-from compressor.config.schema import AttackConfig, ModelSpec
+from compressor.config.schema import AttackConfig, ModelSpec, TrainConfig
+from compressor.engine.precision import resolve_speed
 from compressor.methods.base import MethodContext, Progress
 from compressor.methods.ciard import CIARD
 from compressor.models.factory import create_classifier
@@ -213,13 +215,20 @@ def timed(paths: list[Callable[[], object]], warmup: int, steps: int, batch: int
     return [batch / statistics.median(t) for t in times]
 
 
-def check(models: tuple[nn.Module, ...], x: Tensor, y: Tensor, attack: str) -> dict[str, float]:
-    """Max |difference| of loss terms and updated weights after one fp32 step of each path."""
+def check(
+    models: tuple[nn.Module, ...], x: Tensor, y: Tensor, attack: str, channels_last: bool
+) -> dict[str, float]:
+    """Max |difference| of loss terms and updated weights after one fp32 step of each path (ours in the
+    memory layout it is timed in)."""
     ref_models, our_models = copy.deepcopy(models), copy.deepcopy(models)
+    x_ours = x
+    if channels_last:
+        our_models = tuple(m.to(memory_format=torch.channels_last) for m in our_models)
+        x_ours = x.contiguous(memory_format=torch.channels_last)
     torch.manual_seed(1)
     ref = ReferenceStep(*ref_models, attack=attack)(x, y)
     torch.manual_seed(1)
-    ours = OurStep(our_models, x.device, "fp32", clean=False)(x, y)
+    ours = OurStep(our_models, x.device, "fp32", clean=False)(x_ours, y)
     diffs = {k: abs(ref[k] - float(ours[k])) for k in ref}
     for i, role in enumerate(("student", "teacher_robust")):
         pairs = zip(ref_models[i].state_dict().values(), our_models[i].state_dict().values(), strict=True)
@@ -252,14 +261,15 @@ def main(argv: list[str] | None = None) -> None:
         torch.set_num_threads(args.threads)
     cuda = device.type == "cuda"
     precision = args.precision if args.precision != "auto" else ("bf16" if cuda else "fp32")
-    channels_last = args.channels_last == "on" or (args.channels_last == "auto" and cuda)
+    trainer_default = resolve_speed(TrainConfig(), device).channels_last  # what `auto` means in a recipe
+    channels_last = {"on": True, "off": False}.get(args.channels_last, trainer_default)
     if cuda:
         torch.backends.cudnn.benchmark = True
     models = build_models(args, device)
     g = torch.Generator().manual_seed(0)
     x = (0.05 + 0.9 * torch.rand(args.batch, 3, args.image_size, args.image_size, generator=g)).to(device)
     y = torch.randint(0, args.num_classes, (args.batch,), generator=g).to(device)
-    diffs = check(models, x, y, args.reference_attack)
+    diffs = check(models, x, y, args.reference_attack, channels_last)
     print(
         "max |ours - reference| after one fp32 step: " + ", ".join(f"{k} {v:.2e}" for k, v in diffs.items())
     )

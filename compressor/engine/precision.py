@@ -48,13 +48,18 @@ class Speed:
 
 
 def resolve_speed(cfg: TrainConfig, device: torch.device) -> Speed:
-    """On CUDA: bf16, channels_last and compile by default; on CPU: plain fp32 unless asked."""
+    """Defaults: channels_last everywhere; on CUDA also bf16 and compile; on CPU fp32 eager.
+
+    channels_last is the CPU default too: oneDNN convolutions run faster on it (our CIARD step 1.4-1.7x
+    faster with it on an EPYC core, bench_ciard_step.py --channels-last on/off); torch.compile is not
+    (1.02x against the reference there, 1.48x without it).
+    """
     cuda = device.type == "cuda"
     precision = cfg.precision if cfg.precision != "auto" else ("bf16" if cuda else "fp32")
     dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
     if dtype is torch.float16 and not cuda:
         raise UserInputError("train.precision=fp16 needs a CUDA device; use bf16 or fp32 on the CPU")
-    channels_last = cfg.channels_last if isinstance(cfg.channels_last, bool) else cuda
+    channels_last = cfg.channels_last if isinstance(cfg.channels_last, bool) else True
     compile_ = cfg.compile if isinstance(cfg.compile, bool) else cuda
     return Speed(dtype, channels_last, compile_, device)
 

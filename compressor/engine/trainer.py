@@ -97,7 +97,7 @@ def fit(
             for step, (x, y) in enumerate(batches):
                 if step >= steps_per_epoch:
                     break
-                if setup.speed.channels_last:
+                if setup.speed.channels_last and x.dim() == 4:
                     x = x.contiguous(memory_format=torch.channels_last)
                 x_adv = method.adversarial(x, y)
                 student.train()

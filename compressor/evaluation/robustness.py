@@ -23,13 +23,23 @@ log = logging.getLogger(__name__)
 
 @contextmanager
 def eval_mode(model: nn.Module) -> Iterator[None]:
-    """Put ``model`` in eval mode for the block and restore its previous mode after."""
+    """Eval mode and channels_last convolution weights for the block; both restored after.
+
+    channels_last makes small-image convolutions faster (APGD-CE on one EPYC core: TinyCNN 1.29x, SmallCNN
+    1.20x, ResNet-56 1.00x; benchmarks/bench_eval_layout.py); weights in another layout stay as they are.
+    """
     was_training = model.training
+    convs = [p for p in model.parameters() if p.dim() == 4]
+    relayout = bool(convs) and all(p.is_contiguous() for p in convs)
     model.eval()
+    if relayout:
+        model.to(memory_format=torch.channels_last)
     try:
         yield
     finally:
         model.train(was_training)
+        if relayout:
+            model.to(memory_format=torch.contiguous_format)
 
 
 def model_device(model: nn.Module) -> torch.device:
