@@ -2,6 +2,9 @@
 
     python scripts/compare_methods.py recipes/quickstart.yaml --methods ciard,pgd_at,ard,rslad,mtard
     python scripts/compare_methods.py recipes/mnist-ciard.yaml --device cuda --out results/mnist-methods.md
+    python scripts/compare_methods.py recipes/mnist-ciard.yaml --methods ciard,ciard@push_scale=1,rslad
+
+A method may carry parameters after `@` (`ciard@push_scale=1@weights=adaptive`): an ablation row.
 
 The teachers are prepared once (the recipe's teachers stage, in runs/<name>-teachers) and every method
 distils from those same files; each student is then evaluated with the recipe's attacks. The table it
@@ -32,6 +35,19 @@ def _teacher_overrides(teachers_run: Path, roles: list[str]) -> list[str]:
     return out
 
 
+def method_overrides(entry: str, recipe_method: str) -> tuple[str, list[str]]:
+    """`name@key=value@...` -> a run-name suffix and the overrides that select that method and parameters."""
+    name, *params = entry.split("@")
+    bad = [p for p in params if "=" not in p]
+    if bad:
+        raise SystemExit(
+            f"--methods: '{bad[0]}' in '{entry}' is not key=value; write e.g. ciard@push_scale=1"
+        )
+    own = [] if name == recipe_method else [f"method={{name: {name}}}"]  # else keep the recipe's own params
+    suffix = "-".join([name, *(p.replace("=", "") for p in params)])
+    return suffix, [*own, *(f"method.{p}" for p in params)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("recipe", type=Path)
@@ -49,13 +65,11 @@ def main() -> None:
     roles = [t.role for t in base.teachers]
     rows = []
     for method in args.methods.split(","):
-        own = (
-            [] if method == base.method.name else [f"method={{name: {method}}}"]
-        )  # keep the recipe's own params
+        suffix, selected = method_overrides(method, base.method.name)
         overrides = [
             *common,
-            f"run.name={base.run.name}-{method}",
-            *own,
+            f"run.name={base.run.name}-{suffix}",
+            *selected,
             *_teacher_overrides(teachers_run, roles),
         ]
         recipe = load_recipe(args.recipe, overrides)
