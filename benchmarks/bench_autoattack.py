@@ -28,18 +28,8 @@ import torchattacks  # noqa: E402
 
 from compressor.attacks import get_attack  # noqa: E402
 from compressor.attacks.base import lp_norm, predict  # noqa: E402
-from compressor.evaluation.environment import append_jsonl, environment  # noqa: E402
+from compressor.evaluation.environment import append_jsonl, environment, timed_call  # noqa: E402
 from compressor.evaluation.toy import train_digits_cnn  # noqa: E402
-
-
-def _timed(fn, device: torch.device) -> tuple[torch.Tensor, float]:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    start = time.perf_counter()
-    out = fn()
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return out, time.perf_counter() - start
 
 
 def _in_batches(attack, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> torch.Tensor:
@@ -128,7 +118,7 @@ def main() -> None:
     )
     for _ in range(args.repeat):
         for name, run in runs.items():
-            x_adv, seconds = _timed(run, device)
+            x_adv, seconds = timed_call(run, device)
             robust = float((predict(model, x_adv) == y).float().mean())
             delta = float(lp_norm(x_adv.detach() - x, "linf").max())
             best = figures.setdefault(name, {"seconds": float("inf"), "all_seconds": []})

@@ -25,7 +25,7 @@ from torch import nn  # noqa: E402
 from compressor.attacks import get_attack  # noqa: E402
 from compressor.attacks.base import predict  # noqa: E402
 from compressor.config.schema import ModelSpec  # noqa: E402
-from compressor.evaluation.environment import append_jsonl, environment  # noqa: E402
+from compressor.evaluation.environment import append_jsonl, environment, timed_call  # noqa: E402
 from compressor.evaluation.robustness import eval_mode  # noqa: E402
 from compressor.models.factory import create_classifier  # noqa: E402
 
@@ -41,16 +41,6 @@ def _fit_briefly(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int 
         F.cross_entropy(model(x), y).backward()
         optimizer.step()
     model.eval()
-
-
-def _timed(fn, device: torch.device) -> tuple[torch.Tensor, float]:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    start = time.perf_counter()
-    out = fn()
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return out, time.perf_counter() - start
 
 
 def main() -> None:
@@ -87,7 +77,7 @@ def main() -> None:
         robust = {}
         for _ in range(args.repeat):
             for label, fn in (("plain", run), ("channels_last", ours)):
-                x_adv, seconds = _timed(fn, device)
+                x_adv, seconds = timed_call(fn, device)
                 best[label] = min(best[label], seconds)
                 robust[label] = float((predict(model, x_adv) == y).float().mean())
         ratio = best["plain"] / best["channels_last"]

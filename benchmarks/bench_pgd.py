@@ -23,7 +23,7 @@ import torch.nn.functional as F  # noqa: E402
 from torch import Tensor, nn  # noqa: E402
 
 from compressor.attacks.pgd import maximize  # noqa: E402
-from compressor.evaluation.environment import append_jsonl, environment  # noqa: E402
+from compressor.evaluation.environment import append_jsonl, environment, timed_call  # noqa: E402
 from compressor.evaluation.toy import DigitsCNN  # noqa: E402
 
 
@@ -58,14 +58,10 @@ def _model(name: str) -> tuple[nn.Module, tuple[int, ...]]:
 def _rate(fn, model, x, y, args, device: torch.device) -> float:
     for _ in range(args.warmup):
         fn(model, x, y, args.eps, args.alpha, args.steps)
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    start = time.perf_counter()
-    for _ in range(args.iters):
-        fn(model, x, y, args.eps, args.alpha, args.steps)
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return args.iters * len(y) / (time.perf_counter() - start)
+    _, seconds = timed_call(
+        lambda: [fn(model, x, y, args.eps, args.alpha, args.steps) for _ in range(args.iters)], device
+    )
+    return args.iters * len(y) / seconds
 
 
 def main() -> None:

@@ -46,6 +46,10 @@ class Speed:
         model = model.to(self.device)
         return model.to(memory_format=torch.channels_last) if self.channels_last else model
 
+    def prepare_batch(self, x: torch.Tensor) -> torch.Tensor:
+        """An image batch in the chosen memory format (other tensors unchanged)."""
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last and x.dim() == 4 else x
+
 
 def resolve_speed(cfg: TrainConfig, device: torch.device) -> Speed:
     """Defaults: channels_last everywhere; on CUDA also bf16 and compile; on CPU fp32 eager.

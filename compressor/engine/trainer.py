@@ -97,8 +97,7 @@ def fit(
             for step, (x, y) in enumerate(batches):
                 if step >= steps_per_epoch:
                     break
-                if setup.speed.channels_last and x.dim() == 4:
-                    x = x.contiguous(memory_format=torch.channels_last)
+                x = setup.speed.prepare_batch(x)
                 x_adv = method.adversarial(x, y)
                 student.train()
                 with autocast():

@@ -1,15 +1,30 @@
-"""Where a number was measured: device, library versions and threads, recorded beside every figure."""
+"""Where and how a number was measured: device, library versions, threads, and a device-synchronised timer."""
 
 from __future__ import annotations
 
 import json
 import platform
 import sys
+import time
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
+
+T = TypeVar("T")
+
+
+def timed_call(fn: Callable[[], T], device: torch.device) -> tuple[T, float]:
+    """``fn()`` and its wall-clock seconds, with the GPU synchronised before and after (a no-op on CPU)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    out = fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return out, time.perf_counter() - start
 
 
 def device_name(device: torch.device) -> str:

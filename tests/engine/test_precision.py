@@ -40,3 +40,10 @@ def test_eval_mode_relayouts_for_the_block_and_restores_mode_and_layout():
         assert not model[0].weight.is_contiguous()
         torch.testing.assert_close(model(x), expected)
     assert model.training and model[0].weight.is_contiguous()
+
+
+def test_prepare_batch_relayouts_image_batches_only():
+    speed = resolve_speed(TrainConfig(), torch.device("cpu"))
+    images, tokens = speed.prepare_batch(torch.rand(2, 3, 4, 4)), speed.prepare_batch(torch.rand(2, 5))
+    assert images.is_contiguous(memory_format=torch.channels_last) and not images.is_contiguous()
+    assert tokens.is_contiguous()
