@@ -68,6 +68,14 @@ class LoRAConfig(Strict):
     target_modules: list[str] | None = None
 
 
+class ClipPretrain(Strict):
+    """Contrastive pre-training of an open_clip model here, on captions made from the class names."""
+
+    epochs: int = Field(30, ge=1)
+    lr: Number = Field(3e-3, gt=0)
+    batch_size: int = Field(64, ge=2)
+
+
 class ModelSpec(Strict):
     """A model by name: timm (our small-input zoo included) or open_clip, optionally from a file."""
 
@@ -82,6 +90,13 @@ class ModelSpec(Strict):
     kwargs: dict[str, Any] = Field(default_factory=dict)
     templates: str = "default"
     lora: LoRAConfig | None = None
+    pretrain: ClipPretrain | None = None  # `checkpoint:` then names where the pre-trained weights go
+
+    @model_validator(mode="after")
+    def _pretrain_clip_only(self) -> ModelSpec:
+        if self.pretrain is not None and (self.source != "open_clip" or self.pretrained is not False):
+            raise ValueError("pretrain: is for open_clip models without `pretrained` weights")
+        return self
 
 
 class AttackConfig(Strict):
@@ -122,6 +137,7 @@ class TrainConfig(Strict):
     checkpoint_every_steps: int = Field(0, ge=0)
     grad_clip: Number | None = Field(None, gt=0)
     quirk_select_on_test: bool = False
+    allow_chance_teacher: bool = False  # distil even when a teacher's clean accuracy is at chance
 
 
 class TeacherTraining(Strict):
