@@ -9,25 +9,14 @@ points, and the targeted stages stack targets until a batch is full, so late sta
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import partial
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor
 
-from compressor.attacks.apgd import apgd, apgd_targeted
 from compressor.attacks.base import AttackResult, Model, check_inputs, predict
-from compressor.attacks.fab import fab_targeted
 from compressor.attacks.pgd import Norm
-from compressor.attacks.square import square
-
-STANDARD: dict[str, Callable[..., AttackResult]] = {
-    "apgd-ce": partial(apgd, loss="ce", n_iter=100, n_restarts=1),
-    "apgd-t": partial(apgd_targeted, n_iter=100, n_restarts=1, n_target_classes=9),
-    "fab-t": partial(fab_targeted, n_iter=100, n_restarts=1, n_target_classes=9),
-    "square": partial(square, n_queries=5000, p_init=0.8, n_restarts=1, rescale_schedule=False),
-}
-ROW_BUDGET = {"apgd-t", "fab-t"}  # stages that stack several targets per batch, up to batch_size rows
+from compressor.attacks.registry import AUTOATTACK_STAGES, get_attack
 
 
 def autoattack(
@@ -40,6 +29,7 @@ def autoattack(
     seed: int = 0,
     batch_size: int | None = None,
     device: torch.device | str | None = None,
+    stages: Sequence[str] = AUTOATTACK_STAGES,
 ) -> AttackResult:
     """AutoAttack standard; ``stages`` of the result holds the robust mask after "clean" and each attack."""
     check_inputs(x, y, eps, norm)
@@ -55,14 +45,15 @@ def autoattack(
             for xb, yb in zip(x.split(size), y.split(size), strict=False)
         ]
     )
-    stages = {"clean": robust.clone()}
-    for name, attack in STANDARD.items():
+    masks = {"clean": robust.clone()}
+    for name in stages:  # each stage with its registry parameters (and row budget)
+        spec = get_attack(name)
         for chunk in robust.nonzero().squeeze(1).split(size):
             xb, yb = x[chunk].to(device), y[chunk].to(device)
-            budget = {"max_rows": size} if name in ROW_BUDGET else {}
-            res = attack(model, xb, yb, eps=eps, norm=norm, seed=seed, **budget)
+            budget = {"max_rows": size} if spec.row_budget else {}
+            res = spec.fn(model, xb, yb, eps=eps, norm=norm, seed=seed, **spec.params, **budget)
             fooled = (predict(model, res.x_adv) != yb).to(x.device)
             x_adv[chunk[fooled]] = res.x_adv.to(x.device)[fooled]
             robust[chunk[fooled]] = False
-        stages[name] = robust.clone()
-    return AttackResult(x_adv, robust, stages)
+        masks[name] = robust.clone()
+    return AttackResult(x_adv, robust, masks)

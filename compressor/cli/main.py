@@ -35,13 +35,17 @@ OverridesArg = Annotated[
 def validate(recipe: RecipeArg, overrides: OverridesArg = None) -> None:
     """Check a recipe (schema, model and method names, files) without running anything."""
     from compressor.cli.recipes import resolve_recipe
-    from compressor.cli.validate import validate_recipe
+    from compressor.config import validate_recipe
 
     path = resolve_recipe(recipe)
     _, warnings = validate_recipe(path, overrides or [])
+    _warn(warnings)
+    typer.echo(f"ok: {path} is a valid recipe")
+
+
+def _warn(warnings: list[str]) -> None:
     for warning in warnings:
         typer.echo(f"warning: {warning}", err=True)
-    typer.echo(f"ok: {path} is a valid recipe")
 
 
 @app.command()
@@ -94,11 +98,13 @@ def distill(
 ) -> None:
     """Run a recipe: teachers -> distill -> evaluate -> export -> verify -> report, in runs/<name>/."""
     from compressor.cli.recipes import resolve_recipe
-    from compressor.config import load_recipe
+    from compressor.config import validate_recipe
     from compressor.pipeline.run import parse_stages
 
     path = resolve_recipe(recipe)
-    loaded = load_recipe(path, overrides or [])
+    # Every check before any compute; smoke mode swaps the data and runtimes, so theirs stay warnings.
+    loaded, warnings = validate_recipe(path, overrides or [], on_this_machine=not smoke)
+    _warn(warnings)
     if smoke:
         from compressor.pipeline.smoke import smoke_recipe
 

@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from compressor.config.checks import check_recipe
 from compressor.config.schema import Recipe
 from compressor.errors import UserInputError
 
@@ -141,9 +142,8 @@ _TAGS = {
 }  # fmt: skip
 
 
-def load_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Recipe:
-    """Read, override and validate a recipe; any problem is one `UserInputError` line."""
-    path = Path(path)
+def _parse(path: Path, overrides: list[str] | tuple[str, ...]) -> Recipe:
+    """Read, override and schema-validate a recipe; any problem is one `UserInputError` line."""
     if not path.is_file():
         raise UserInputError(f"recipe '{path}' not found; `compressor recipes` lists the shipped ones")
     text = path.read_text()
@@ -164,6 +164,23 @@ def load_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
         return Recipe.model_validate(data)
     except ValidationError as err:
         raise UserInputError(_format_error(err, str(path), lines, data)) from None
+
+
+def validate_recipe(
+    path: str | Path, overrides: list[str] | tuple[str, ...] = (), *, on_this_machine: bool = False
+) -> tuple[Recipe, list[str]]:
+    """The one recipe check (schema, then every semantic check); returns the recipe and its warnings.
+
+    `compressor validate` is this function; every command loads its recipe through it. With
+    ``on_this_machine`` (a run about to start here) missing data folders or runtimes are errors too.
+    """
+    recipe = _parse(Path(path), overrides)
+    return recipe, check_recipe(recipe, str(path), on_this_machine=on_this_machine)
+
+
+def load_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Recipe:
+    """A fully checked recipe (warnings dropped); any problem is one `UserInputError` line."""
+    return validate_recipe(path, overrides)[0]
 
 
 def recipe_to_dict(recipe: Recipe) -> dict[str, Any]:

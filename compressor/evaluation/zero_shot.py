@@ -20,7 +20,6 @@ from compressor.models.clip import ZeroShotClassifier
 from compressor.models.wrapper import unwrap
 
 Dataset = tuple[Tensor, Tensor, Sequence[str]]
-MIN_CLASSES = {"apgd-t": 4, "apgd-dlr": 3}  # the DLR losses need this many classes
 
 
 def eps_label(eps: float) -> str:
@@ -60,7 +59,7 @@ def zero_shot_eval(
     for name, (x, y, class_names) in datasets.items():
         head = base.with_classes(class_names).eval()
         device = head.text_matrix.device
-        usable = [s for s in specs if len(class_names) >= MIN_CLASSES.get(s.name, 2)]
+        usable = [s for s in specs if len(class_names) >= s.min_classes]
         if len(usable) < len(specs):
             skipped = ", ".join(s.name for s in specs if s not in usable)
             warnings.warn(f"zero-shot '{name}': {skipped} skipped ({len(class_names)} classes)", stacklevel=2)

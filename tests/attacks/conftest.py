@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import partial
+from dataclasses import replace
 
 import pytest
 import torch
 from torch import Tensor, nn
 
-from compressor.attacks import apgd, apgd_targeted, fab_targeted, square
-from compressor.attacks.autoattack import STANDARD
+from compressor.attacks import registry
 from compressor.evaluation.toy import train_digits_cnn
 
 EPS = 0.1  # on 8x8 digits (pixel steps of 1/16) this leaves a natural CNN about half its accuracy
@@ -57,8 +56,19 @@ def fast() -> dict[str, dict[str, int]]:
 @pytest.fixture
 def cheap_autoattack(monkeypatch: pytest.MonkeyPatch) -> None:
     """Shrink AutoAttack's stages for one test: same cascade, smaller budgets."""
-    stages = STANDARD
-    monkeypatch.setitem(stages, "apgd-ce", partial(apgd, loss="ce", n_iter=20))
-    monkeypatch.setitem(stages, "apgd-t", partial(apgd_targeted, n_iter=10, n_target_classes=3))
-    monkeypatch.setitem(stages, "fab-t", partial(fab_targeted, n_iter=10, n_target_classes=3))
-    monkeypatch.setitem(stages, "square", partial(square, n_queries=100))
+    shrink_attacks(
+        monkeypatch,
+        {
+            "apgd-ce": {"n_iter": 20},
+            "apgd-t": {"n_iter": 10, "n_target_classes": 3},
+            "fab-t": {"n_iter": 10, "n_target_classes": 3},
+            "square": {"n_queries": 100},
+        },
+    )
+
+
+def shrink_attacks(monkeypatch: pytest.MonkeyPatch, changes: dict[str, dict[str, object]]) -> None:
+    """Replace registered attacks' parameters for one test (AutoAttack reads its stages from the registry)."""
+    for name, params in changes.items():
+        spec = registry.ATTACKS[name]
+        monkeypatch.setitem(registry._REGISTRY, name, replace(spec, params={**spec.params, **params}))

@@ -42,7 +42,7 @@ def test_validate_bad_recipe_is_one_line_exit_2(tiny_recipe) -> None:
     [
         (["student.name=resnet_nonexistent"], "unknown timm model"),
         (["student.checkpoint=/nope/weights.safetensors"], "not found"),
-        (["evaluate.attacks=[pgd21]"], "unknown attack"),
+        (["evaluate.attacks=[pgd21x]"], "unknown attack"),
     ],
 )
 def test_validate_semantic_errors(tiny_recipe, overrides: list[str], needle: str) -> None:
@@ -65,3 +65,10 @@ def test_missing_data_folder_is_a_warning_not_an_error(tiny_recipe) -> None:
         app, ["validate", str(tiny_recipe()), "data.dataset=mnist", "data.root=/nope/data"]
     )
     assert result.exit_code == 0 and "warning" in result.output and "/nope/data" in result.output
+
+
+@pytest.mark.parametrize("attack", ["pgd50", "pgd7-0.01", "cw40"])
+def test_validate_accepts_the_attack_grammar(tiny_recipe, attack: str) -> None:
+    """`validate` agrees with the attack registry: pgd<N>, pgd<N>-<step> and cw<N> are valid names."""
+    result = runner.invoke(app, ["validate", str(tiny_recipe()), f"evaluate.attacks=[{attack}]"])
+    assert result.exit_code == 0, result.output

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import io
 import json
-from functools import partial
+from dataclasses import replace
 
 from rich.console import Console
 
-from compressor.attacks import apgd, apgd_targeted, fab_targeted, square
-from compressor.attacks.autoattack import STANDARD
+from compressor.attacks import registry
 from compressor.evaluation import evaluate_robustness, print_evaluation, robust_vs_eps, write_evaluation
 from compressor.evaluation.robustness import eps_text
 
@@ -48,10 +47,15 @@ def test_healthy_model_numbers_and_checks(digits, tmp_path):
 
 def test_autoattack_stages_reported(digits, monkeypatch):
     model, x, y = digits
-    monkeypatch.setitem(STANDARD, "apgd-ce", partial(apgd, loss="ce", n_iter=10))
-    monkeypatch.setitem(STANDARD, "apgd-t", partial(apgd_targeted, n_iter=5, n_target_classes=2))
-    monkeypatch.setitem(STANDARD, "fab-t", partial(fab_targeted, n_iter=5, n_target_classes=2))
-    monkeypatch.setitem(STANDARD, "square", partial(square, n_queries=50))
+    cheap = {
+        "apgd-ce": {"n_iter": 10},
+        "apgd-t": {"n_iter": 5, "n_target_classes": 2},
+        "fab-t": {"n_iter": 5, "n_target_classes": 2},
+        "square": {"n_queries": 50},
+    }
+    for name, params in cheap.items():  # AutoAttack reads its stages' parameters from the registry
+        spec = registry.ATTACKS[name]
+        monkeypatch.setitem(registry._REGISTRY, name, replace(spec, params={**spec.params, **params}))
     result = evaluate_robustness(model, x, y, attacks=["autoattack"], eps=0.1, sanity_checks=False)
     stages = result.stages["autoattack"]
     assert list(stages) == ["clean", "apgd-ce", "apgd-t", "fab-t", "square"]

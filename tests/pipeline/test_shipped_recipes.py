@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from compressor.cli.recipes import shipped_recipes
-from compressor.cli.validate import validate_recipe
+from compressor.config import validate_recipe
 from compressor.pipeline.run import run_pipeline
 from compressor.pipeline.smoke import smoke_recipe
 

@@ -1,0 +1,117 @@
+"""Every check a recipe can pass or fail without training: names, files, attacks, backends, tolerances.
+
+`load_recipe` runs these for every command, so a typo costs seconds, not a training run; `compressor
+validate` runs exactly this and nothing more. What depends on the machine (a data folder, TensorRT) is a
+warning for `validate`, which may run on a laptop for a cluster job, and an error for a run on this machine.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from compressor.config.schema import DataConfig, ModelSpec, Recipe
+from compressor.errors import UserInputError
+
+DATASET_CLASSES = {"digits": 10, "mnist": 10, "cifar10": 10, "cifar100": 100}
+
+
+def num_classes(data: DataConfig) -> int | None:
+    """How many classes the data set has, when that is known before loading it."""
+    if data.class_names:
+        return len(data.class_names)
+    if data.dataset == "synthetic":
+        return data.synthetic.num_classes
+    if data.dataset == "imagefolder":
+        train = Path(str(data.root)).expanduser() / "train"
+        return sum(1 for p in train.iterdir() if p.is_dir()) if train.is_dir() else None
+    return DATASET_CLASSES[data.dataset]
+
+
+def _check_model(spec: ModelSpec, where: str) -> None:
+    from compressor.models import check_model_name
+
+    try:
+        check_model_name(spec)
+    except UserInputError as err:
+        raise UserInputError(f"{where}: {err}") from None
+    if spec.checkpoint is not None and not Path(spec.checkpoint).expanduser().is_file():
+        raise UserInputError(
+            f"{where}.checkpoint: file '{spec.checkpoint}' not found; fix the path or remove the key"
+        )
+
+
+def _data_problem(data: DataConfig, where: str) -> str | None:
+    """Why this machine cannot load the data set, if it cannot (None when it can, or will download it)."""
+    if data.root is None:
+        return None
+    root = Path(str(data.root)).expanduser()
+    if data.dataset == "imagefolder":
+        if not (root / "train").is_dir():
+            return f"{where}.root: '{root}' has no train/ folder (an ImageFolder root holds train/ and val/ or test/)"
+        if not ((root / "val").is_dir() or (root / "test").is_dir()):
+            return f"{where}.root: '{root}' has no val/ or test/ folder for the test split"
+        return None
+    if not root.is_dir() and not data.download:
+        return f"{where}.root: '{root}' is not a folder on this machine; fix it or set {where}.download: true"
+    return None
+
+
+def _check_attacks(recipe: Recipe, source: str) -> None:
+    from compressor.attacks.registry import get_attack
+
+    classes = num_classes(recipe.data)
+    for index, name in enumerate(recipe.evaluate.attacks):
+        try:
+            spec = get_attack(name)
+        except UserInputError as err:
+            raise UserInputError(f"{source}: evaluate.attacks.{index}: {err}") from None
+        if classes is not None and classes < spec.min_classes:
+            raise UserInputError(
+                f"{source}: evaluate.attacks.{index}: '{name}' needs at least {spec.min_classes} classes, "
+                f"the data has {classes}"
+            )
+
+
+def _check_export(recipe: Recipe, source: str) -> None:
+    missing = [f for f in recipe.verify.formats or () if f not in recipe.export.formats]
+    if missing:
+        raise UserInputError(
+            f"{source}: verify.formats: '{missing[0]}' is not exported (export.formats: "
+            f"{', '.join(recipe.export.formats)})"
+        )
+    try:
+        from compressor_edge.tolerances import VerifyTolerances
+    except ModuleNotFoundError:
+        raise UserInputError(
+            "the edge kit (package compressor-edge) is not installed; `pip install compressor` installs it"
+        ) from None
+    try:
+        VerifyTolerances.from_dict(recipe.verify.tolerances)
+    except ValueError as err:
+        raise UserInputError(f"{source}: verify.{err}") from None
+
+
+def check_recipe(recipe: Recipe, source: str, *, on_this_machine: bool = False) -> list[str]:
+    """Raise a one-line error for anything that would fail later; return the machine-dependent warnings.
+
+    With ``on_this_machine`` (a run here), the warnings are errors too.
+    """
+    _check_model(recipe.student, f"{source}: student")
+    for index, teacher in enumerate(recipe.teachers):
+        _check_model(teacher.model, f"{source}: teachers.{index}.model")
+        if teacher.train is None and not teacher.model.pretrained and teacher.model.checkpoint is None:
+            raise UserInputError(
+                f"{source}: teachers.{index} ({teacher.role}) has no weights: give it `train:`, "
+                "`pretrained: true` or a `checkpoint:`"
+            )
+    _check_attacks(recipe, source)
+    _check_export(recipe, source)
+    problems = [_data_problem(recipe.data, "data")]
+    problems += [_data_problem(z, f"evaluate.zero_shot.{i}") for i, z in enumerate(recipe.evaluate.zero_shot)]
+    if "tensorrt" in recipe.verify.backends and importlib.util.find_spec("tensorrt") is None:
+        problems.append("verify.backends: 'tensorrt' is listed but TensorRT is not installed on this machine")
+    warnings = [f"{source}: {p}" for p in problems if p is not None]
+    if on_this_machine and warnings:
+        raise UserInputError(warnings[0])
+    return warnings

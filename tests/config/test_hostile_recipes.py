@@ -1,0 +1,89 @@
+"""A typo anywhere in a recipe stops `compressor distill` before any compute: exit 2, one line, no run dir."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from compressor.cli.main import app
+
+# (override, a phrase the one-line error must contain): one or more mistakes in every recipe section.
+HOSTILE = [
+    ("descriptoin=x", "unknown key 'descriptoin'"),
+    ("run.devcie=cpu", "did you mean 'device'"),
+    ("run.name=two words", "run.name"),
+    ("data.dataset=digts", "data.dataset"),
+    ("data.batch_sise=8", "did you mean 'batch_size'"),
+    ("data.val_fraction=1", "data.val_fraction"),
+    ("data.dataset=mnist", "data.root is required"),
+    ("data.root=/nope/zz9", "not a folder"),
+    ("teachers.0.role=robst", "teachers.0.role"),
+    ("teachers.0.model.name=tiny_cn", "unknown timm model 'tiny_cn'"),
+    ("teachers.0.model.checkpoint=/nope/t.safetensors", "not found"),
+    ("teachers.1.train.method.name=natral", "unknown method 'natral'"),
+    ("teachers.1.train.method.name=ard", "a teacher trains with one of"),
+    ("teachers.1.train.epoch=1", "did you mean 'epochs'"),
+    ("student.name=no_such_net_zz9", "unknown timm model"),
+    ("student.checkpoint=/nope/s.safetensors", "not found"),
+    ("method.name=pgd_ta", "did you mean 'pgd_at'"),
+    ("method.beta=6", "unknown key 'method.beta'"),
+    ("attack.nrom=linf", "did you mean 'norm'"),
+    ("attack.eps=-1", "attack.eps"),
+    ("optim.name=sgdd", "optim.name"),
+    ("schedule.name=cosin", "schedule.name"),
+    ("train.epochs=0", "train.epochs"),
+    ("train.precison=fp32", "did you mean 'precision'"),
+    ("evaluate.attacks=[pgd20,autoatack]", "did you mean 'autoattack'"),
+    ("evaluate.attacks=[pgd0]", "unknown attack 'pgd0'"),
+    ("evaluate.num_imgaes=5", "did you mean 'num_images'"),
+    ("export.formats=[int9]", "export.formats"),
+    ("export.opset=9", "export.opset"),
+    ("verify.backends=[onnxruntime-cpy]", "verify.backends"),
+    ("verify.formats=[int8]", "'int8' is not exported"),
+    ("verify.tolerances={fp32: {max_abs_logit_dif: 1}}", "max_abs_logit_dif"),
+    ("report.plot=true", "did you mean 'plots'"),
+]
+# Mistakes that need two overrides together (a method whose teachers the recipe lacks).
+PAIRS = [
+    (["method.name=ciard", "teachers=[]"], "needs a robust and a clean teacher"),
+    (["method.name=kd", "method.teacher=robst"], "method.teacher"),
+    (["method.name=kd", "teachers=[]"], "needs a clean teacher"),
+]
+
+
+@pytest.fixture
+def distill(tiny_recipe, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Run `compressor distill` in-process on the tiny recipe; fail the test if any compute starts."""
+
+    def no_compute(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the pipeline started: the mistake was not caught before compute")
+
+    monkeypatch.setattr("compressor.pipeline.run.run_pipeline", no_compute)
+
+    def run(overrides: list[str]) -> tuple[int, list[str]]:
+        result = CliRunner().invoke(app, ["distill", str(tiny_recipe()), *overrides])
+        assert not (tmp_path / "runs").exists(), "something was written into the run directory"
+        return result.exit_code, [line for line in result.output.splitlines() if line.strip()]
+
+    return run
+
+
+@pytest.mark.parametrize(("override", "needle"), HOSTILE, ids=[case[0] for case in HOSTILE])
+def test_a_typo_stops_distill_before_compute(distill, override: str, needle: str) -> None:
+    code, lines = distill([override])
+    assert code == 2 and len(lines) == 1, lines
+    assert lines[0].startswith("error:") and needle in lines[0], lines
+
+
+@pytest.mark.parametrize(("overrides", "needle"), PAIRS, ids=[" ".join(case[0]) for case in PAIRS])
+def test_a_method_without_its_teachers_stops_distill(distill, overrides: list[str], needle: str) -> None:
+    code, lines = distill(overrides)
+    assert code == 2 and len(lines) == 1 and needle in lines[0], lines
+
+
+def test_the_clean_recipe_reaches_the_pipeline(distill) -> None:
+    """The guard itself can fail: a correct recipe does get to the (patched) pipeline."""
+    code, lines = distill([])
+    assert code == 3 and "the pipeline started" in lines[-1]
