@@ -100,10 +100,11 @@ def check_recipe(recipe: Recipe, source: str, *, on_this_machine: bool = False) 
     _check_model(recipe.student, f"{source}: student")
     for index, teacher in enumerate(recipe.teachers):
         _check_model(teacher.model, f"{source}: teachers.{index}.model")
-        if teacher.train is None and not teacher.model.pretrained and teacher.model.checkpoint is None:
+        model = teacher.model
+        if teacher.train is None and not model.pretrained and model.checkpoint is None and not model.pretrain:
             raise UserInputError(
                 f"{source}: teachers.{index} ({teacher.role}) has no weights: give it `train:`, "
-                "`pretrained: true` or a `checkpoint:`"
+                "`pretrained: true`, a `checkpoint:` or (open_clip) `pretrain:`"
             )
     _check_attacks(recipe, source)
     _check_export(recipe, source)
