@@ -9,9 +9,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from compressor_edge.bundle import FORMAT_FILES, Probes
+from compressor_edge.bundle import FORMAT_FILES, INT8_TENSORRT_FILE, Probes
 from compressor_edge.bundle_writer import make_manifest, write_manifest, write_probes
 from compressor_edge.convert import convert_to_fp16, quantize_int8
+from compressor_edge.machine import cpu_info, describe_cpu
 from torch import nn
 
 from compressor.errors import UserInputError
@@ -43,23 +44,57 @@ def _cpu_copy(model: nn.Module) -> nn.Module:
     return copied.to("cpu").float().eval().requires_grad_(False)
 
 
+def _int8_reduce_range(setting: bool | str) -> tuple[bool, str]:
+    """7-bit weights for the CPU file: 'auto' decides from this CPU (no VNNI/AMX: reduce), with the reason."""
+    if setting != "auto":
+        return bool(setting), "set in the recipe"
+    info = cpu_info()
+    if not info["flags_known"]:
+        return True, "auto: this CPU's ISA flags are unknown, so the saturation-safe 7-bit range is used"
+    if info["vnni"]:
+        return False, f"auto: the exporting CPU ({info['model']}) has VNNI, so U8S8 cannot saturate"
+    return True, f"auto: the exporting CPU ({info['model']}) lacks VNNI, where U8S8 int16 sums can saturate"
+
+
 def _int8(
     fp32: Path,
-    dst: Path,
+    staging: Path,
     clean: np.ndarray | None,
     adversarial: np.ndarray | None,
+    *,
     method: str,
-    reduce_range: bool,
-) -> dict:
+    reduce_range: bool | str,
+    tensorrt: bool,
+) -> dict[str, Any]:
+    """The CPU (U8S8) int8 file, and the symmetric TensorRT one when TensorRT is a target: manifest metadata."""
     if clean is None:
         raise UserInputError("export: int8 needs calibration_images (training images in [0, 1])")
     pool = clean if adversarial is None else np.concatenate([clean, adversarial])
-    try:
-        settings = quantize_int8(fp32, dst, pool, method=method, reduce_range=reduce_range)
-    except ValueError as err:
-        raise UserInputError(f"export: {err}") from None
+    reduce, reason = _int8_reduce_range(reduce_range)
     n_adv = 0 if adversarial is None else len(adversarial)
-    return {**settings, "clean_calibration_images": len(clean), "adversarial_calibration_images": n_adv}
+    counts = {"clean_calibration_images": len(clean), "adversarial_calibration_images": n_adv}
+    targets = [("cpu", FORMAT_FILES["int8"])] + ([("tensorrt", INT8_TENSORRT_FILE)] if tensorrt else [])
+    entries = []
+    for target, name in targets:
+        try:
+            settings = quantize_int8(
+                fp32, staging / name, pool, target=target, method=method, reduce_range=reduce
+            )
+        except ValueError as err:
+            raise UserInputError(f"export: {err}") from None
+        if target == "cpu":
+            settings["reduce_range_reason"] = reason
+            settings["exporting_cpu"] = describe_cpu()
+        entries.append(
+            {
+                "file": name,
+                "runtimes": settings["runtimes"],
+                "precision": f"int8 QDQ for {target}, float32 inputs and outputs",
+                "quantization": {**settings, **counts},
+            }
+        )
+    main, *alternates = entries
+    return {**main, "alternates": alternates} if alternates else main
 
 
 def export_bundle(
@@ -81,10 +116,13 @@ def export_bundle(
     extra_manifest: Mapping[str, Any] | None = None,
     exporter: Exporter = "dynamo",
     int8_calibration_method: str = "minmax",
-    int8_reduce_range: bool = True,
+    int8_reduce_range: bool | str = "auto",
+    int8_tensorrt: bool = False,
 ) -> Path:
     """Export, check every file against PyTorch, and write the bundle; an earlier bundle survives any failure.
 
+    int8 writes the CPU runtimes' U8S8 file (7-bit weights when `int8_reduce_range` says so; "auto": when
+    this CPU lacks VNNI) and, with `int8_tensorrt`, TensorRT's symmetric file beside it.
     Raises UserInputError (exit 2) for bad arguments and ExportFailed (exit 3) when an exported file fails
     onnx's checker or disagrees with PyTorch on the probes.
     """
@@ -131,18 +169,20 @@ def export_bundle(
             convert_to_fp16(fp32, staging / FORMAT_FILES["fp16"])
             meta["fp16"] = {"precision": "float16 weights and arithmetic, float32 inputs and outputs"}
         if "int8" in formats:
-            quant = _int8(
+            meta["int8"] = _int8(
                 fp32,
-                staging / FORMAT_FILES["int8"],
+                staging,
                 calib,
                 adv_calib,
-                int8_calibration_method,
-                int8_reduce_range,
+                method=int8_calibration_method,
+                reduce_range=int8_reduce_range,
+                tensorrt=int8_tensorrt,
             )
-            meta["int8"] = {"precision": "int8 QDQ, float32 inputs and outputs", "quantization": quant}
         for fmt in meta:
-            error = check_parity(staging / FORMAT_FILES[fmt], sample, sample_logits, EXPORT_BOUNDS[fmt])
-            meta[fmt]["export_check"] = {"max_abs_logit_diff": error, "images": len(sample)}
+            for entry in [meta[fmt], *meta[fmt].get("alternates", [])]:
+                name = entry.get("file", FORMAT_FILES[fmt])
+                error = check_parity(staging / name, sample, sample_logits, EXPORT_BOUNDS[fmt])
+                entry["export_check"] = {"max_abs_logit_diff": error, "images": len(sample)}
         write_probes(staging, probes)
         fields = {
             "opset": actual_opset,

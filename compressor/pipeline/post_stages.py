@@ -143,6 +143,7 @@ def run_export(recipe: Recipe, run: RunDir, data: DataBundle, device: torch.devi
         exporter=cfg.exporter,
         int8_calibration_method=cfg.int8_calibration_method,
         int8_reduce_range=cfg.int8_reduce_range,
+        int8_tensorrt=cfg.tensorrt.enabled,
     )
     return {"bundle": str(bundle), "formats": list(cfg.formats)}
 
@@ -162,6 +163,7 @@ def run_verify(recipe: Recipe, run: RunDir) -> dict[str, Any]:
         batch_sizes=tuple(recipe.export.tensorrt.batch_sizes),
         latency_runs=cfg.latency_runs,
         threads=cfg.threads,
+        allow_chance_reference=cfg.allow_chance_reference,
     )
     out = run.stage("verify")
     out.mkdir(parents=True, exist_ok=True)

@@ -19,6 +19,7 @@ MANIFEST_FILE = "manifest.json"
 PROBES_FILE = "probes.npz"
 FORMAT_FILES: dict[str, str] = {"fp32": "model.onnx", "fp16": "model.fp16.onnx", "int8": "model.int8.onnx"}
 FORMATS: tuple[str, ...] = tuple(FORMAT_FILES)
+INT8_TENSORRT_FILE = "model.int8.tensorrt.onnx"  # the symmetric QDQ file, an alternate of the int8 format
 PROBE_KEYS = ("clean_images", "labels", "adversarial_images", "clean_logits", "adversarial_logits")
 NORMS = ("linf", "l2")
 _REQUIRED_KEYS = ("schema_version", "input", "output", "class_names", "threat_model", "formats", "probes")
@@ -58,11 +59,35 @@ class Bundle:
     def formats(self) -> tuple[str, ...]:
         return tuple(f for f in FORMATS if f in self.manifest["formats"])
 
-    def model_path(self, fmt: str) -> Path:
-        """Path of the ONNX file of one format; BundleError if the bundle has no such format."""
+    def model_entry(self, fmt: str, backend: str | None = None) -> Mapping[str, Any]:
+        """The manifest entry of the file of `fmt` made for `backend` (any file of it when None).
+
+        A format's entry may list the `runtimes` its file is for and `alternates` (other files of the same
+        format, e.g. int8's symmetric QDQ file for TensorRT); an entry without `runtimes` serves every runtime.
+        """
         if fmt not in self.manifest["formats"]:
             raise BundleError(f"{self.root}: bundle has no '{fmt}' model (it has {', '.join(self.formats)})")
-        return self.root / self.manifest["formats"][fmt]["file"]
+        entry = self.manifest["formats"][fmt]
+        if backend is None:
+            return entry
+        candidates = [entry, *entry.get("alternates", [])]
+        for candidate in candidates:
+            if "runtimes" not in candidate or backend in candidate["runtimes"]:
+                return candidate
+        served = sorted({r for c in candidates for r in c["runtimes"]})
+        raise BundleError(
+            f"{self.root}: bundle has no {fmt} file for {backend} (its {fmt} files serve {', '.join(served)}); "
+            "re-export with that runtime as a target (export.tensorrt.enabled for tensorrt)"
+        )
+
+    def model_path(self, fmt: str, backend: str | None = None) -> Path:
+        """Path of the ONNX file of `fmt` for `backend`; BundleError if the bundle has none."""
+        return self.root / self.model_entry(fmt, backend)["file"]
+
+    def files(self, fmt: str) -> list[Path]:
+        """Every ONNX file of one format (the main one first, then its alternates)."""
+        entry = self.model_entry(fmt)
+        return [self.root / e["file"] for e in [entry, *entry.get("alternates", [])]]
 
     @property
     def input_name(self) -> str:
@@ -184,9 +209,11 @@ def load_bundle(root: str | Path, *, check_hashes: bool = True) -> Bundle:
         )
     if check_hashes:
         for fmt, entry in formats.items():
-            _check_file(root, entry, f"{fmt} model")
+            for item in [entry, *entry.get("alternates", [])]:
+                _check_file(root, item, f"{fmt} model")
         _check_file(root, manifest["probes"], "probes")
     bundle = Bundle(root=root, manifest=manifest)
     for fmt in bundle.formats:
-        _check_onnx(bundle.model_path(fmt), bundle.input_name)
+        for path in bundle.files(fmt):
+            _check_onnx(path, bundle.input_name)
     return bundle

@@ -40,6 +40,14 @@ def _file_entry(root: Path, name: str) -> dict[str, Any]:
     return {"file": name, "sha256": sha256_file(path), "bytes": path.stat().st_size}
 
 
+def _format_entry(root: Path, name: str, meta: Mapping[str, Any]) -> dict[str, Any]:
+    """File entry plus metadata; `alternates` (each with its own `file`) get their hashes too."""
+    entry = {**_file_entry(root, name), **{k: v for k, v in meta.items() if k != "alternates"}}
+    if "alternates" in meta:
+        entry["alternates"] = [_format_entry(root, alt["file"], alt) for alt in meta["alternates"]]
+    return entry
+
+
 def make_manifest(
     root: Path,
     *,
@@ -75,9 +83,7 @@ def make_manifest(
         },
         "class_names": list(class_names),
         "threat_model": {"eps": float(eps), "norm": norm},
-        "formats": {
-            fmt: {**_file_entry(root, FORMAT_FILES[fmt]), **dict(meta)} for fmt, meta in formats.items()
-        },
+        "formats": {fmt: _format_entry(root, FORMAT_FILES[fmt], meta) for fmt, meta in formats.items()},
         "probes": {
             **_file_entry(root, PROBES_FILE),
             "count": int(labels.shape[0]),

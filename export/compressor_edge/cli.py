@@ -117,7 +117,7 @@ def _bench(args: argparse.Namespace) -> int:
     rows = []
     for backend_name in args.backends:
         for fmt in args.formats or bundle.formats:
-            path = bundle.model_path(fmt)
+            path = bundle.model_path(fmt, backend_name)
             with create_backend(
                 backend_name,
                 path,
@@ -146,7 +146,7 @@ def _bench(args: argparse.Namespace) -> int:
 def _predict(args: argparse.Namespace) -> int:
     bundle = load_bundle(args.bundle)
     images, names = load_images(args.images, bundle.image_shape)
-    path = bundle.model_path(args.format)
+    path = bundle.model_path(args.format, args.backend)
     with create_backend(args.backend, path, cache_dir=args.engine_cache, threads=args.threads) as backend:
         logits = backend.predict(images)
     shifted = np.exp(logits - logits.max(axis=1, keepdims=True))

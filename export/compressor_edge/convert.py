@@ -1,17 +1,26 @@
-"""ONNX to ONNX: the fp16 model and the int8 (static QDQ) model, derived from the fp32 export.
+"""ONNX to ONNX: the fp16 model and the int8 (static QDQ) models, derived from the fp32 export.
 
-Both keep float32 inputs and outputs, so every format of a bundle is called the same way. The int8 model is
-what TensorRT's explicit quantisation expects: QuantizeLinear/DequantizeLinear pairs with int8, symmetric
-(zero point 0) activations and per-channel symmetric weights. Biases stay float: TensorRT fuses them itself,
-and int32 bias DequantizeLinear nodes have been reported to stop its ONNX parser (onnxruntime issue 17738).
-Pre-processing uses ONNX shape inference only: onnxruntime's symbolic shape inference needs sympy, which
-onnxruntime no longer installs, and the exported graphs already carry the shapes it would add.
+All keep float32 inputs and outputs, so every format of a bundle is called the same way. int8 comes in one
+scheme per kind of runtime, because each runtime fuses a different one into int8 kernels:
+
+- "cpu" (onnxruntime CPU, OpenVINO): onnxruntime's U8S8 QDQ scheme: asymmetric uint8 activations,
+  symmetric per-channel int8 weights, int32 bias. This is what the CPU kernels fuse (QLinearConv /
+  MatMulInteger paths); symmetric int8 activations leave most Q/DQ pairs as standalone ops and were
+  measured no faster than fp32. On x86 CPUs without VNNI its u8 x s8 products go through int16 sums that can
+  saturate, so there the weights are kept to 7 bits (`reduce_range`); with VNNI or AMX the full range is used.
+- "tensorrt": what TensorRT's explicit quantisation expects: symmetric (zero point 0) int8 activations and
+  per-channel symmetric weights; biases stay float (TensorRT fuses them itself, and int32 bias
+  DequantizeLinear nodes have been reported to stop its ONNX parser, onnxruntime issue 17738).
+
+Pre-processing is onnxruntime's quant_pre_process (ONNX shape inference and graph optimisation, which folds
+what the exporter left unfused) without its symbolic shape inference: the exported graphs already carry every
+shape except the dynamic batch, and the symbolic pass needs sympy, which the torch-free kit does not install.
 """
 
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -53,20 +62,35 @@ def _batches(images: np.ndarray, input_name: str, batch_size: int) -> Iterator[d
         yield {input_name: np.ascontiguousarray(images[start : start + batch_size], dtype=np.float32)}
 
 
+INT8_TARGETS: dict[str, dict[str, Any]] = {
+    "cpu": {
+        "runtimes": ["onnxruntime-cpu", "openvino-cpu", "onnxruntime-cuda"],
+        "why": "U8S8 QDQ (uint8 asymmetric activations, int8 per-channel weights, int32 bias): the scheme "
+        "onnxruntime's and OpenVINO's CPU int8 kernels fuse (onnxruntime-cuda runs the same file)",
+    },
+    "tensorrt": {
+        "runtimes": ["tensorrt"],
+        "why": "symmetric int8 QDQ (zero-point-0 activations, per-channel weights, float bias): what "
+        "TensorRT's explicit quantisation builds int8 kernels from",
+    },
+}
+
+
 def quantize_int8(
     src: Path,
     dst: Path,
     calibration_images: np.ndarray,
     *,
+    target: str = "cpu",
     method: str = "minmax",
     batch_size: int = 32,
-    reduce_range: bool = True,
+    reduce_range: bool = False,
+    nodes_to_exclude: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Static QDQ int8 quantisation calibrated on float32 images [N,C,H,W] in [0,1]; returns its settings.
+    """Static QDQ int8 quantisation for one target kind, calibrated on float32 images [N,C,H,W] in [0,1].
 
-    `reduce_range` keeps weights in 7 bits: onnxruntime's fused int8 CPU kernels overflow int16 intermediates
-    on x86 CPUs without VNNI (on an AVX2 EPYC a digits CNN's int8 top-1 agreement with fp32 fell to 60%;
-    with 7-bit weights it was 99%). A TensorRT-only deployment can turn it off for the full 8-bit range.
+    Returns the settings written into the manifest. `reduce_range` (7-bit weights) only applies to the
+    "cpu" target, for x86 CPUs without VNNI; `nodes_to_exclude` names nodes that stay in float.
     """
     import onnxruntime
     from onnxruntime.quantization import (
@@ -87,9 +111,12 @@ def quantize_int8(
         raise ValueError(
             f"int8 calibration method must be one of {', '.join(CALIBRATION_METHODS)}, got {method!r}"
         )
+    if target not in INT8_TARGETS:
+        raise ValueError(f"int8 target must be one of {', '.join(INT8_TARGETS)}, got {target!r}")
     if calibration_images.ndim != 4 or calibration_images.shape[0] == 0:
         raise ValueError("int8 calibration needs a non-empty float32 array [N, C, H, W]")
     input_name = onnx.load(str(src), load_external_data=False).graph.input[0].name
+    cpu = target == "cpu"
 
     class Reader(CalibrationDataReader):
         def __init__(self) -> None:
@@ -107,18 +134,27 @@ def quantize_int8(
             Reader(),
             quant_format=QuantFormat.QDQ,
             per_channel=True,
-            reduce_range=reduce_range,
-            activation_type=QuantType.QInt8,
+            reduce_range=cpu and reduce_range,
+            activation_type=QuantType.QUInt8 if cpu else QuantType.QInt8,
             weight_type=QuantType.QInt8,
             calibrate_method=methods[method],
-            extra_options={"ActivationSymmetric": True, "WeightSymmetric": True, "QuantizeBias": False},
+            nodes_to_exclude=list(nodes_to_exclude),
+            extra_options={}
+            if cpu
+            else {"ActivationSymmetric": True, "WeightSymmetric": True, "QuantizeBias": False},
         )
+    seven_bit = cpu and reduce_range
     return {
+        "target": target,
+        "runtimes": list(INT8_TARGETS[target]["runtimes"]),
+        "why": INT8_TARGETS[target]["why"],
         "scheme": "static QDQ (onnxruntime.quantization)",
-        "activations": "int8, symmetric, per-tensor",
-        "weights": f"int8{' (7-bit range)' if reduce_range else ''}, symmetric, per-channel",
-        "bias": "float32 (not quantised)",
+        "activations": "uint8, asymmetric, per-tensor" if cpu else "int8, symmetric, per-tensor",
+        "weights": f"int8{' (7-bit range)' if seven_bit else ''}, symmetric, per-channel",
+        "bias": "int32" if cpu else "float32 (not quantised)",
+        "reduce_range": seven_bit,
         "calibration_method": method,
         "calibration_images": int(calibration_images.shape[0]),
+        "float_nodes": list(nodes_to_exclude),
         "onnxruntime": onnxruntime.__version__,
     }

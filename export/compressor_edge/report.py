@@ -8,6 +8,8 @@ from typing import Any
 from compressor_edge.latency import Latency
 from compressor_edge.tolerances import VerifyTolerances
 
+CHANCE_MARGIN = 0.05  # "at chance": clean accuracy within 5 points of 1/classes, or below it
+
 
 @dataclass
 class FormatResult:
@@ -16,12 +18,14 @@ class FormatResult:
     format: str
     backend: str
     device: str = ""
+    file: str = ""
     size_bytes: int = 0
     clean_acc: float | None = None
     adv_probe_acc: float | None = None
     square_acc: float | None = None
     square_mean_queries: float | None = None
     max_abs_logit_diff: float | None = None
+    rel_logit_diff: float | None = None
     top1_agreement: float | None = None
     latency: dict[int, Latency] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
@@ -40,6 +44,7 @@ class FormatResult:
             "format": self.format,
             "backend": self.backend,
             "device": self.device,
+            "file": self.file,
             "status": self.status,
             "size_bytes": self.size_bytes,
             "clean_acc": self.clean_acc,
@@ -47,6 +52,7 @@ class FormatResult:
             "square_acc": self.square_acc,
             "square_mean_queries": self.square_mean_queries,
             "max_abs_logit_diff": self.max_abs_logit_diff,
+            "rel_logit_diff": self.rel_logit_diff,
             "top1_agreement": self.top1_agreement,
             "latency_ms": {
                 str(b): {"median": t.median_ms, "p90": t.p90_ms, "runs": t.runs}
@@ -71,12 +77,32 @@ class VerifyReport:
     seed: int
     tolerances: VerifyTolerances
     results: list[FormatResult]
-    environment: dict[str, str] = field(default_factory=dict)
+    n_classes: int = 0
+    allow_chance_reference: bool = False
+    environment: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def reference_at_chance(self) -> bool:
+        """PyTorch's own clean probe accuracy is within CHANCE_MARGIN of 1/classes (or below): gates mean nothing."""
+        return self.n_classes > 0 and self.pytorch_clean_acc <= 1.0 / self.n_classes + CHANCE_MARGIN
 
     @property
     def passed(self) -> bool:
-        """True when at least one row ran and every row passed every gate."""
-        return bool(self.results) and all(r.status == "pass" for r in self.results)
+        """True when at least one row ran, every row passed every gate, and the reference is not at chance."""
+        rows_pass = bool(self.results) and all(r.status == "pass" for r in self.results)
+        return rows_pass and (self.allow_chance_reference or not self.reference_at_chance)
+
+    def verdict(self) -> str:
+        """PASS / FAIL, saying so when the PyTorch reference itself is at chance."""
+        word = "PASS" if self.passed else "FAIL"
+        if not self.reference_at_chance:
+            return word
+        chance = (
+            f"PyTorch's own clean accuracy on the probes ({_pct(self.pytorch_clean_acc)}) is at chance for "
+            f"{self.n_classes} classes ({_pct(1.0 / self.n_classes)}), so agreeing with it shows nothing"
+        )
+        allowed = " (allowed by allow_chance_reference)" if self.allow_chance_reference else ""
+        return f"{word}: {chance}{allowed}"
 
     @property
     def fastest_passing(self) -> FormatResult | None:
@@ -90,12 +116,15 @@ class VerifyReport:
         return {
             "bundle": self.bundle,
             "passed": self.passed,
+            "verdict": self.verdict(),
+            "pytorch_at_chance": self.reference_at_chance,
             "fastest_passing": None
             if fastest is None
             else {"format": fastest.format, "backend": fastest.backend},
             "threat_model": {"eps": self.eps, "norm": self.norm},
             "n_probes": self.n_probes,
             "pytorch": {"clean_acc": self.pytorch_clean_acc, "adv_probe_acc": self.pytorch_adv_acc},
+            "n_classes": self.n_classes,
             "square_queries": self.square_queries,
             "seed": self.seed,
             "tolerances": self.tolerances.to_dict(),
@@ -115,6 +144,7 @@ class VerifyReport:
             "adv-probe",
             "Square",
             "max abs dlogit",
+            "rel dlogit",
             "top-1 agree",
         ]
         head += [f"latency b{b} (ms)" for b in batches]
@@ -125,6 +155,7 @@ class VerifyReport:
                 _pct(r.adv_probe_acc),
                 _pct(r.square_acc),
                 _num(r.max_abs_logit_diff),
+                _num(r.rel_logit_diff),
                 _pct(r.top1_agreement),
             ]
             cells += [f"{r.latency[b].median_ms:.2f}" if b in r.latency else "-" for b in batches]
@@ -135,8 +166,10 @@ class VerifyReport:
             f"PyTorch on the same {self.n_probes} probes: clean {_pct(self.pytorch_clean_acc)}, "
             f"adv-probe {_pct(self.pytorch_adv_acc)}. Threat model: {self.norm}, eps {self.eps:.5g}; "
             f"Square: {self.square_queries} queries, seed {self.seed}.",
-            f"Verdict: {'PASS' if self.passed else 'FAIL'}. Fastest passing (batch 1): "
+            f"Verdict: {self.verdict()}. Fastest passing (batch 1): "
             + ("none" if fastest is None else f"{fastest.format} on {fastest.backend}"),
+            f"Machine: {self.environment.get('machine', 'not recorded')}. Files: "
+            + ", ".join(sorted({f"{r.format}/{r.backend}: {r.file}" for r in self.results if r.file})),
         ]
         if self.square_queries == 0:
             lines.append(

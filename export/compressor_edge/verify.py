@@ -5,6 +5,7 @@ from __future__ import annotations
 import platform
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -12,6 +13,7 @@ from compressor_edge.backends import BACKENDS, Backend, create_backend
 from compressor_edge.bundle import FORMATS, Bundle, Probes, load_bundle
 from compressor_edge.errors import BackendUnavailable, BundleError
 from compressor_edge.latency import measure, tile_batch
+from compressor_edge.machine import cpu_info, describe_cpu
 from compressor_edge.report import FormatResult, VerifyReport
 from compressor_edge.square import square_attack_linf
 from compressor_edge.tolerances import FormatTolerances, VerifyTolerances
@@ -26,13 +28,25 @@ def _gate_failures(
 ) -> list[str]:
     """One line per failed gate, stating the measured value, the bound and the formula."""
     diff, agree, clean, adv = r.max_abs_logit_diff, r.top1_agreement, r.clean_acc, r.adv_probe_acc
-    if diff is None or agree is None or clean is None or adv is None:
+    rel = r.rel_logit_diff
+    if diff is None or rel is None or agree is None or clean is None or adv is None:
         raise ValueError("gates need a row whose parity and accuracies were measured")
-    checks: list[tuple[bool, str]] = [
-        (
-            diff <= tol.max_abs_logit_diff,
-            f"max |dlogit| {diff:.3g} > max_abs_logit_diff {tol.max_abs_logit_diff:g}",
-        ),
+    checks: list[tuple[bool, str]] = []
+    if tol.max_abs_logit_diff is not None:
+        checks.append(
+            (
+                diff <= tol.max_abs_logit_diff,
+                f"max |dlogit| {diff:.3g} > max_abs_logit_diff {tol.max_abs_logit_diff:g}",
+            )
+        )
+    if tol.max_rel_logit_diff is not None:
+        checks.append(
+            (
+                rel <= tol.max_rel_logit_diff,
+                f"max |dlogit| / logit scale {rel:.3g} > max_rel_logit_diff {tol.max_rel_logit_diff:g}",
+            )
+        )
+    checks += [
         (
             agree >= tol.min_top1_agreement,
             f"top-1 agreement {agree:.3f} < min_top1_agreement {tol.min_top1_agreement:g}",
@@ -91,8 +105,11 @@ def _measure_format(
     threads: int | None,
 ) -> FormatResult:
     """Run one format on one backend and fill in every measurement (no gating)."""
-    path = bundle.model_path(fmt)
-    result = FormatResult(format=fmt, backend=backend_name, size_bytes=path.stat().st_size)
+    try:
+        path = bundle.model_path(fmt, backend_name)
+    except BundleError as err:  # no file of this format for this runtime: a failed row, not bad input
+        return FormatResult(format=fmt, backend=backend_name, error=str(err))
+    result = FormatResult(format=fmt, backend=backend_name, file=path.name, size_bytes=path.stat().st_size)
     try:
         backend = create_backend(
             backend_name, path, batch_sizes=batch_sizes, cache_dir=cache_dir, threads=threads
@@ -131,6 +148,8 @@ def _run_checks(
     reference = np.concatenate([probes.clean_logits, probes.adversarial_logits])
     runtime = np.concatenate([clean, adv])
     result.max_abs_logit_diff = float(np.abs(runtime - reference).max())
+    scale = float(np.ptp(reference, axis=1).mean())
+    result.rel_logit_diff = result.max_abs_logit_diff / scale if scale > 0 else float("inf")
     result.top1_agreement = float((runtime.argmax(1) == reference.argmax(1)).mean())
     result.clean_acc = _accuracy(clean, probes.labels)
     result.adv_probe_acc = _accuracy(adv, probes.labels)
@@ -164,11 +183,13 @@ def verify_bundle(
     latency_runs: int = 30,
     cache_dir: str | Path | None = None,
     threads: int | None = None,
+    allow_chance_reference: bool = False,
 ) -> VerifyReport:
     """Measure every format on every backend against the bundle's PyTorch probes and gate each row.
 
     Raises BundleError (bad input) for a missing, corrupt or tampered bundle or an unavailable backend;
-    a failed gate is not an exception: it shows in the report (`passed` is False). Latency is measured at
+    a failed gate is not an exception: it shows in the report (`passed` is False). A bundle whose PyTorch
+    reference is itself at chance on the probes fails unless `allow_chance_reference` (smoke runs). Latency is measured at
     each of `batch_sizes` (TensorRT builds one optimisation profile per size).
     """
     tolerances = tolerances or VerifyTolerances()
@@ -217,11 +238,13 @@ def verify_bundle(
         seed=seed,
         tolerances=tolerances,
         results=results,
+        n_classes=len(bundle.class_names),
+        allow_chance_reference=allow_chance_reference,
         environment=_environment(),
     )
 
 
-def _environment() -> dict[str, str]:
+def _environment() -> dict[str, Any]:
     import onnxruntime
 
     from compressor_edge import __version__
@@ -231,5 +254,6 @@ def _environment() -> dict[str, str]:
         "onnxruntime": onnxruntime.__version__,
         "numpy": np.__version__,
         "python": platform.python_version(),
-        "machine": f"{platform.system()} {platform.machine()} ({platform.processor() or 'unknown cpu'})",
+        "machine": f"{platform.system()} {describe_cpu()}",
+        "cpu": cpu_info(),
     }

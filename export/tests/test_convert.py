@@ -1,4 +1,4 @@
-"""fp16 and int8 conversion: float32 I/O kept, sorted valid graphs, QDQ as TensorRT needs it."""
+"""fp16 and int8 conversion: float32 I/O kept, sorted valid graphs, QDQ in the scheme each runtime fuses."""
 
 from __future__ import annotations
 
@@ -26,18 +26,46 @@ def test_fp16_keeps_float32_io_and_a_sorted_graph(tmp_path: Path) -> None:
     assert {t.data_type for t in model.graph.initializer} == {TensorProto.FLOAT16}
 
 
-def test_int8_is_symmetric_per_channel_qdq_with_float_bias(good_bundle: Path) -> None:
-    model = onnx.load(good_bundle / "model.int8.onnx")
+def _qdq(path: Path) -> tuple[onnx.ModelProto, dict[str, np.ndarray], list[onnx.NodeProto]]:
+    model = onnx.load(path)
     inits = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
     quant = [n for n in model.graph.node if n.op_type in ("QuantizeLinear", "DequantizeLinear")]
-    assert _io_types(model) == [TensorProto.FLOAT, TensorProto.FLOAT]
-    assert len(quant) >= 3
+    assert _io_types(model) == [TensorProto.FLOAT, TensorProto.FLOAT] and len(quant) >= 3
+    return model, inits, quant
+
+
+def _weight_dq(inits: dict[str, np.ndarray], quant: list[onnx.NodeProto]) -> list[onnx.NodeProto]:
+    return [
+        n
+        for n in quant
+        if n.op_type == "DequantizeLinear"
+        and inits.get(n.input[0]) is not None
+        and inits[n.input[0]].ndim == 2
+    ]
+
+
+def test_cpu_int8_is_u8s8_qdq_with_int32_bias(good_bundle: Path) -> None:
+    _, inits, quant = _qdq(good_bundle / "model.int8.onnx")
+    zero_points = [inits[n.input[2]] for n in quant]
+    assert any(z.dtype == np.uint8 for z in zero_points)  # activations: asymmetric uint8
+    weights = _weight_dq(inits, quant)
+    assert weights and all(inits[n.input[0]].dtype == np.int8 for n in weights)
+    assert all(inits[n.input[1]].shape == (4,) for n in weights)  # one scale per class row
+    assert all(not inits[n.input[2]].any() for n in weights)  # weights symmetric
+    assert any(a.dtype == np.int32 and a.ndim == 1 for a in inits.values())  # the quantised bias
+
+
+def test_tensorrt_int8_is_symmetric_per_channel_with_float_bias(tmp_path: Path) -> None:
+    onnx.save(linear_onnx(), tmp_path / "m.onnx")
+    settings = quantize_int8(tmp_path / "m.onnx", tmp_path / "q.onnx", probe_set(64)[0], target="tensorrt")
+    assert settings["runtimes"] == ["tensorrt"] and settings["reduce_range"] is False
+    _, inits, quant = _qdq(tmp_path / "q.onnx")
     for node in quant:
         zero_point = inits[node.input[2]]
         assert zero_point.dtype == np.int8 and not zero_point.any()
     assert not any(a.dtype == np.int32 for a in inits.values())  # biases stay float
-    weight_dq = [n for n in quant if n.op_type == "DequantizeLinear" and inits.get(n.input[0]) is not None]
-    assert weight_dq and all(inits[n.input[1]].shape == (4,) for n in weight_dq)  # one scale per class row
+    weights = _weight_dq(inits, quant)
+    assert weights and all(inits[n.input[1]].shape == (4,) for n in weights)
 
 
 def test_int8_rejects_bad_settings(tmp_path: Path) -> None:
@@ -46,6 +74,8 @@ def test_int8_rejects_bad_settings(tmp_path: Path) -> None:
         quantize_int8(tmp_path / "m.onnx", tmp_path / "q.onnx", probe_set(4)[0], method="kl")
     with pytest.raises(ValueError, match="non-empty"):
         quantize_int8(tmp_path / "m.onnx", tmp_path / "q.onnx", np.zeros((0, 3, 8, 8), np.float32))
+    with pytest.raises(ValueError, match="int8 target"):
+        quantize_int8(tmp_path / "m.onnx", tmp_path / "q.onnx", probe_set(4)[0], target="gpu")
 
 
 def test_sort_nodes_repairs_order_and_detects_cycles() -> None:

@@ -67,7 +67,7 @@ def test_engine_matches_onnxruntime_and_is_cached(good_bundle: Path, tmp_path: P
     if reason:
         pytest.skip(f"TensorRT test needs TensorRT and a CUDA device: {reason}")
     bundle = load_bundle(good_bundle)
-    path = bundle.model_path(fmt)
+    path = bundle.model_path(fmt, "tensorrt")  # int8: the symmetric file made for TensorRT
     images = bundle.probes().clean_images
     with create_backend("onnxruntime-cpu", path) as ort_backend:
         expected = ort_backend.predict(images)

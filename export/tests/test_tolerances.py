@@ -9,7 +9,8 @@ from compressor_edge import VerifyTolerances
 
 def test_defaults_tighten_from_int8_to_fp32() -> None:
     tol = VerifyTolerances()
-    assert tol.fp32.max_abs_logit_diff < tol.fp16.max_abs_logit_diff < tol.int8.max_abs_logit_diff
+    assert tol.fp32.max_abs_logit_diff < tol.fp16.max_abs_logit_diff
+    assert tol.int8.max_abs_logit_diff is None and tol.int8.max_rel_logit_diff == 0.25  # scale-relative
     assert tol.fp32.min_top1_agreement > tol.fp16.min_top1_agreement > tol.int8.min_top1_agreement
     assert tol.fp32.max_adv_acc_drop < tol.int8.max_adv_acc_drop
     assert tol.fp32.min_square_acc is None and tol.int8.max_latency_ms is None
@@ -30,7 +31,7 @@ def test_from_dict_overlays_only_given_fields() -> None:
         ({"int8": {"max_adv_acc_dorp": 0.1}}, "did you mean 'max_adv_acc_drop'"),
         ({"int4": {}}, "unknown format"),
         ({"fp16": {"max_abs_logit_diff": "big"}}, "expected a number"),
-        ({"fp16": {"max_abs_logit_diff": None}}, "expected a number"),
+        ({"fp16": {"min_top1_agreement": None}}, "expected a number"),
         ({"fp16": 3}, "expected a mapping"),
     ],
 )

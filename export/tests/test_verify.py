@@ -5,10 +5,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from tiny_bundles import make_bundle
 
-from compressor_edge import BackendUnavailable, BundleError, VerifyTolerances, verify_bundle
+from compressor_edge import (
+    BackendUnavailable,
+    BundleError,
+    VerifyTolerances,
+    load_bundle,
+    sha256_file,
+    verify_bundle,
+)
 from compressor_edge.bundle import MANIFEST_FILE
 
 FAST = {"square_queries": 100, "latency_runs": 5, "batch_sizes": (1, 8)}
@@ -96,3 +104,37 @@ def test_unknown_or_missing_backend_is_bad_input(good_bundle: Path) -> None:
     if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
         with pytest.raises(BackendUnavailable, match="CUDAExecutionProvider is not available"):
             verify_bundle(good_bundle, backends=["onnxruntime-cuda"], **FAST)
+
+
+def test_each_int8_file_runs_on_the_runtimes_it_is_for(good_bundle: Path, tmp_path: Path) -> None:
+    bundle = load_bundle(good_bundle)
+    assert bundle.model_path("int8", "onnxruntime-cpu").name == "model.int8.onnx"
+    assert bundle.model_path("int8", "openvino-cpu").name == "model.int8.onnx"
+    assert bundle.model_path("int8", "tensorrt").name == "model.int8.tensorrt.onnx"
+    assert bundle.model_path("fp32", "tensorrt").name == "model.onnx"
+    cpu_only = load_bundle(make_bundle(tmp_path / "cpu", formats=("fp32", "int8"), tensorrt=False))
+    with pytest.raises(BundleError, match="no int8 file for tensorrt"):
+        cpu_only.model_path("int8", "tensorrt")
+
+
+def test_tampered_alternate_int8_file_is_caught(bundle_copy) -> None:
+    root = bundle_copy()
+    with open(root / "model.int8.tensorrt.onnx", "ab") as handle:
+        handle.write(b"\0")
+    with pytest.raises(BundleError, match="sha256 mismatch"):
+        load_bundle(root)
+
+
+def test_reference_at_chance_is_not_a_pass(bundle_copy) -> None:
+    root = bundle_copy()
+    probes = dict(np.load(root / "probes.npz"))
+    probes["labels"] = (probes["clean_logits"].argmax(1) + 1) % 4  # PyTorch now wrong on every probe
+    np.savez(root / "probes.npz", **probes)
+    manifest = json.loads((root / MANIFEST_FILE).read_text())
+    manifest["probes"]["sha256"] = sha256_file(root / "probes.npz")
+    (root / MANIFEST_FILE).write_text(json.dumps(manifest))
+    report = verify_bundle(root, formats=["fp32"], **FAST)
+    assert report.results[0].status == "pass" and report.reference_at_chance and not report.passed
+    assert "at chance for 4 classes" in report.to_markdown()
+    allowed = verify_bundle(root, formats=["fp32"], allow_chance_reference=True, **FAST)
+    assert allowed.passed and "allowed by allow_chance_reference" in allowed.to_markdown()

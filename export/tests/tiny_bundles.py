@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from compressor_edge.bundle import FORMAT_FILES, Probes
+from compressor_edge.bundle import FORMAT_FILES, INT8_TENSORRT_FILE, Probes
 from compressor_edge.bundle_writer import INPUT_NAME, OUTPUT_NAME, make_manifest, write_manifest, write_probes
 from compressor_edge.convert import convert_to_fp16, quantize_int8
 
@@ -105,23 +106,40 @@ def probe_set(n: int = 48, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return x, y.astype(np.int64)
 
 
-def _write_formats(root: Path, formats: Sequence[str], double_normalisation: bool) -> None:
+def _write_formats(
+    root: Path, formats: Sequence[str], double_normalisation: bool, tensorrt: bool
+) -> dict[str, dict[str, Any]]:
+    """Write the ONNX files; returns each format's manifest metadata (int8: the CPU file, TensorRT's beside)."""
     fp32 = linear_onnx(double_normalisation=double_normalisation)
     onnx.save(fp32, root / FORMAT_FILES["fp32"])
+    meta: dict[str, dict[str, Any]] = {fmt: {} for fmt in formats}
     if "fp16" in formats:
         convert_to_fp16(root / FORMAT_FILES["fp32"], root / FORMAT_FILES["fp16"])
     if "int8" in formats:
-        quantize_int8(root / FORMAT_FILES["fp32"], root / FORMAT_FILES["int8"], probe_set(64, seed=7)[0])
+        calibration = probe_set(64, seed=7)[0]
+        cpu = quantize_int8(root / FORMAT_FILES["fp32"], root / FORMAT_FILES["int8"], calibration)
+        meta["int8"] = {"runtimes": cpu["runtimes"], "quantization": cpu}
+        if tensorrt:
+            trt = quantize_int8(
+                root / FORMAT_FILES["fp32"], root / INT8_TENSORRT_FILE, calibration, target="tensorrt"
+            )
+            alternate = {"file": INT8_TENSORRT_FILE, "runtimes": trt["runtimes"], "quantization": trt}
+            meta["int8"]["alternates"] = [alternate]
     if "fp32" not in formats:
         (root / FORMAT_FILES["fp32"]).unlink()
+    return meta
 
 
 def make_bundle(
-    root: Path, *, formats: Sequence[str] = ("fp32", "fp16", "int8"), double_normalisation: bool = False
+    root: Path,
+    *,
+    formats: Sequence[str] = ("fp32", "fp16", "int8"),
+    double_normalisation: bool = False,
+    tensorrt: bool = True,
 ) -> Path:
-    """Write a complete tiny bundle into `root` and return it."""
+    """Write a complete tiny bundle into `root` and return it (with TensorRT's int8 file unless told not to)."""
     root.mkdir(parents=True, exist_ok=True)
-    _write_formats(root, formats, double_normalisation)
+    meta = _write_formats(root, formats, double_normalisation, tensorrt)
     x, y = probe_set()
     adv = worst_case(x, y, EPS)
     probes = Probes(x, y, adv, reference_logits(x), reference_logits(adv))
@@ -132,7 +150,7 @@ def make_bundle(
         class_names=CLASSES,
         eps=EPS,
         norm="linf",
-        formats={fmt: {} for fmt in formats},
+        formats=meta,
         probes=probes,
         fields={"opset": 18, "pytorch_metrics": {"clean_acc": 1.0}},
     )

@@ -211,3 +211,24 @@ def test_int8_weight_range_on_this_cpu(cnn_bundle: Path, bundle_args: dict[str, 
         f"8-bit with onnxruntime graph optimisations off {unfused_agreement:.3f}"
     )
     assert agreement[True] >= 0.95
+
+
+def test_int8_files_per_target_and_weight_range_from_this_cpu(
+    tmp_path: Path, trained_cnn, bundle_args: dict[str, Any]
+) -> None:
+    from compressor_edge.machine import cpu_info
+
+    bundle = export_bundle(
+        trained_cnn, tmp_path / "t", **{**bundle_args, "formats": ("fp32", "int8")}, int8_tensorrt=True
+    )
+    loaded = load_bundle(bundle)
+    cpu, (trt,) = loaded.manifest["formats"]["int8"], loaded.manifest["formats"]["int8"]["alternates"]
+    assert cpu["file"] == "model.int8.onnx" and "onnxruntime-cpu" in cpu["runtimes"]
+    assert "openvino-cpu" in cpu["runtimes"] and "tensorrt" not in cpu["runtimes"]
+    assert trt["file"] == "model.int8.tensorrt.onnx" and trt["runtimes"] == ["tensorrt"]
+    assert cpu["quantization"]["activations"].startswith("uint8") and cpu["quantization"]["bias"] == "int32"
+    assert trt["quantization"]["activations"].startswith("int8, symmetric")
+    assert cpu["quantization"]["reduce_range"] is not cpu_info()["vnni"]  # "auto": 7 bits only without VNNI
+    assert "VNNI" in cpu["quantization"]["reduce_range_reason"]
+    assert trt["export_check"]["images"] == 64 and trt["sha256"] == sha256_file(bundle / trt["file"])
+    assert loaded.model_path("int8", "tensorrt").name == trt["file"]
