@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): pyproject.toml export/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -e ./export -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e "./export[openvino]" -e ".[dev]"
 	touch $(STAMP)
 
 setup: $(STAMP)

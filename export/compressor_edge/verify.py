@@ -249,9 +249,16 @@ def _environment() -> dict[str, Any]:
 
     from compressor_edge import __version__
 
+    try:
+        from importlib.metadata import version
+
+        openvino = version("openvino")
+    except Exception:  # PackageNotFoundError, or a broken install: say it is not there
+        openvino = "not installed"
     return {
         "compressor_edge": __version__,
         "onnxruntime": onnxruntime.__version__,
+        "openvino": openvino,
         "numpy": np.__version__,
         "python": platform.python_version(),
         "machine": f"{platform.system()} {describe_cpu()}",

@@ -1,4 +1,4 @@
-"""Backends by name: onnxruntime on CPU or CUDA, and TensorRT (engine built on this device)."""
+"""Backends by name: onnxruntime on CPU or CUDA, OpenVINO on the CPU, and TensorRT (engine built on this device)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 from compressor_edge.backends.base import Backend
 from compressor_edge.errors import BundleError
 
-BACKENDS = ("onnxruntime-cpu", "onnxruntime-cuda", "tensorrt")
+BACKENDS = ("onnxruntime-cpu", "onnxruntime-cuda", "openvino-cpu", "tensorrt")
 
 
 def create_backend(
@@ -24,6 +24,10 @@ def create_backend(
         from compressor_edge.backends.ort import OnnxRuntimeBackend
 
         return OnnxRuntimeBackend(onnx_path, device=name.rsplit("-", 1)[1], threads=threads)
+    if name == "openvino-cpu":
+        from compressor_edge.backends.openvino import OpenVINOBackend
+
+        return OpenVINOBackend(onnx_path, threads=threads)
     if name == "tensorrt":
         from compressor_edge.backends.trt import TensorRTBackend
 

@@ -1,0 +1,70 @@
+"""OpenVINO backend: every verify gate on the tiny bundle beside onnxruntime; skipped where openvino is missing."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from compressor_edge import BackendUnavailable, create_backend, load_bundle, verify_bundle
+from compressor_edge.cli import main
+
+HAVE_OPENVINO = importlib.util.find_spec("openvino") is not None
+needs_openvino = pytest.mark.skipif(
+    not HAVE_OPENVINO, reason="needs openvino: pip install './export[openvino]'"
+)
+
+
+def test_missing_openvino_is_reported_as_unavailable(good_bundle: Path) -> None:
+    if HAVE_OPENVINO:
+        pytest.skip("openvino is installed here")
+    with pytest.raises(BackendUnavailable, match=r"pip install './export\[openvino\]'"):
+        create_backend("openvino-cpu", good_bundle / "model.onnx")
+
+
+@needs_openvino
+def test_fp32_is_f32_on_openvino(good_bundle: Path) -> None:
+    bundle = load_bundle(good_bundle)
+    probes = bundle.probes()
+    with create_backend("openvino-cpu", bundle.model_path("fp32"), threads=1) as backend:
+        assert "f32 precision" in backend.describe()
+        logits = backend.predict(probes.adversarial_images, batch_size=16)
+    assert np.abs(logits - probes.adversarial_logits).max() < 1e-4
+
+
+@needs_openvino
+def test_every_row_passes_on_onnxruntime_and_openvino(good_bundle: Path) -> None:
+    report = verify_bundle(
+        good_bundle,
+        backends=("onnxruntime-cpu", "openvino-cpu"),
+        square_queries=100,
+        latency_runs=5,
+        batch_sizes=(1, 8),
+    )
+    assert report.passed, report.to_markdown()
+    rows = {(r.format, r.backend): r for r in report.results}
+    assert len(rows) == 6 and rows[("int8", "openvino-cpu")].file == "model.int8.onnx"
+    assert rows[("fp32", "openvino-cpu")].max_abs_logit_diff < 1e-4
+
+
+@needs_openvino
+def test_cli_verify_on_both_backends(good_bundle: Path, capsys) -> None:
+    code = main(
+        [
+            "verify",
+            str(good_bundle),
+            "--backends",
+            "onnxruntime-cpu,openvino-cpu",
+            "--formats",
+            "fp32,int8",
+            "--square-queries",
+            "20",
+            "--latency-runs",
+            "3",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert out.count("| openvino-cpu |") == 2 and "Verdict: PASS" in out
