@@ -132,6 +132,7 @@ class MMTARDParams(_Params):
     sigmoid_k: Number = Field(5.0, gt=0)
     sigmoid_momentum: Number = Field(0.9, ge=0, lt=1)
     attack_momentum: Number = Field(0.9, ge=0, lt=1)
+    clean_teacher: Literal["clean", "robust"] = "clean"  # robust: the single-robust-teacher baseline
 
 
 class TeCoAParams(_Params):

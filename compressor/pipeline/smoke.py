@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from compressor.config.schema import DataConfig, ModelSpec, Recipe, TeacherSpec, TeacherTraining
+from compressor.methods.registry import method_info, method_names
 
 _CLASSES = {"digits": 10, "mnist": 10, "cifar10": 10, "cifar100": 100, "synthetic": 10, "imagefolder": 10}
 _SMALL_TIMM = {"tiny_cnn", "small_cnn", "resnet56", "cifar_mobilenetv2"}
@@ -33,10 +34,15 @@ def _small_model(spec: ModelSpec) -> ModelSpec:
     return spec.model_copy(update={"name": name, "pretrained": False, "checkpoint": None, "kwargs": {}})
 
 
+def _teacher_method(role: str) -> dict[str, Any]:
+    """The first registered single-model method that fits the role (robust: validated under attack)."""
+    fits = (n for n in method_names() if method_info(n).single_model)
+    return {"name": next(n for n in fits if method_info(n).robust_validation == (role == "robust"))}
+
+
 def _teacher(spec: TeacherSpec) -> TeacherSpec:
-    method: dict[str, Any] = {"name": "natural" if spec.role == "clean" else "pgd_at"}
-    if spec.model.source == "open_clip":
-        method = {"name": "natural" if spec.role == "clean" else "tecoa"}
+    """One epoch of the teacher's own training method, or of a registered one that fits its role."""
+    method = spec.train.method.model_dump() if spec.train is not None else _teacher_method(spec.role)
     train = TeacherTraining.model_validate({"method": method, "epochs": 1})
     return spec.model_copy(update={"model": _small_model(spec.model), "train": train})
 

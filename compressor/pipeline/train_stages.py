@@ -15,6 +15,7 @@ from compressor.engine.distributed import DistInfo, wrap_ddp
 from compressor.engine.precision import Speed, maybe_compile
 from compressor.engine.trainer import FitResult, FitSetup, fit
 from compressor.engine.validation import clean_and_robust_accuracy
+from compressor.methods.registry import method_info
 from compressor.pipeline.build import build_method, build_model, data_info, freeze, load_teachers
 from compressor.pipeline.rundir import RunDir
 
@@ -86,7 +87,7 @@ def _prepare_teacher(
         attack = spec.train.attack or recipe.attack
         train_cfg = recipe.train.model_copy(update={"epochs": spec.train.epochs})
         trained = wrap_ddp(maybe_compile(model, speed), dist)
-        val_attack = None if spec.train.method.name == "natural" else attack
+        val_attack = attack if method_info(spec.train.method.name).robust_validation else None
         setup = FitSetup(
             spec.train.optim,
             spec.train.schedule,
@@ -144,7 +145,7 @@ def run_distill(
         f"[bold]distill[/] {recipe.student.name} with {recipe.method.name} "
         f"({', '.join(f'{t.role}: {t.model.name}' for t in recipe.teachers) or 'no teacher'})"
     )
-    val_attack = None if recipe.method.name in ("natural", "kd") else recipe.attack
+    val_attack = recipe.attack if method_info(recipe.method.name).robust_validation else None
     select = data.test if recipe.train.quirk_select_on_test else None
     setup = FitSetup(
         recipe.optim,
