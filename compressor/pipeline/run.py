@@ -69,7 +69,7 @@ def run_pipeline(
         "evaluate": post.evaluate_hash(recipe),
         "export": post.export_hash(recipe),
         "verify": post.verify_hash(recipe),
-        "report": section_hash(time.time()),
+        "report": section_hash(recipe),  # re-runs when any earlier stage does (mark_done)
     }
     actions: dict[str, Callable[[], Any]] = {
         "teachers": lambda: train.run_teachers(
@@ -84,14 +84,18 @@ def run_pipeline(
     outcome: dict[str, Any] = {"run_dir": str(run.root)}
     for stage in stages:
         needed = _NEEDS.get(stage)
-        if needed and needed not in stages and not run.is_done(needed, hashes[needed]):
+        missing = needed and needed not in stages and run.why_stale(needed, hashes[needed])
+        if missing:
             raise UserInputError(
-                f"stage '{stage}' needs the '{needed}' stage of this recipe first; "
+                f"stage '{stage}' needs the '{needed}' stage of this recipe first ({missing}); "
                 f"run without --stages or add {needed}"
             )
-        if run.is_done(stage, hashes[stage]) and not force:
+        stale = run.why_stale(stage, hashes[stage])
+        if stale is None and not force:
             console.print(f"[dim]{stage}: up to date, skipped[/]")
             continue
+        if stale not in (None, "not run yet"):
+            console.print(f"[yellow]{stage}: running again: {stale}[/]")
         started = time.perf_counter()
         if stage in ("teachers", "distill") or dist.is_main:  # the other stages run on rank 0 only
             outcome[stage] = actions[stage]()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,6 +10,16 @@ from typing import Any
 
 from compressor.engine.checkpointing import atomic_write_bytes
 from compressor.errors import UserInputError
+
+
+def file_digest(path: Path) -> str:
+    """sha256 of a file's bytes, read in 1 MiB blocks."""
+    sha = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            sha.update(block)
+    return sha.hexdigest()
+
 
 STAGES = ("teachers", "distill", "evaluate", "export", "verify", "report")
 
@@ -46,14 +57,42 @@ class RunDir:
         return json.loads(path.read_text()) if path.is_file() else {}
 
     def is_done(self, stage: str, digest: str) -> bool:
-        """True when `stage` finished for a recipe with the same hash."""
-        return self._records().get(stage, {}).get("hash") == digest
+        """True when `stage` finished for a recipe with the same hash and its outputs are still as written."""
+        return self.why_stale(stage, digest) is None
+
+    def why_stale(self, stage: str, digest: str) -> str | None:
+        """Why `stage` must run again (never ran, recipe changed, an output missing or changed), or None."""
+        record = self._records().get(stage)
+        if record is None:
+            return "not run yet"
+        if record.get("hash") != digest:
+            return "the recipe parts it depends on changed"
+        for name, expected in record.get("outputs", {}).items():
+            path = self.stage(stage) / name
+            if not path.is_file():
+                return f"its output {stage}/{name} is missing"
+            if file_digest(path) != expected:
+                return f"its output {stage}/{name} changed since it was written"
+        return None
 
     def mark_done(self, stage: str, digest: str, **info: Any) -> None:
-        """Record that `stage` finished (atomically, so a kill never corrupts the record)."""
+        """Record that `stage` finished with the hashes of its outputs; later stages become stale.
+
+        Written atomically, so a kill never corrupts the record.
+        """
         records = self._records()
-        records[stage] = {"hash": digest, **info}
+        for later in STAGES[STAGES.index(stage) + 1 :] if stage in STAGES else ():
+            records.pop(later, None)
+        records[stage] = {"hash": digest, "outputs": self._outputs(stage), **info}
         atomic_write_bytes(self.root / "stages.json", json.dumps(records, indent=2).encode())
+
+    def _outputs(self, stage: str) -> dict[str, str]:
+        """sha256 of every file a stage wrote (TensorBoard event files excepted: they are logs)."""
+        folder = self.stage(stage)
+        if not folder.is_dir():
+            return {}
+        files = sorted(p for p in folder.rglob("*") if p.is_file() and "tensorboard" not in p.parts)
+        return {p.relative_to(folder).as_posix(): file_digest(p) for p in files}
 
     def write_json(self, path: Path, payload: Any) -> None:
         """Write a JSON result file atomically."""
