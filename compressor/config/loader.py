@@ -12,8 +12,10 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from compressor.config.checks import check_recipe
+from compressor.config.plugins import load_plugins
 from compressor.config.schema import Recipe
 from compressor.errors import UserInputError
+from compressor.methods.registry import method_names
 
 Loc = tuple[str | int, ...]
 
@@ -115,7 +117,8 @@ def _model_of(annotation: Any, node: Any) -> Any:
 
 def _format_error(err: ValidationError, source: str, lines: dict[Loc, int], data: Any) -> str:
     first = err.errors()[0]
-    loc: Loc = tuple(p for p in first["loc"] if not (isinstance(p, str) and p in _TAGS))
+    tags = method_names()
+    loc: Loc = tuple(p for p in first["loc"] if not (isinstance(p, str) and p in tags))
     dotted = ".".join(str(p) for p in loc) or "(top level)"
     line = next((lines[loc[:n]] for n in range(len(loc), -1, -1) if loc[:n] in lines), None)
     where = f"{source}:{line}" if line else source
@@ -126,20 +129,12 @@ def _format_error(err: ValidationError, source: str, lines: dict[Loc, int], data
         hint = f"did you mean '{close[0]}'?" if close else f"valid keys: {', '.join(options)}"
         return f"{where}: unknown key '{dotted}'; {hint}"
     if kind == "union_tag_invalid":
-        from compressor.config.methods import METHOD_NAMES
-
         tag = str(first.get("input", {}).get("name", "")) if isinstance(first.get("input"), dict) else ""
-        close = difflib.get_close_matches(tag, METHOD_NAMES, n=1, cutoff=0.5)
-        hint = f"did you mean '{close[0]}'?" if close else f"choose one of {', '.join(METHOD_NAMES)}"
+        close = difflib.get_close_matches(tag, tags, n=1, cutoff=0.5)
+        hint = f"did you mean '{close[0]}'?" if close else f"choose one of {', '.join(tags)}"
         return f"{where}: unknown method '{tag}' at '{dotted}'; {hint}"
     message = first["msg"].removeprefix("Value error, ")
     return f"{where}: {dotted}: {message} (got {first.get('input')!r})"
-
-
-_TAGS = {
-    "natural", "pgd_at", "trades", "kd", "ard", "rslad", "adaad", "mtard", "b_mtard", "ciard",
-    "mmt_ard", "tecoa", "fare",
-}  # fmt: skip
 
 
 def _parse(path: Path, overrides: list[str] | tuple[str, ...]) -> Recipe:
@@ -160,6 +155,7 @@ def _parse(path: Path, overrides: list[str] | tuple[str, ...]) -> Recipe:
     lines = _line_map(node) if node is not None else {}
     for text_override in overrides:
         apply_override(data, *parse_override(text_override))
+    load_plugins(data.get("plugins"), f"{path}:{lines.get(('plugins',), 1)}")
     try:
         return Recipe.model_validate(data)
     except ValidationError as err:

@@ -1,42 +1,58 @@
 """Per-method parameters, validated by name (torch-free, so `compressor validate` stays fast).
 
-Each distillation method in `compressor.methods` reads its parameters from the model here with the
-same `name`; unknown keys are rejected like everywhere else in a recipe.
+Each class registers its method (`register_params`: teacher roles, whether it trains a model on its own,
+whether validation attacks); the implementation in `compressor.methods.<module>` reads its parameters from
+the model here with the same `name`. Unknown keys are rejected like everywhere else in a recipe.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from compressor.config.numbers import Number
+from compressor.methods.registry import method_info, method_names, register_params
 
 
-class _Params(BaseModel):
+class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class NaturalParams(_Params):
+class Params(_Strict):
+    """Base of every method's parameters (a user's own method subclasses it too)."""
+
+    name: str
+
+    def needed_teachers(self) -> tuple[str, ...]:
+        """The teacher roles the recipe must provide for this method."""
+        return method_info(self.name).teacher_roles
+
+
+@register_params(single_model=True, robust_validation=False)
+class NaturalParams(Params):
     """Cross-entropy on clean images (clean teachers, references)."""
 
     name: Literal["natural"]
 
 
-class PGDATParams(_Params):
+@register_params(single_model=True)
+class PGDATParams(Params):
     """Madry et al. 2018: cross-entropy on PGD examples."""
 
     name: Literal["pgd_at"]
 
 
-class TRADESParams(_Params):
+@register_params(single_model=True)
+class TRADESParams(Params):
     """Zhang et al. 2019: CE(S(x)) + beta * KL(S(x') || S(x))."""
 
     name: Literal["trades"]
     beta: Number = Field(6.0, ge=0)
 
 
-class KDParams(_Params):
+@register_params(robust_validation=False)
+class KDParams(Params):
     """Hinton et al. 2015: (1-alpha) CE + alpha tau^2 KL on clean images, from one teacher."""
 
     name: Literal["kd"]
@@ -44,8 +60,13 @@ class KDParams(_Params):
     alpha: Number = Field(0.9, ge=0, le=1)
     teacher: Literal["robust", "clean"] = "clean"
 
+    def needed_teachers(self) -> tuple[str, ...]:
+        """KD distils from the one teacher its `teacher` parameter names."""
+        return (self.teacher,)
 
-class ARDParams(_Params):
+
+@register_params(teacher_roles=("robust",))
+class ARDParams(Params):
     """Goldblum et al. 2020: alpha tau^2 KL(S(x')/tau || T(x)/tau) + (1-alpha) CE(S(x), y)."""
 
     name: Literal["ard"]
@@ -53,7 +74,8 @@ class ARDParams(_Params):
     alpha: Number = Field(1.0, ge=0, le=1)
 
 
-class RSLADParams(_Params):
+@register_params(teacher_roles=("robust",))
+class RSLADParams(Params):
     """Zi et al. 2021: robust soft labels T_rob(x) for both the adversarial and the clean term."""
 
     name: Literal["rslad"]
@@ -61,14 +83,15 @@ class RSLADParams(_Params):
     nat_weight: Number = Field(1 / 6, ge=0)
 
 
-class AdaADParams(_Params):
+@register_params(teacher_roles=("robust",))
+class AdaADParams(Params):
     """Huang et al. 2023: the attack and the loss query the teacher at the same point x'."""
 
     name: Literal["adaad"]
     adv_weight: Number = Field(1.0, ge=0, le=1)
 
 
-class TeacherRetrainParams(_Params):
+class TeacherRetrainParams(_Strict):
     """CIARD's continuous retraining of the robust teacher on the student's adversarial examples."""
 
     enabled: bool = True
@@ -79,7 +102,7 @@ class TeacherRetrainParams(_Params):
     batchnorm: Literal["update", "frozen"] = "update"
 
 
-class DualTeacherParams(_Params):
+class DualTeacherParams(Params):
     """Shared by MTARD, B-MTARD and CIARD: loss weights and entropy-balanced temperatures."""
 
     weights: Literal["fixed", "adaptive"] = "fixed"
@@ -95,6 +118,7 @@ class DualTeacherParams(_Params):
     quirk_tau_decay_every_step: bool = False
 
 
+@register_params(teacher_roles=("robust", "clean"))
 class MTARDParams(DualTeacherParams):
     """Zhao et al. 2022: two teachers, adaptive weights, fixed temperatures."""
 
@@ -103,6 +127,7 @@ class MTARDParams(DualTeacherParams):
     balance_temperatures: bool = False
 
 
+@register_params(teacher_roles=("robust", "clean"))
 class BMTARDParams(DualTeacherParams):
     """Zhao et al. 2024: MTARD with entropy-balanced temperatures."""
 
@@ -110,6 +135,7 @@ class BMTARDParams(DualTeacherParams):
     weights: Literal["fixed", "adaptive"] = "adaptive"
 
 
+@register_params(teacher_roles=("robust", "clean"))
 class CIARDParams(DualTeacherParams):
     """Lu et al. 2025 (arXiv 2509.12633): dual teachers, push term, robust-teacher retraining."""
 
@@ -121,7 +147,8 @@ class CIARDParams(DualTeacherParams):
     quirk_teacher_train_mode: bool = False
 
 
-class MMTARDParams(_Params):
+@register_params(teacher_roles=("robust", "clean"))
+class MMTARDParams(Params):
     """Li et al. 2025 (arXiv 2511.17448): confidence-weighted dual-teacher KL for CLIP students."""
 
     name: Literal["mmt_ard"]
@@ -135,48 +162,32 @@ class MMTARDParams(_Params):
     clean_teacher: Literal["clean", "robust"] = "clean"  # robust: the single-robust-teacher baseline
 
 
-class TeCoAParams(_Params):
+@register_params(single_model=True)
+class TeCoAParams(Params):
     """Mao et al. 2023: CE on the zero-shot logits of adversarial images."""
 
     name: Literal["tecoa"]
 
 
-class FAREParams(_Params):
+@register_params(single_model=True)
+class FAREParams(Params):
     """Schlarmann et al. 2024: ||f(x') - f_orig(x)||^2 on image embeddings (unsupervised)."""
 
     name: Literal["fare"]
 
 
-MethodParams = Annotated[
-    NaturalParams
-    | PGDATParams
-    | TRADESParams
-    | KDParams
-    | ARDParams
-    | RSLADParams
-    | AdaADParams
-    | MTARDParams
-    | BMTARDParams
-    | CIARDParams
-    | MMTARDParams
-    | TeCoAParams
-    | FAREParams,
-    Field(discriminator="name"),
-]
+def params_union() -> Any:
+    """The recipe's `method:` type: every registered parameters class, told apart by `name`."""
+    classes = tuple(method_info(name).params for name in method_names())
+    return Annotated[Union[classes], Field(discriminator="name")]  # noqa: UP007 (a runtime tuple)
 
-METHOD_NAMES = [
-    "natural",
-    "pgd_at",
-    "trades",
-    "kd",
-    "ard",
-    "rslad",
-    "adaad",
-    "mtard",
-    "b_mtard",
-    "ciard",
-    "mmt_ard",
-    "tecoa",
-    "fare",
-]
-SINGLE_MODEL_METHODS = ("natural", "pgd_at", "trades", "tecoa", "fare")
+
+def single_model_methods() -> list[str]:
+    """Methods that train one model on their own (so they can train a teacher)."""
+    return [name for name in method_names() if method_info(name).single_model]
+
+
+if TYPE_CHECKING:
+    MethodParams = Params
+else:
+    MethodParams = params_union()

@@ -1,23 +1,15 @@
-"""Training methods: importing this package registers every built-in method by name."""
+"""Training methods: a torch-free registry (names, parameters, teacher roles) and one module per method.
 
-from __future__ import annotations
+Implementations load when `get_method` first needs one, so importing this package costs no torch.
+"""
 
-from importlib import import_module
+from compressor.methods.registry import (
+    MethodInfo,
+    get_method,
+    method_info,
+    method_names,
+    register_method,
+    register_params,
+)
 
-_MODULES = [
-    "natural",
-    "pgd_at",
-    "trades",
-    "kd",
-    "ard",
-    "rslad",
-    "adaad",
-    "mtard",
-    "ciard",
-    "mmt_ard",
-    "tecoa",
-    "fare",
-]
-
-for _module in _MODULES:
-    import_module(f"{__name__}.{_module}")
+__all__ = ["MethodInfo", "get_method", "method_info", "method_names", "register_method", "register_params"]

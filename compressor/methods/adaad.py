@@ -22,7 +22,6 @@ class AdaAD(Method):
     """Distil the robust teacher's prediction at the student's own adversarial point."""
 
     name = "adaad"
-    teacher_roles = ("robust",)
 
     def adversarial(self, x: Tensor, y: Tensor) -> Tensor | None:
         """PGD on KL(T(x') || S(x')), differentiating through the (frozen) teacher too."""

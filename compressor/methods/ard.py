@@ -22,7 +22,6 @@ class ARD(Method):
     """Tempered KL from the robust teacher's clean prediction to the student's adversarial one."""
 
     name = "ard"
-    teacher_roles = ("robust",)
 
     def adversarial(self, x: Tensor, y: Tensor) -> Tensor | None:
         """PGD on the student's cross-entropy, student in train mode (reference behaviour)."""

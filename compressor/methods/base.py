@@ -1,4 +1,4 @@
-"""The one interface every training method implements, and the registry that names them.
+"""The one interface every training method implements (the registry is `compressor.methods.registry`).
 
 A method says (1) how the training adversarial examples are made, (2) the loss from the student's and
 teachers' outputs, and (3) optional hooks (after each step, at each epoch start) for methods that also
@@ -17,6 +17,17 @@ import torch
 from torch import Tensor, nn
 
 from compressor.config.schema import AttackConfig
+from compressor.methods.registry import get_method, method_names, register_method
+
+__all__ = [
+    "Method",
+    "MethodContext",
+    "Progress",
+    "StepOutput",
+    "get_method",
+    "method_names",
+    "register_method",
+]
 
 
 @dataclass
@@ -61,13 +72,17 @@ class Method:
     """Base class: subclasses set `name` and implement `adversarial` and `loss`."""
 
     name: ClassVar[str] = ""
-    teacher_roles: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, ctx: MethodContext) -> None:
         self.ctx = ctx
         self.params = ctx.params
         self.student = ctx.student
         self.teachers = ctx.teachers
+
+    @property
+    def teacher_roles(self) -> tuple[str, ...]:
+        """The teachers this method reads (registered with its parameters)."""
+        return tuple(self.params.needed_teachers())
 
     def adversarial(self, x: Tensor, y: Tensor) -> Tensor | None:
         """Training adversarial examples for the batch (None when the method trains on clean data)."""
@@ -93,30 +108,3 @@ class Method:
     def trained_teachers(self) -> dict[str, nn.Module]:
         """Teachers this method updates, so the trainer checkpoints them too."""
         return {}
-
-
-_REGISTRY: dict[str, type[Method]] = {}
-
-
-def register_method(cls: type[Method]) -> type[Method]:
-    """Class decorator: make a method available to recipes under `cls.name`."""
-    if not cls.name or cls.name in _REGISTRY:
-        raise ValueError(f"method name {cls.name!r} is empty or already registered")
-    _REGISTRY[cls.name] = cls
-    return cls
-
-
-def get_method(name: str) -> type[Method]:
-    """The method class registered under `name`."""
-    import compressor.methods  # noqa: F401  (registers every built-in method)
-
-    if name not in _REGISTRY:
-        raise KeyError(f"unknown method '{name}'; known: {', '.join(sorted(_REGISTRY))}")
-    return _REGISTRY[name]
-
-
-def method_names() -> list[str]:
-    """Names of every registered method."""
-    import compressor.methods  # noqa: F401
-
-    return sorted(_REGISTRY)

@@ -91,7 +91,6 @@ class MMTARD(Method):
     """Confidence-weighted dual-teacher KL, attack against the clean teacher (see module docstring)."""
 
     name = "mmt_ard"
-    teacher_roles = ("robust", "clean")
 
     def __init__(self, ctx: MethodContext) -> None:
         super().__init__(ctx)

@@ -37,7 +37,6 @@ from compressor.methods.common import (
 class DualTeacherDistillation(Method):
     """The dual-teacher loss shared by MTARD, B-MTARD and CIARD; subclasses add terms via hooks."""
 
-    teacher_roles = ("robust", "clean")
     clean_teacher_on_adversarial: ClassVar[bool] = False
 
     def __init__(self, ctx: MethodContext) -> None:

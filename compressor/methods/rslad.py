@@ -20,7 +20,6 @@ class RSLAD(Method):
     """Robust soft labels T_rob(x) for both the adversarial and the clean KL term."""
 
     name = "rslad"
-    teacher_roles = ("robust",)
 
     def _soft_labels(self, x: Tensor) -> Tensor:
         (t_logits,) = teacher_logits(self.teachers["robust"], x)

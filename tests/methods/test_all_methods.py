@@ -7,7 +7,6 @@ import torch
 from pydantic import TypeAdapter
 
 from compressor.config.methods import MethodParams
-from compressor.config.schema import TEACHER_ROLES_NEEDED
 from compressor.methods.base import Progress, get_method, method_names
 
 CLASSIFIER_METHODS = [
@@ -31,7 +30,7 @@ def test_classifier_methods_are_registered():
 @pytest.mark.parametrize("name", CLASSIFIER_METHODS)
 def test_one_step_is_finite(name, batch, ctx_factory, step):
     params = TypeAdapter(MethodParams).validate_python({"name": name})
-    roles = TEACHER_ROLES_NEEDED.get(name, ("clean",) if name == "kd" else ())
+    roles = params.needed_teachers()
     method = get_method(name)(ctx_factory(params, teachers=roles, epochs=2))
     method.start_epoch(1)
     x, y = batch

@@ -1,0 +1,54 @@
+"""One registry per kind: a method is its module plus its parameters class, and the registries load without torch."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from compressor.methods import get_method, method_info, method_names
+
+PACKAGE = Path(__file__).resolve().parents[2] / "compressor"
+# The CIARD paper also names a learning-rate schedule ("schedule: {name: ciard}"): a schedule, not a method.
+OTHER_KINDS = {("ciard", "config/schema.py"), ("ciard", "engine/optim.py")}
+
+
+def _files_naming(name: str) -> list[str]:
+    literal = re.compile(rf"[\"']{re.escape(name)}[\"']")
+    found = [
+        p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py") if literal.search(p.read_text())
+    ]
+    return [f for f in found if (name, f) not in OTHER_KINDS]
+
+
+@pytest.mark.parametrize("name", method_names())
+def test_a_method_is_named_in_at_most_two_files(name: str) -> None:
+    """Its parameters class and its implementation; every list elsewhere is derived from the registry."""
+    files = _files_naming(name)
+    assert len(files) <= 2, f"'{name}' is wired by hand in {files}"
+
+
+@pytest.mark.parametrize("name", method_names())
+def test_every_registered_method_has_an_implementation(name: str) -> None:
+    cls = get_method(name)
+    assert cls.name == name and method_info(name).params.model_fields["name"].annotation.__args__ == (name,)
+
+
+def test_single_model_methods_need_no_teacher() -> None:
+    for name in method_names():
+        info = method_info(name)
+        assert not (info.single_model and info.teacher_roles), name
+
+
+def test_registries_and_cli_import_without_torch() -> None:
+    """`compressor --help` and the schema stay fast: the registries are torch-free metadata."""
+    code = (
+        "import sys, compressor.cli.main, compressor.config.schema, compressor.attacks, compressor.methods;"
+        "from compressor.attacks import get_attack; get_attack('pgd50');"
+        "from compressor.methods import method_names; method_names();"
+        "assert 'torch' not in sys.modules, 'torch was imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
