@@ -19,6 +19,9 @@ smoothed across steps by an exponential moving average (momentum ``sigmoid_momen
 terms are then multiplied by 2s (clean) and 2(1 - s) (adversarial), so the teacher the student lags
 behind gets more weight, and s = 0.5 recovers the fixed weights.
 
+``clean_teacher: robust`` is the single-robust-teacher baseline of the paper's comparison: the same loss
+and attack with the robust teacher in both roles (the clean teacher is not used).
+
 Each model's logits use its own fixed text head, as released. Other deviations from the released code:
 T_nat(x) is computed once per batch and reused by the loss (released: twice, same values). The attack
 accumulates L1-normalised gradients and steps along the sign of the sum (MI-FGSM, the momentum the paper
@@ -94,8 +97,10 @@ class MMTARD(Method):
 
     def __init__(self, ctx: MethodContext) -> None:
         super().__init__(ctx)
-        self.robust, self.clean = ctx.teachers["robust"], ctx.teachers["clean"]
-        self.scales = {role: getattr(ctx.teachers[role], "logit_scale", None) for role in self.teacher_roles}
+        self.robust = ctx.teachers["robust"]
+        self.clean = ctx.teachers[self.params.clean_teacher]
+        self.scales = {"robust": getattr(self.robust, "logit_scale", None)}
+        self.scales["clean"] = getattr(self.clean, "logit_scale", None)
         not_clip = [role for role, scale in self.scales.items() if scale is None]
         if self.params.confidence == "cosine" and not_clip:
             raise UserInputError(

@@ -2,7 +2,7 @@
 
 A template is a format string with one ``{}`` for the class name (or a callable, as open_clip ships
 the ImageNet ones). ``resolve_templates("default", names)`` picks the set that belongs to a known class
-list (the 80 OpenAI prompts for ImageNet, the CLIP CIFAR prompts for CIFAR, the number prompt for
+list (the 80 OpenAI prompts for ImageNet, the CLIP CIFAR prompts for CIFAR, six number prompts for
 digits) and a single "a photo of a {}." otherwise.
 """
 
@@ -38,6 +38,13 @@ DIGIT_NAMES = [str(i) for i in range(10)]
 PHOTO_TEMPLATES: tuple[Template, ...] = ("a photo of a {}.",)
 RELEASED_TEMPLATES: tuple[Template, ...] = ("This is a photo of a {}",)  # the MMT-ARD / FARE code
 NUMBER_TEMPLATES: tuple[Template, ...] = ('a photo of the number: "{}".',)
+DIGIT_TEMPLATES: tuple[Template, ...] = NUMBER_TEMPLATES + (
+    "a photo of the digit {}.",
+    "a handwritten {}.",
+    "the number {}.",
+    "a blurry photo of the digit {}.",
+    "an image of a {}.",
+)
 CIFAR_TEMPLATES: tuple[Template, ...] = tuple(
     f"a {adj}photo of {art} {size}{{}}."
     for art in ("a", "the")
@@ -97,13 +104,14 @@ def prompt_names(class_names: Sequence[str]) -> list[str]:
 
 
 def resolve_templates(spec: str, class_names: Sequence[str]) -> tuple[Template, ...]:
-    """Templates named by a recipe: default, openai, photo, released, cifar, number, or a file path."""
+    """Templates named by a recipe: default, openai, photo, released, cifar, number, digits, or a file path."""
     named: dict[str, Callable[[], tuple[Template, ...]]] = {
         "openai": _openai_imagenet_templates,
         "photo": lambda: PHOTO_TEMPLATES,
         "released": lambda: RELEASED_TEMPLATES,
         "cifar": lambda: CIFAR_TEMPLATES,
         "number": lambda: NUMBER_TEMPLATES,
+        "digits": lambda: DIGIT_TEMPLATES,
     }
     if spec == "default":
         return named[_default_set(prompt_names(class_names))]()
@@ -124,5 +132,5 @@ def _default_set(names: list[str]) -> str:
     if names in (CIFAR10_NAMES, prompt_names(CIFAR100_NAMES)):
         return "cifar"
     if names == DIGIT_NAMES:
-        return "number"
+        return "digits"
     return "photo"

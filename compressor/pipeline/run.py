@@ -18,6 +18,7 @@ from compressor.data import load_data
 from compressor.engine.distributed import init_from_env
 from compressor.engine.precision import resolve_device, resolve_speed
 from compressor.errors import GateFailed, UserInputError
+from compressor.models.clip_pretrain import with_pretrain_checkpoints
 from compressor.pipeline import post_stages as post
 from compressor.pipeline import train_stages as train
 from compressor.pipeline.build import save_data_info
@@ -57,6 +58,7 @@ def run_pipeline(
     device = resolve_device(recipe.run.device, dist.local_rank)
     speed = resolve_speed(recipe.train, device)
     run = RunDir(Path(recipe.run.output_dir) / recipe.run.name)
+    recipe = with_pretrain_checkpoints(recipe, run.root)
     seed_everything(recipe.run.seed + dist.rank)
     data = load_data(recipe.data, recipe.run.seed)
     if dist.is_main:

@@ -29,7 +29,9 @@ _SMOKE_GATES = {
 
 def _small_model(spec: ModelSpec) -> ModelSpec:
     if spec.source == "open_clip":
-        return spec.model_copy(update={"name": SMOKE_CLIP, "pretrained": False, "checkpoint": None})
+        pretrain = spec.pretrain and spec.pretrain.model_copy(update={"epochs": 1})
+        update = {"name": SMOKE_CLIP, "pretrained": False, "checkpoint": None, "pretrain": pretrain}
+        return spec.model_copy(update=update)
     name = spec.name if spec.name in _SMALL_TIMM else "tiny_cnn"
     return spec.model_copy(update={"name": name, "pretrained": False, "checkpoint": None, "kwargs": {}})
 
@@ -115,6 +117,7 @@ def smoke_recipe(recipe: Recipe, output_dir: str | None = None) -> Recipe:
                 "compile": False,
                 "channels_last": False,
                 "log_every": 1,
+                "allow_chance_teacher": True,  # smoke teachers barely train
             }
         ),
         "evaluate": recipe.evaluate.model_copy(

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from rich.console import Console
 from torch import nn
 
 from compressor.config import section_hash
-from compressor.config.schema import AttackConfig, Recipe, TeacherSpec
+from compressor.config.schema import AttackConfig, ModelSpec, Recipe, TeacherSpec
 from compressor.data import DataBundle, train_batches
 from compressor.engine.checkpointing import save_weights
 from compressor.engine.distributed import DistInfo, wrap_ddp
@@ -16,8 +17,10 @@ from compressor.engine.precision import Speed, maybe_compile
 from compressor.engine.trainer import FitResult, FitSetup, fit
 from compressor.engine.validation import clean_and_robust_accuracy
 from compressor.methods.registry import method_info
+from compressor.models.clip_pretrain import ensure_pretrained
 from compressor.pipeline.build import build_method, build_model, data_info, freeze, load_teachers
 from compressor.pipeline.rundir import RunDir
+from compressor.report.chance import chance_warnings, stop_at_chance_teacher
 
 
 def teachers_hash(recipe: Recipe) -> str:
@@ -68,6 +71,13 @@ def _train(
     return fit(model, method, batches, data.val, setup, resume=resume)
 
 
+def _pretrain(spec: ModelSpec, recipe: Recipe, data: DataBundle, dist: DistInfo, console: Console) -> None:
+    """Contrastively pre-train a CLIP the recipe asks for (rank 0; cached in the run by its settings)."""
+    if dist.is_main:
+        ensure_pretrained(spec, data.train, data.val, data.class_names, recipe.run.seed, console.print)
+    dist.barrier()
+
+
 def _prepare_teacher(
     spec: TeacherSpec,
     recipe: Recipe,
@@ -79,6 +89,7 @@ def _prepare_teacher(
     console: Console,
 ) -> dict[str, Any]:
     info = data_info(data)
+    _pretrain(spec.model, recipe, data, dist, console)
     model = speed.prepare(build_model(spec.model, info, device=speed.device))
     if spec.train is not None:
         console.print(
@@ -118,8 +129,11 @@ def run_teachers(
     resume: bool,
     console: Console,
 ) -> list[dict[str, Any]]:
-    """Train or load every teacher and save it into the run directory."""
+    """Pre-train the CLIPs the recipe asks for, train or load every teacher and save it into the run directory."""
+    _pretrain(recipe.student, recipe, data, dist, console)
     summary = [_prepare_teacher(s, recipe, run, data, speed, dist, resume, console) for s in recipe.teachers]
+    for message in chance_warnings(summary, None, data.num_classes):
+        console.print(f"[bold red]WARNING[/] {message}")
     if dist.is_main:
         run.write_json(run.stage("teachers") / "summary.json", summary)
     return summary
@@ -136,7 +150,10 @@ def run_distill(
     console: Console,
 ) -> dict[str, Any]:
     """Distil the student from the prepared teachers with the recipe's method."""
+    summary = json.loads((run.stage("teachers") / "summary.json").read_text())
+    stop_at_chance_teacher(summary, data.num_classes, recipe.train.allow_chance_teacher)
     info = data_info(data)
+    _pretrain(recipe.student, recipe, data, dist, console)
     teachers = {role: maybe_compile(t, speed) for role, t in load_teachers(recipe, run, info, speed).items()}
     student = wrap_ddp(
         maybe_compile(speed.prepare(build_model(recipe.student, info, device=speed.device)), speed), dist

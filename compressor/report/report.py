@@ -12,6 +12,7 @@ from rich.table import Table
 from compressor.config.schema import Recipe
 from compressor.engine.metrics import read_metrics
 from compressor.pipeline.rundir import RunDir
+from compressor.report.chance import chance_warnings
 
 
 def _load(path: Path) -> Any:
@@ -46,6 +47,11 @@ def _plot_training(run: RunDir, out: Path) -> str | None:
     return "training.png"
 
 
+def num_classes(run: RunDir) -> int:
+    """The number of classes of the run's data (its data.json)."""
+    return len(json.loads(run.data_info.read_text())["class_names"])
+
+
 def _student_rows(evaluation: dict[str, Any] | None) -> list[tuple[str, Any]]:
     if not evaluation:
         return []
@@ -76,6 +82,9 @@ def write_report(recipe: Recipe, run: RunDir, console: Console) -> dict[str, Any
         f"{recipe.attack.steps} steps; evaluation at eps {eps:.4f}.",
         "",
     ]
+    student_clean = evaluation.get("clean_accuracy") if evaluation else None
+    warnings = chance_warnings(teachers, student_clean, num_classes(run))
+    lines += [f"> **WARNING: {message}.**" for message in warnings] + ([""] if warnings else [])
     if teachers:
         lines += [
             "## Teachers (test split)",
@@ -120,6 +129,7 @@ def write_report(recipe: Recipe, run: RunDir, console: Console) -> dict[str, Any
     (out / "report.md").write_text("\n".join(lines) + "\n")
     payload = {
         "recipe": recipe.run.name,
+        "chance_warnings": warnings,
         "teachers": teachers,
         "evaluation": evaluation,
         "zero_shot": zero_shot,
@@ -128,6 +138,8 @@ def write_report(recipe: Recipe, run: RunDir, console: Console) -> dict[str, Any
     }
     run.write_json(out / "report.json", payload)
     _print_table(rows, verify, console)
+    for message in warnings:
+        console.print(f"[bold red]WARNING[/] {message}")
     console.print(f"report: {out / 'report.md'}")
     return {"report": str(out / "report.md")}
 

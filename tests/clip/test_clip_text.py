@@ -9,6 +9,7 @@ import pytest
 from compressor.errors import UserInputError
 from compressor.models.clip_text import (
     CIFAR_TEMPLATES,
+    DIGIT_TEMPLATES,
     class_names_for,
     prompt_names,
     read_names,
@@ -35,7 +36,7 @@ def test_default_templates_follow_the_class_list():
     assert len(resolve_templates("default", class_names_for("imagenet"))) == 80
     assert resolve_templates("default", class_names_for("cifar100")) == CIFAR_TEMPLATES
     assert len(CIFAR_TEMPLATES) == 18
-    assert resolve_templates("default", class_names_for("digits")) == ('a photo of the number: "{}".',)
+    assert resolve_templates("default", class_names_for("digits")) == DIGIT_TEMPLATES
     assert resolve_templates("default", ["cat", "dog"]) == ("a photo of a {}.",)
     assert resolve_templates("released", ["cat"]) == ("This is a photo of a {}",)
 

@@ -1,0 +1,78 @@
+"""Contrastive pre-training on class-name captions: the text tower learns the class words, zero-shot works."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from compressor.config.schema import ClipPretrain, DataConfig, ModelSpec, Recipe
+from compressor.data import load_data
+from compressor.data.sources import as_float
+from compressor.models.clip import build_clip_classifier
+from compressor.models.clip_pretrain import contrastive_loss, ensure_pretrained, with_pretrain_checkpoints
+
+
+def test_contrastive_loss_is_low_when_images_match_their_class_caption() -> None:
+    text = torch.eye(3)
+    y = torch.tensor([0, 1, 2, 2])
+    scale = torch.tensor(20.0)
+    aligned = contrastive_loss(text[y], text, y, scale)
+    shuffled = contrastive_loss(text[(y + 1) % 3], text, y, scale)
+    floor = torch.log(torch.tensor(2.0)) / 3 / 2  # caption 2 has two images: its target is 1/2 each
+    assert abs(aligned - floor) < 1e-3 and shuffled > 5.0
+
+
+def test_the_loss_ignores_classes_absent_from_the_batch() -> None:
+    text = F.normalize(torch.randn(5, 8), dim=-1)
+    y = torch.tensor([0, 0, 1])
+    loss = contrastive_loss(text[y], text, y, torch.tensor(10.0))
+    assert torch.isfinite(loss)
+
+
+def test_recipes_point_each_pretraining_model_at_one_file(tmp_path: Path) -> None:
+    model = {"source": "open_clip", "name": "compressor-tiny-vit", "pretrain": {"epochs": 2}}
+    recipe = Recipe.model_validate(
+        {
+            "teachers": [{"role": "clean", "model": model}, {"role": "robust", "model": model}],
+            "student": {**model, "name": "compressor-tiny-vit-s"},
+            "method": {"name": "mmt_ard"},
+        }
+    )
+    resolved = with_pretrain_checkpoints(recipe, tmp_path)
+    clean, robust = (t.model.checkpoint for t in resolved.teachers)
+    assert clean == robust and clean is not None and clean.parent == tmp_path / "pretrain"
+    assert resolved.student.checkpoint not in (None, clean)
+    assert with_pretrain_checkpoints(resolved, tmp_path / "elsewhere") == resolved  # a set file stays
+
+
+@functools.cache
+def _digits():  # type: ignore[no-untyped-def]
+    return load_data(DataConfig(dataset="digits", image_size=32, channels=3), 0)
+
+
+@pytest.mark.slow
+def test_pretraining_makes_a_zero_shot_classifier_far_above_chance(tmp_path: Path) -> None:
+    data = _digits()
+    spec = ModelSpec(
+        source="open_clip",
+        name="compressor-tiny-rn",  # converges in fewer steps than the tiny ViT
+        pretrain=ClipPretrain(epochs=5, lr=3e-3),
+        checkpoint=tmp_path / "clip.safetensors",
+    )
+    messages: list[str] = []
+    ensure_pretrained(spec, data.train, data.val, data.class_names, 0, messages.append)
+    assert spec.checkpoint is not None and spec.checkpoint.is_file()
+    torch.manual_seed(123)  # a different random text tower: the checkpoint must replace it
+    model = build_clip_classifier(spec, data.class_names).eval()
+    with torch.no_grad():
+        x = as_float(data.test.x)
+        accuracy = float((model(x).argmax(1) == data.test.y).float().mean())
+    assert accuracy > 0.6, accuracy  # chance is 0.1; a random-init CLIP stays there
+    mnist_head = model.with_classes(["zero", "one"])  # the text tower travels with the classifier
+    assert mnist_head.text_matrix.shape == (2, 32)
+    ensure_pretrained(spec, data.train, data.val, data.class_names, 0, messages.append)
+    assert sum("zero-shot val accuracy" in m for m in messages) == 1  # the second call reused the file
