@@ -65,7 +65,8 @@ def _progress(enabled: bool) -> Progress:
 def fit(
     student: nn.Module, method: Method, batches: Any, val: Split, setup: FitSetup, *, resume: bool = False
 ) -> FitResult:
-    """Train `student` with `method`; checkpoints every epoch; `resume` continues from the last one."""
+    """Train `student` with `method`; checkpoints every epoch (and every `checkpoint_every_steps`
+    steps); `resume` continues from the last one, mid-epoch included."""
     cfg, rank0 = setup.train, setup.dist.is_main
     optimizer = build_optimizer(student.parameters(), setup.optim)
     steps_per_epoch = min(len(batches), cfg.max_steps_per_epoch or len(batches))
@@ -73,6 +74,8 @@ def fit(
     ckpt_dir, writer = setup.out_dir / "checkpoints", MetricsWriter(setup.out_dir, enabled=rank0)
     teachers = method.trained_teachers()
     start_epoch, best_score, best_epoch, history = 0, -1.0, -1, []
+    done_steps = 0  # after a mid-epoch checkpoint: steps of `start_epoch` already trained, and their sums
+    resumed_sums: dict[str, torch.Tensor] = {}
     latest = ckpt.latest_checkpoint(ckpt_dir) if resume else None
     if latest is not None:
         state = ckpt.load_checkpoint(latest, student, teachers)
@@ -82,6 +85,28 @@ def fit(
         ckpt.restore_rng(_own_rng(state, setup.dist))
         start_epoch, best_score, best_epoch = state["epoch"] + 1, state["best_score"], state["best_epoch"]
         history = [dict(h) for h in state.get("history", [])]
+        done_steps, resumed_sums = int(state.get("steps_done", 0)), dict(state.get("sums", {}))
+
+    def save(tag: str, epoch_done: int, steps_done: int, sums: dict[str, torch.Tensor]) -> None:
+        """Checkpoint everything a resume needs; ``steps_done`` > 0 marks a mid-epoch one."""
+        rngs = gather_objects(ckpt.rng_state(), setup.dist)  # every rank's streams (a collective)
+        if rank0:
+            state = {
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "method": method.state_dict(),
+                "rng": rngs[0],
+                "rng_ranks": rngs,
+                "epoch": epoch_done,
+                "steps_done": steps_done,
+                "sums": {k: v.detach().cpu() for k, v in sums.items()},
+                "best_score": best_score,
+                "best_epoch": best_epoch,
+                "history": history,
+            }
+            ckpt.save_checkpoint(ckpt_dir, tag, student, teachers, state)
+        setup.dist.barrier()
+
     autocast = setup.speed.autocast()
     scaler = torch.amp.GradScaler(enabled=setup.speed.dtype is torch.float16)
     with _progress(rank0) as bar:
@@ -91,12 +116,15 @@ def fit(
             )
             batches.set_epoch(epoch)
             method.start_epoch(epoch)
-            sums: dict[str, torch.Tensor] = {}
+            skip = done_steps if epoch == start_epoch else 0
+            sums = {k: v.to(setup.speed.device) for k, v in resumed_sums.items()} if skip else {}
             finite = torch.ones((), dtype=torch.bool, device=setup.speed.device)
             seen, tick = 0, time.perf_counter()
             for step, (x, y) in enumerate(batches):
                 if step >= steps_per_epoch:
                     break
+                if step < skip:  # trained before the mid-epoch checkpoint (same order, same augmentation)
+                    continue
                 x = setup.speed.prepare_batch(x)
                 x_adv = method.adversarial(x, y)
                 student.train()
@@ -134,27 +162,15 @@ def fit(
                     logs.update(lr=float(scheduler.get_last_lr()[0]), images_per_s=round(rate, 1))
                     writer.write("train", global_step + 1, logs)
                     bar.update(task, completed=step + 1, rate=f"{rate:.0f}", loss=f"{logs['loss']:.4f}")
+                every = cfg.checkpoint_every_steps
+                if every and (global_step + 1) % every == 0 and step + 1 < steps_per_epoch:
+                    save(f"ckpt-{epoch:04d}-{step + 1:06d}", epoch - 1, step + 1, sums)
             record = _validate(student, val, setup, epoch, writer, steps_per_epoch)
             if "score" in record and record["score"] > best_score and rank0:
                 best_score, best_epoch = record["score"], epoch
                 ckpt.save_weights(student, setup.out_dir / "best.safetensors")
             history.append(record)
-            # Every rank's own RNG streams (a collective), so a resume restores each rank exactly.
-            rngs = gather_objects(ckpt.rng_state(), setup.dist)
-            if rank0:
-                state = {
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(),
-                    "method": method.state_dict(),
-                    "rng": rngs[0],
-                    "rng_ranks": rngs,
-                    "epoch": epoch,
-                    "best_score": best_score,
-                    "best_epoch": best_epoch,
-                    "history": history,
-                }
-                ckpt.save_checkpoint(ckpt_dir, f"ckpt-{epoch + 1:04d}", student, teachers, state)
-            setup.dist.barrier()
+            save(f"ckpt-{epoch + 1:04d}", epoch, 0, {})
     writer.close()
     last = setup.out_dir / "last.safetensors"
     if rank0:

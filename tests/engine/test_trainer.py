@@ -42,6 +42,8 @@ def _run(
     seed: int = 0,
     stop_at_step: int | None = None,
     poison: bool = False,
+    every: int = 0,
+    steps_run: list[int] | None = None,
 ):
     torch.manual_seed(seed)
     data_cfg = DataConfig(dataset="digits", batch_size=64, limit_train=384)
@@ -51,12 +53,14 @@ def _run(
     batches = train_batches(data, data_cfg, device=speed.device, seed=0)  # the recipe seed never changes
     params = NaturalParams(name="natural") if method == "natural" else PGDATParams(name="pgd_at")
     ctx = MethodContext(model, {}, ATTACK, params, epochs, len(batches), speed.device)
-    train = TrainConfig(epochs=epochs, log_every=1)
+    train = TrainConfig(epochs=epochs, log_every=1, checkpoint_every_steps=every)
     setup = FitSetup(OptimConfig(lr=0.05), ScheduleConfig(name="cosine"), train, ATTACK, out, speed)
     instance = get_method(method)(ctx)
-    if stop_at_step is not None:
+    if stop_at_step is not None or steps_run is not None:
 
         def crash(x, y, x_adv, progress) -> None:  # a kill in the middle of an epoch
+            if steps_run is not None:
+                steps_run.append(progress.global_step)
             if progress.global_step == stop_at_step:
                 raise _Interrupted
 
@@ -82,6 +86,26 @@ def test_resume_continues_exactly(tmp_path: Path) -> None:
     with pytest.raises(_Interrupted):
         _run(tmp_path / "b", epochs=2, method="pgd_at", stop_at_step=7)  # epoch 2 of 2, mid-epoch
     resumed, result = _run(tmp_path / "b", epochs=2, method="pgd_at", resume=True, seed=123)
+    assert [h["epoch"] for h in result.history] == [1, 2]
+    for key, value in straight.state_dict().items():
+        assert torch.allclose(value, resumed.state_dict()[key], atol=1e-6), key
+
+
+@pytest.mark.parametrize("every", [0, 2])
+def test_mid_epoch_checkpoints_resume_where_they_were_taken(tmp_path: Path, every: int) -> None:
+    """`train.checkpoint_every_steps`: a kill mid-epoch loses at most that many steps, and resume is exact."""
+    straight, _ = _run(tmp_path / "a", epochs=2, method="pgd_at")
+    with pytest.raises(_Interrupted):  # 5 steps per epoch: global step 7 is step 3 of epoch 2
+        _run(tmp_path / "b", epochs=2, method="pgd_at", stop_at_step=7, every=every)
+    latest = ckpt.latest_checkpoint(tmp_path / "b" / "checkpoints")
+    assert latest is not None
+    steps: list[int] = []
+    resumed, result = _run(
+        tmp_path / "b", epochs=2, method="pgd_at", resume=True, every=every, steps_run=steps
+    )
+    # every 2 steps: the last checkpoint before the kill is after global step 5 (step 1 of epoch 2)
+    assert steps == ([6, 7, 8, 9] if every else [5, 6, 7, 8, 9])
+    assert latest.name == ("ckpt-0001-000001" if every else "ckpt-0001")
     assert [h["epoch"] for h in result.history] == [1, 2]
     for key, value in straight.state_dict().items():
         assert torch.allclose(value, resumed.state_dict()[key], atol=1e-6), key
