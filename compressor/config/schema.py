@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.fields import FieldInfo
 
 from compressor.config.methods import MethodParams, params_union, single_model_methods
@@ -54,6 +54,16 @@ class DataConfig(Strict):
     on_device: bool | Auto = "auto"
     class_names: list[str] | None = None
     synthetic: SyntheticData = Field(default_factory=SyntheticData)
+
+    @field_validator("val_fraction")
+    @classmethod
+    def _validation_is_not_test(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError(
+                "must be > 0: validation is carved from train to select the best checkpoint, "
+                "and the test split never selects one"
+            )
+        return value
 
     @model_validator(mode="after")
     def _root_needed(self) -> DataConfig:

@@ -13,6 +13,7 @@ from compressor.config.schema import DataConfig
 from compressor.data import sources
 from compressor.data.batches import TensorBatches
 from compressor.data.sources import Split, as_float
+from compressor.errors import UserInputError
 
 _SPLIT_SEED = 1234
 
@@ -37,7 +38,7 @@ class DataBundle:
 def _carve_validation(train: Split, fraction: float) -> tuple[Split, Split]:
     """Split a fixed, seeded fraction off the training set for model selection."""
     order = torch.randperm(len(train), generator=torch.Generator().manual_seed(_SPLIT_SEED))
-    n_val = int(round(len(train) * fraction))
+    n_val = max(1, int(round(len(train) * fraction)))
     return train.subset(order[n_val:]), train.subset(order[:n_val])
 
 
@@ -61,15 +62,35 @@ def _reshape(split: Split, size: int | None, channels: int | None) -> Split:
     return Split(x, split.y)
 
 
+_VAL_IMAGES = 1000  # validation images held in memory for an ImageFolder set (model selection uses 512)
+
+
+def _image_folder(cfg: DataConfig) -> DataBundle:
+    """ImageFolder: validation carved (seeded) from train/ and left out of training; test from val/ or test/."""
+    from torch.utils.data import Subset
+
+    train_ds = sources.image_folder(cfg, "train", train=True)
+    order = torch.randperm(len(train_ds), generator=torch.Generator().manual_seed(_SPLIT_SEED))
+    if cfg.limit_train is not None:
+        order = order[: cfg.limit_train]
+    n_val = max(1, int(round(len(order) * cfg.val_fraction)))
+    if n_val >= len(order):
+        raise UserInputError(
+            f"data: {len(order)} training images leave none to train on after data.val_fraction {cfg.val_fraction}"
+        )
+    plain = sources.image_folder(cfg, "train", train=False)  # validation images without augmentation
+    val = _stack(Subset(plain, order[:n_val].tolist()), _VAL_IMAGES)
+    test_name = "val" if (cfg.root is not None and (cfg.root / "val").is_dir()) else "test"
+    test = _stack(sources.image_folder(cfg, test_name, train=False), cfg.limit_test or 1000)
+    names = cfg.class_names or list(train_ds.classes)
+    folder_train = Subset(train_ds, order[n_val:].tolist())
+    return DataBundle(None, val, test, names, 3, cfg.image_size or 224, folder_train=folder_train)
+
+
 def load_data(cfg: DataConfig, seed: int = 0) -> DataBundle:
-    """Load the recipe's data set; the test split is never used for model selection."""
+    """Load the recipe's data set; validation is carved from train, the test split never selects a model."""
     if cfg.dataset == "imagefolder":
-        train_ds = sources.image_folder(cfg, "train", train=True)
-        test_name = "val" if (cfg.root is not None and (cfg.root / "val").is_dir()) else "test"
-        test = _stack(sources.image_folder(cfg, test_name, train=False), cfg.limit_test or 1000)
-        val = _stack(sources.image_folder(cfg, "train", train=False), 500)
-        names = cfg.class_names or list(train_ds.classes)
-        return DataBundle(None, val, test, names, 3, cfg.image_size or 224, folder_train=train_ds)
+        return _image_folder(cfg)
     if cfg.dataset == "digits":
         train, test, names = sources.digits()
     elif cfg.dataset == "synthetic":
@@ -85,7 +106,7 @@ def load_data(cfg: DataConfig, seed: int = 0) -> DataBundle:
             _reshape(train, cfg.image_size, cfg.channels),
             _reshape(test, cfg.image_size, cfg.channels),
         )
-    train, val = _carve_validation(train, cfg.val_fraction) if cfg.val_fraction > 0 else (train, test)
+    train, val = _carve_validation(train, cfg.val_fraction)
     return DataBundle(
         train, val, test, cfg.class_names or names, int(train.x.shape[1]), int(train.x.shape[-1])
     )
