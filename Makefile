@@ -1,16 +1,17 @@
 # The two set-up commands (each works on a fresh machine with only Python 3.10+ and make):
 #   make quickstart   set everything up, then run recipes/quickstart.yaml end to end (offline, CPU, minutes)
-#   make test         set everything up, then run lint, type checks, the test suite and the torch-free edge-kit tests
+#   make test         set everything up, then run lint, type checks, the test suite, the torch-free edge-kit tests
+#                     and the wheel check (plain `pip install` of the built wheel, run from outside the tree)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup quickstart test lint typecheck pytest edge-test bench clean
+.PHONY: setup quickstart test lint typecheck pytest edge-test wheel-test bench clean
 
 $(STAMP): pyproject.toml export/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -e "./export[openvino]" -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,openvino]"  # the toolkit carries the edge kit (export/compressor_edge)
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -19,8 +20,8 @@ quickstart: $(STAMP)
 	$(BIN)/compressor distill recipes/quickstart.yaml
 
 lint: $(STAMP)
-	$(BIN)/ruff check compressor export/compressor_edge export/tests tests benchmarks scripts
-	$(BIN)/ruff format --check compressor export/compressor_edge export/tests tests benchmarks scripts
+	$(BIN)/ruff check compressor export/compressor_edge export/tests tests benchmarks scripts setup.py
+	$(BIN)/ruff format --check compressor export/compressor_edge export/tests tests benchmarks scripts setup.py
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -31,7 +32,10 @@ pytest: $(STAMP)
 edge-test:
 	bash export/ci_torch_free.sh
 
-test: lint typecheck pytest edge-test
+wheel-test: $(STAMP)
+	VENV=$(VENV) bash .ci/wheel_check.sh
+
+test: lint typecheck pytest edge-test wheel-test
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache .mypy_cache

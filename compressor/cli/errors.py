@@ -13,13 +13,34 @@ from compressor.errors import EXIT_BAD_INPUT, EXIT_RUNTIME, CompressorError
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+# Optional parts and how to get them (anything else missing: the package of that name).
+_INSTALL = {
+    "tensorrt": "pip install 'compressor[tensorrt]'",
+    "openvino": "pip install 'compressor[openvino]'",
+    "compressor_edge": "pip install compressor (it carries the edge kit) or pip install ./export",
+}
+
+
 def _exit_code(err: Exception) -> int | None:
     """The exit code of an error we know how to explain in one line, else None."""
+    if isinstance(err, ModuleNotFoundError):  # an optional part, or a dependency, is missing
+        return EXIT_BAD_INPUT
     if isinstance(err, CompressorError):
         return err.exit_code
-    from compressor_edge.errors import BundleError  # torch-free, cheap
-
+    try:
+        from compressor_edge.errors import BundleError  # torch-free, cheap
+    except ModuleNotFoundError:
+        return None
     return EXIT_BAD_INPUT if isinstance(err, BundleError) else None
+
+
+def _message(err: Exception) -> str:
+    """One line for a known error; a missing module says how to install it."""
+    if isinstance(err, ModuleNotFoundError) and err.name:
+        top = err.name.split(".")[0]
+        how = _INSTALL.get(top, f"pip install {top}")
+        return f"the package '{top}' that this needs is not installed; {how}"
+    return str(err)
 
 
 def one_line_errors(func: F) -> F:
@@ -38,7 +59,7 @@ def one_line_errors(func: F) -> F:
         except Exception as err:  # the last line of defence: never a traceback for users
             code = _exit_code(err)
             if code is not None:
-                print(f"error: {err}", file=sys.stderr)
+                print(f"error: {_message(err)}", file=sys.stderr)
                 raise SystemExit(code) from None
             if os.environ.get("COMPRESSOR_DEBUG"):
                 raise

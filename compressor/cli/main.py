@@ -51,18 +51,13 @@ def _warn(warnings: list[str]) -> None:
 @app.command()
 @one_line_errors
 def recipes() -> None:
-    """List the recipes shipped with the toolkit, with one-line descriptions."""
-    from rich.console import Console
-    from rich.table import Table
+    """List the recipes shipped with the toolkit, one line each (run one by name: `compressor distill quickstart`)."""
+    import shutil
 
-    from compressor.cli.recipes import describe, shipped_recipes
+    from compressor.cli.recipes import recipe_lines
 
-    table = Table(show_header=True, box=None)
-    table.add_column("recipe", style="bold")
-    table.add_column("description")
-    for path in shipped_recipes():
-        table.add_row(path.stem, describe(path))
-    Console().print(table)
+    for line in recipe_lines(max(60, shutil.get_terminal_size((120, 24)).columns)):
+        typer.echo(line)
 
 
 @app.command()

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import re
+from importlib import resources
 from pathlib import Path
 
 import yaml
 
-SHIPPED = Path(__file__).resolve().parents[2] / "recipes"
+
+def shipped_dir() -> Path:
+    """Where the shipped recipes are: inside the installed package, or the source tree's recipes/."""
+    packaged = Path(str(resources.files("compressor"))) / "recipes"
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parents[2] / "recipes"
 
 
 def shipped_recipes() -> list[Path]:
     """The YAML recipes that ship with the toolkit."""
-    return sorted(SHIPPED.glob("*.yaml")) if SHIPPED.is_dir() else []
+    folder = shipped_dir()
+    return sorted(folder.glob("*.yaml")) if folder.is_dir() else []
 
 
 def resolve_recipe(arg: str) -> Path:
@@ -19,14 +26,26 @@ def resolve_recipe(arg: str) -> Path:
     path = Path(arg)
     if path.exists() or path.suffix in (".yaml", ".yml"):
         return path
-    candidate = SHIPPED / f"{arg}.yaml"
+    candidate = shipped_dir() / f"{arg}.yaml"
     return candidate if candidate.is_file() else path
 
 
 def describe(path: Path) -> str:
-    """The first line of a recipe's description."""
+    """The first sentence of a recipe's description (the rest of the notes stay in the file)."""
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError:
         return "(invalid YAML)"
-    return str(data.get("description", "")).strip().splitlines()[0] if data.get("description") else ""
+    text = " ".join(str(data.get("description", "") if isinstance(data, dict) else "").split())
+    return re.split(r"(?<=[.])(?<!al\.)(?<!e\.g\.)\s+(?=[A-Z])", text, maxsplit=1)[0]
+
+
+def recipe_lines(width: int) -> list[str]:
+    """One line per shipped recipe, `name  first sentence`, cut to `width` characters."""
+    recipes = shipped_recipes()
+    pad = max((len(p.stem) for p in recipes), default=0) + 2
+    lines = []
+    for path in recipes:
+        line = f"{path.stem:<{pad}}{describe(path)}".rstrip()
+        lines.append(line if len(line) <= width else line[: width - 3].rstrip() + "...")
+    return lines

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import pickletools
 import re
 import tempfile
 from collections.abc import Iterable, Mapping
@@ -143,13 +144,9 @@ def _read(path: Path, trust_pickle: bool) -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=not trust_pickle)
     except pickle.UnpicklingError as err:
-        blocked = re.search(r"GLOBAL ([\w.]+)", str(err))  # what a weights-only load refused to import
-        if blocked and not trust_pickle:
-            raise UserInputError(
-                f"checkpoint {path} is a pickle that needs code to load (it references {blocked.group(1)}), and "
-                "loading it could run anything; if you trust its source, set `trust_pickle: true` on this model "
-                "(trust_pickle=True in Python)"
-            ) from None
+        refused = _refused(path, err) if not trust_pickle else None  # refused, not damaged
+        if refused is not None:
+            raise refused from None
         raise _unreadable(path, err) from err
     except Exception as err:
         raise _unreadable(path, err) from err
@@ -160,6 +157,38 @@ def _is_safetensors(path: Path) -> bool:
     with path.open("rb") as f:
         head = f.read(9)
     return len(head) == 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") < path.stat().st_size
+
+
+_CODE_OPS = {"GLOBAL", "STACK_GLOBAL", "INST", "OBJ", "REDUCE", "NEWOBJ", "NEWOBJ_EX"}
+
+
+def _code_in_pickle(path: Path) -> str | None:
+    """What a plain pickle file would import or call to load (scanned, never run); None if not a pickle."""
+    try:
+        ops = list(pickletools.genops(path.read_bytes()))
+    except Exception:
+        return None
+    strings = [arg for _, arg, _ in ops if isinstance(arg, str)]
+    for op, arg, _ in ops:
+        if op.name in ("GLOBAL", "INST"):
+            return str(arg).replace(" ", ".")
+        if op.name in _CODE_OPS:
+            return ".".join(strings[-2:]) if op.name == "STACK_GLOBAL" and len(strings) >= 2 else op.name
+    return None
+
+
+def _refused(path: Path, err: Exception) -> UserInputError | None:
+    """The error for a pickle a weights-only load refuses because it runs code to load (None: damaged)."""
+    blocked = re.search(r"GLOBAL ([\w.]+)", str(err))
+    code = blocked.group(1) if blocked else _code_in_pickle(path)
+    if code is None:
+        return None
+    return UserInputError(
+        f"checkpoint {path} was refused: it is a pickle that runs code when loaded (it calls {code}), and a "
+        "weights-only load allows only tensors and plain containers; if you trust its source, set "
+        "`trust_pickle: true` on this model in the recipe (trust_pickle=True in Python), or re-save it as "
+        "safetensors"
+    )
 
 
 def _unreadable(path: Path, err: Exception) -> UserInputError:

@@ -72,3 +72,33 @@ def test_validate_accepts_the_attack_grammar(tiny_recipe, attack: str) -> None:
     """`validate` agrees with the attack registry: pgd<N>, pgd<N>-<step> and cw<N> are valid names."""
     result = runner.invoke(app, ["validate", str(tiny_recipe()), f"evaluate.attacks=[{attack}]"])
     assert result.exit_code == 0, result.output
+
+
+def test_recipes_prints_one_line_per_recipe() -> None:
+    from compressor.cli.recipes import shipped_recipes
+
+    result = runner.invoke(app, ["recipes"], env={"COLUMNS": "100"})
+    lines = result.output.splitlines()
+    assert result.exit_code == 0 and len(lines) == len(shipped_recipes()) >= 9
+    assert all(len(line) <= 100 for line in lines)
+    assert {line.split()[0] for line in lines} == {p.stem for p in shipped_recipes()}
+
+
+def test_a_shipped_recipe_resolves_by_name() -> None:
+    from compressor.cli.recipes import resolve_recipe
+
+    assert resolve_recipe("quickstart").name == "quickstart.yaml" and resolve_recipe("quickstart").is_file()
+
+
+def test_a_missing_optional_package_is_one_line_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    from compressor.cli.errors import one_line_errors
+
+    @one_line_errors
+    def needs_tensorrt() -> None:
+        raise ModuleNotFoundError("No module named 'tensorrt'", name="tensorrt")
+
+    with pytest.raises(SystemExit) as exit_info:
+        needs_tensorrt()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_info.value.code == 2 and len(err) == 1
+    assert "'tensorrt'" in err[0] and "pip install 'compressor[tensorrt]'" in err[0]

@@ -17,6 +17,7 @@ HOSTILE = [
     ("data.dataset=digts", "data.dataset"),
     ("data.batch_sise=8", "did you mean 'batch_size'"),
     ("data.val_fraction=1", "data.val_fraction"),
+    ("data.val_fraction=0", "must be > 0"),
     ("data.dataset=mnist", "data.root is required"),
     ("data.root=/nope/zz9", "not a folder"),
     ("teachers.0.role=robst", "teachers.0.role"),

@@ -173,3 +173,19 @@ def test_robustbench_unsupported_files_and_archs(tmp_path: Path) -> None:
         load_robustbench_checkpoint(tmp_path / "dm.pt", "wrn_28_10")
     with pytest.raises(UserInputError, match="not 'resnet56'"):
         load_robustbench_checkpoint(tmp_path / "dm.pt", "resnet56")
+
+
+@pytest.mark.parametrize("protocol", [0, 2, 4])
+def test_a_plain_pickle_with_code_says_it_was_refused_and_how_to_opt_in(
+    tmp_path: Path, protocol: int
+) -> None:
+    """A pickle.dump (not torch.save) carrying code: refused as such, never called damaged."""
+    import pickle
+
+    marker = tmp_path / "ran"
+    (tmp_path / "evil.pkl").write_bytes(pickle.dumps({"w": [1.0], "x": _Payload(marker)}, protocol=protocol))
+    with pytest.raises(UserInputError) as err:
+        load_state_dict_file(tmp_path / "evil.pkl")
+    line = _one_line(err)
+    assert "was refused" in line and "runs code" in line and "`trust_pickle: true`" in line
+    assert "not a readable" not in line and not marker.exists()
