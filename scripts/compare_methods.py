@@ -1,38 +1,36 @@
-"""Compare distillation methods on one recipe: same teachers, same student, same budget, same evaluation.
+"""Compare robust-distillation methods fairly: shared teachers, a tuned learning rate each, several seeds.
 
-    python scripts/compare_methods.py recipes/quickstart.yaml --methods ciard,pgd_at,ard,rslad,mtard
-    python scripts/compare_methods.py recipes/mnist-ciard.yaml --device cuda --out results/mnist-methods.md
-    python scripts/compare_methods.py recipes/mnist-ciard.yaml --methods ciard,ciard@push_scale=1,rslad
+    python scripts/compare_methods.py recipes/quickstart.yaml --results results/digits-methods.jsonl
+    python scripts/compare_methods.py recipes/mnist-ciard.yaml --methods pgd_at,rslad,ciard@push_scale=1 \
+        --lrs 0.0003,0.001,0.003 --seeds 0,1,2 --results results/mnist-methods.jsonl
+    python scripts/compare_methods.py recipes/quickstart.yaml --results results/digits-methods.jsonl --render
 
-A method may carry parameters after `@` (`ciard@push_scale=1@weights=adaptive`): an ablation row.
+1. The recipe's teachers are trained once (runs/<name>-teachers) and every student distils from those files.
+2. Tuning: each method trains at every learning rate of `--lrs` with the first seed; the rate whose best
+   checkpoint scores highest on the validation split ((clean + PGD) / 2, the trainer's own validation) is
+   chosen. The test split is never looked at to choose.
+3. Testing: each method trains with its chosen rate for every seed (the tuning run is reused for the first
+   seed) and is evaluated on the test split with the recipe's attacks.
 
-The teachers are prepared once (the recipe's teachers stage, in runs/<name>-teachers) and every method
-distils from those same files; each student is then evaluated with the recipe's attacks. The table it
-writes is what the README quotes.
+A method may carry parameters after `@` (`ciard@push_scale=1`): an ablation row. Every finished run appends
+one JSON line to `--results` at once; a rerun skips the rows already there, so an interrupted comparison
+resumes. `--render` only rebuilds the Markdown table (`--results` with `.md`) from the rows.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import time
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 
 from compressor.config import load_recipe
+from compressor.engine.metrics import read_metrics
 from compressor.pipeline.run import run_pipeline
-
-
-def _teacher_overrides(teachers_run: Path, roles: list[str]) -> list[str]:
-    out = []
-    for index, role in enumerate(roles):
-        out += [
-            f"teachers.{index}.train=null",
-            f"teachers.{index}.model.checkpoint={teachers_run / 'teachers' / f'{role}.safetensors'}",
-        ]
-    return out
 
 
 def method_overrides(entry: str, recipe_method: str) -> tuple[str, list[str]]:
@@ -48,69 +46,254 @@ def method_overrides(entry: str, recipe_method: str) -> tuple[str, list[str]]:
     return suffix, [*own, *(f"method.{p}" for p in params)]
 
 
+def best_validation(run_dir: Path) -> dict[str, float]:
+    """The validation record of the checkpoint the trainer kept (first maximum of its score)."""
+    records = [r for r in read_metrics(run_dir / "distill" / "metrics.jsonl", "val") if "score" in r]
+    if not records:
+        raise SystemExit(f"{run_dir}: no validation records in distill/metrics.jsonl")
+    best = max(records, key=lambda r: r["score"])  # max() keeps the first of equal scores, as the trainer
+    clean, robust = best["val_clean"], best.get("val_robust", best["val_clean"])
+    return {
+        "val_clean": clean,
+        "val_robust": robust,
+        "val_score": (clean + robust) / 2,
+        "best_epoch": best["epoch"],
+        "val_curve": [[r["epoch"], r["val_clean"], r.get("val_robust")] for r in records],
+    }
+
+
+class Comparison:
+    """Runs and records one comparison; rows already in the results file are not run again."""
+
+    def __init__(self, args: argparse.Namespace, console: Console) -> None:
+        self.args, self.console = args, console
+        self.common = list(args.overrides) + ([f"run.device={args.device}"] if args.device else [])
+        self.base = load_recipe(args.recipe, self.common)
+        self.teachers_run = Path(self.base.run.output_dir) / f"{self.base.run.name}-teachers"
+        self.rows = (
+            [json.loads(line) for line in args.results.read_text().splitlines()]
+            if args.results.is_file()
+            else []
+        )
+
+    def _find(self, **key: Any) -> dict[str, Any] | None:
+        return next((r for r in self.rows if all(r.get(k) == v for k, v in key.items())), None)
+
+    def _record(self, row: dict[str, Any]) -> None:
+        self.rows.append(row)
+        self.args.results.parent.mkdir(parents=True, exist_ok=True)
+        with self.args.results.open("a") as f:
+            f.write(json.dumps(row) + "\n")
+
+    def prepare_teachers(self, *, train: bool = True) -> list[dict[str, Any]]:
+        """Train the shared teachers once; their summary (empty when not trained yet).
+
+        Teachers already in the teachers run are reused as they are (students load them as weight files),
+        so a change of toolkit code that alters recipe hashes does not retrain them mid-comparison.
+        """
+        summary = self.teachers_run / "teachers" / "summary.json"
+        if summary.is_file():
+            self.console.print(f"teachers: reusing {self.teachers_run / 'teachers'}")
+        elif train:
+            recipe = load_recipe(self.args.recipe, [*self.common, f"run.name={self.teachers_run.name}"])
+            run_pipeline(recipe, stages=["teachers"], console=self.console)
+        return json.loads(summary.read_text()) if summary.is_file() else []
+
+    def _recipe(self, entry: str, lr: float, seed: int) -> tuple[Any, Path]:
+        suffix, selected = method_overrides(entry, self.base.method.name)
+        teachers = []
+        for index, spec in enumerate(self.base.teachers):
+            weights = self.teachers_run / "teachers" / f"{spec.role}.safetensors"
+            teachers += [f"teachers.{index}.train=null", f"teachers.{index}.model.checkpoint={weights}"]
+        name = f"{self.base.run.name}-{suffix}-lr{lr:g}-s{seed}"
+        overrides = [
+            *self.common,
+            f"run.name={name}",
+            f"run.seed={seed}",
+            f"optim.lr={lr}",
+            *selected,
+            *teachers,
+        ]
+        recipe = load_recipe(self.args.recipe, overrides)
+        return recipe, Path(recipe.run.output_dir) / name
+
+    def tune(self, entry: str) -> float:
+        """Train at every rate with the first seed; return the rate with the best validation score."""
+        seed = self.args.seeds[0]
+        for lr in self.args.lrs:
+            if self._find(phase="tune", method=entry, lr=lr, seed=seed):
+                continue
+            recipe, run_dir = self._recipe(entry, lr, seed)
+            started = time.perf_counter()
+            run_pipeline(recipe, stages=["teachers", "distill"], console=self.console)
+            seconds = round(time.perf_counter() - started, 1)
+            self._record(
+                {
+                    "phase": "tune",
+                    "method": entry,
+                    "lr": lr,
+                    "seed": seed,
+                    **best_validation(run_dir),
+                    "seconds": seconds,
+                }
+            )
+        scores = [self._find(phase="tune", method=entry, lr=lr, seed=seed) for lr in self.args.lrs]
+        return max(scores, key=lambda r: r["val_score"])["lr"]  # type: ignore[index]
+
+    def test(self, entry: str, lr: float) -> None:
+        for seed in self.args.seeds:
+            if self._find(phase="test", method=entry, lr=lr, seed=seed):
+                continue
+            recipe, run_dir = self._recipe(entry, lr, seed)
+            started = time.perf_counter()
+            run_pipeline(recipe, stages=["teachers", "distill", "evaluate"], console=self.console)
+            evaluation = json.loads((run_dir / "evaluate" / "evaluation.json").read_text())
+            self._record(
+                {
+                    "phase": "test",
+                    "method": entry,
+                    "lr": lr,
+                    "seed": seed,
+                    "clean": evaluation["clean_accuracy"],
+                    **{a: v for a, v in evaluation["robust_accuracy"].items()},
+                    "worst_case": evaluation["worst_case_accuracy"],
+                    "num_images": evaluation.get("num_images", self.base.evaluate.num_images),
+                    **best_validation(run_dir),
+                    "seconds": round(time.perf_counter() - started, 1),
+                }
+            )
+
+
+def _mean_sd(values: list[float]) -> str:
+    if len(values) < 2:
+        return f"{100 * values[0]:.2f}"
+    return f"{100 * statistics.mean(values):.2f} ± {100 * statistics.stdev(values):.2f}"
+
+
+def render(rows: list[dict[str, Any]], teachers: list[dict[str, Any]], header_line: str) -> str:
+    """Markdown: one row per method with its chosen rate, mean ± sd over seeds of every test metric."""
+    tests = [r for r in rows if r["phase"] == "test"]
+    methods = list(dict.fromkeys(r["method"] for r in tests))
+    skip = {
+        "phase",
+        "method",
+        "lr",
+        "seed",
+        "num_images",
+        "seconds",
+        "best_epoch",
+        "val_clean",
+        "val_robust",
+        "val_score",
+        "val_curve",
+    }
+    metrics = [k for k in tests[0] if k not in skip] if tests else []
+    head = [
+        "method",
+        "lr (chosen on val)",
+        "seeds",
+        *[f"{m} %" for m in metrics],
+        "(clean + AA) / 2 %",
+        "val score %",
+    ]
+    lines = [header_line, ""]
+    if teachers:
+        lines += [
+            "Teachers: "
+            + ", ".join(
+                f"{t['role']} `{t['model']}` {100 * t['test_clean']:.1f}% clean / {100 * t['test_pgd10']:.1f}% PGD-10"
+                for t in teachers
+            ),
+            "",
+        ]
+    lines += [
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
+    aa = "autoattack" if metrics and "autoattack" in metrics else "worst_case"
+    for method in methods:
+        mine = [r for r in tests if r["method"] == method]
+        cells = [
+            f"`{method}`",
+            f"{mine[0]['lr']:g}",
+            str(len(mine)),
+            *[_mean_sd([r[m] for r in mine]) for m in metrics],
+            _mean_sd([(r["clean"] + r[aa]) / 2 for r in mine]),
+            _mean_sd([r["val_score"] for r in mine]),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    tunes = [r for r in rows if r["phase"] == "tune"]
+    if tunes:
+        lines += ["", "Validation score ((clean + PGD) / 2 %, first seed) per learning rate:", ""]
+        lrs = sorted({r["lr"] for r in tunes})
+        lines += [
+            "| method | " + " | ".join(f"lr {lr:g}" for lr in lrs) + " |",
+            "|" + "---|" * (len(lrs) + 1),
+        ]
+        for method in dict.fromkeys(r["method"] for r in tunes):
+            by_lr = {r["lr"]: r["val_score"] for r in tunes if r["method"] == method}
+            lines.append(
+                f"| `{method}` | "
+                + " | ".join(f"{100 * by_lr[lr]:.1f}" if lr in by_lr else "" for lr in lrs)
+                + " |"
+            )
+    curves = [r for r in tests if r.get("val_curve") and r["seed"] == tests[0]["seed"]]
+    if curves:
+        epochs = [e for e, _, _ in curves[0]["val_curve"]]
+        lines += [
+            "",
+            "Validation PGD accuracy % per epoch (first seed, chosen rate): the learning curves",
+            "",
+        ]
+        lines += [
+            "| method | " + " | ".join(f"ep {e}" for e in epochs) + " |",
+            "|" + "---|" * (len(epochs) + 1),
+        ]
+        for r in curves:
+            cells = [f"{100 * robust:.1f}" if robust is not None else "" for _, _, robust in r["val_curve"]]
+            lines.append(f"| `{r['method']}` | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("recipe", type=Path)
-    parser.add_argument("--methods", default="ciard,pgd_at,ard,rslad,mtard")
+    parser.add_argument("--methods", default="pgd_at,trades,ard,rslad,mtard,b_mtard,ciard")
+    parser.add_argument(
+        "--lrs", default=None, help="learning-rate grid, e.g. 0.0003,0.001,0.003 (default: the recipe's)"
+    )
+    parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--device", default=None, help="cpu / cuda (default: the recipe's)")
-    parser.add_argument("--out", type=Path, default=None, help="Markdown table to write")
+    parser.add_argument(
+        "--results", type=Path, required=True, help="JSONL of per-run rows (appended, resumable)"
+    )
+    parser.add_argument(
+        "--render", action="store_true", help="only rebuild the Markdown table from --results"
+    )
     parser.add_argument("overrides", nargs="*", help="extra KEY=VALUE overrides for every run")
     args = parser.parse_intermixed_args()
+    args.seeds = [int(s) for s in args.seeds.split(",")]
     console = Console()
-    common = list(args.overrides) + ([f"run.device={args.device}"] if args.device else [])
-    base = load_recipe(args.recipe, common)
-    teachers_run = Path(base.run.output_dir) / f"{base.run.name}-teachers"
-    teacher_recipe = load_recipe(args.recipe, [*common, f"run.name={teachers_run.name}"])
-    run_pipeline(teacher_recipe, stages=["teachers"], console=console)
-    roles = [t.role for t in base.teachers]
-    rows = []
-    for method in args.methods.split(","):
-        suffix, selected = method_overrides(method, base.method.name)
-        overrides = [
-            *common,
-            f"run.name={base.run.name}-{suffix}",
-            *selected,
-            *_teacher_overrides(teachers_run, roles),
-        ]
-        recipe = load_recipe(args.recipe, overrides)
-        started = time.perf_counter()
-        run_pipeline(recipe, stages=["teachers", "distill", "evaluate"], console=console)
-        evaluation = json.loads(
-            (Path(recipe.run.output_dir) / recipe.run.name / "evaluate" / "evaluation.json").read_text()
-        )
-        rows.append({**evaluation, "method": method, "seconds": round(time.perf_counter() - started, 1)})
-    teachers = json.loads((teachers_run / "teachers" / "summary.json").read_text())
-    attacks = list(rows[0]["robust_accuracy"])
-    header = ["method", "clean %", *[f"{a} %" for a in attacks], "worst case %", "distill+eval s"]
-    lines = [
-        f"Recipe `{args.recipe}` ({base.data.dataset}, student `{base.student.name}`, {base.train.epochs} epochs, "
-        f"eps {base.attack.eps:.4f} {base.attack.norm}, {len(rows[0].get('labels', [])) or base.evaluate.num_images} "
-        f"test images); teachers: "
-        + ", ".join(
-            f"{t['role']} `{t['model']}` {100 * t['test_clean']:.1f}% clean / "
-            f"{100 * t['test_pgd10']:.1f}% PGD-10"
-            for t in teachers
-        ),
-        "",
-        "| " + " | ".join(header) + " |",
-        "|" + "---|" * len(header),
-    ]
-    table = Table(*header, title="methods compared")
-    for row in rows:
-        cells = [
-            row["method"],
-            f"{100 * row['clean_accuracy']:.2f}",
-            *[f"{100 * row['robust_accuracy'][a]:.2f}" for a in attacks],
-            f"{100 * row['worst_case_accuracy']:.2f}",
-            f"{row['seconds']:.0f}",
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
-        table.add_row(*cells)
-    console.print(table)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text("\n".join(lines) + "\n")
-        console.print(f"wrote {args.out}")
+    comparison = Comparison(args, console)
+    args.lrs = [float(v) for v in args.lrs.split(",")] if args.lrs else [float(comparison.base.optim.lr)]
+    methods = args.methods.split(",")
+    teachers = comparison.prepare_teachers(train=not args.render)
+    if not args.render:
+        for entry in methods:
+            comparison.test(entry, comparison.tune(entry))
+    base = comparison.base
+    header = (
+        f"`python scripts/compare_methods.py {args.recipe} --methods {args.methods} --lrs "
+        f"{','.join(f'{v:g}' for v in args.lrs)} --seeds {','.join(map(str, args.seeds))} --results {args.results}"
+        f"{' ' + ' '.join(args.overrides) if args.overrides else ''}`: {base.data.dataset}, student "
+        f"`{base.student.name}`, optimiser {base.optim.name}, {base.train.epochs} epochs, eps {float(base.attack.eps):.4f} "
+        f"{base.attack.norm}, evaluation on {base.evaluate.num_images} test images (mean ± sd over seeds; per-seed rows in "
+        f"`{args.results}`)."
+    )
+    table = args.results.with_suffix(".md")
+    table.write_text(render(comparison.rows, teachers, header))
+    console.print(table.read_text())
+    console.print(f"wrote {table}")
 
 
 if __name__ == "__main__":

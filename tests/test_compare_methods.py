@@ -26,3 +26,44 @@ def test_parameters_after_at_become_method_overrides_and_name_the_run():
 def test_a_parameter_without_a_value_is_one_clear_error():
     with pytest.raises(SystemExit, match="not key=value"):
         method_overrides("ciard@push_scale", "ciard")
+
+
+def test_the_kept_checkpoint_is_the_first_best_validation_score(tmp_path: Path):
+    from compare_methods import best_validation
+
+    distill = tmp_path / "distill"
+    distill.mkdir()
+    records = [(1, 0.5, 0.2), (2, 0.9, 0.6), (3, 0.95, 0.6), (4, 0.8, 0.4)]
+    lines = [
+        f'{{"kind": "val", "step": {e}, "epoch": {e}, "val_clean": {c}, "val_robust": {r}, "score": {r}}}'
+        for e, c, r in records
+    ]
+    (distill / "metrics.jsonl").write_text("\n".join(lines) + "\n")
+    best = best_validation(tmp_path)
+    assert best["best_epoch"] == 2  # ties keep the first, as the trainer's `>` does
+    assert best["val_score"] == pytest.approx((0.9 + 0.6) / 2)
+    assert [e for e, _, _ in best["val_curve"]] == [1, 2, 3, 4]
+
+
+def test_the_table_reports_mean_and_sd_over_seeds_with_the_chosen_rate():
+    from compare_methods import render
+
+    rows = [
+        {"phase": "tune", "method": "pgd_at", "lr": 0.1, "seed": 0, "val_score": 0.8},
+        {"phase": "tune", "method": "pgd_at", "lr": 0.2, "seed": 0, "val_score": 0.7},
+        *[
+            {
+                "phase": "test",
+                "method": "pgd_at",
+                "lr": 0.1,
+                "seed": s,
+                "clean": c,
+                "autoattack": a,
+                "val_score": 0.8,
+            }
+            for s, c, a in [(0, 0.90, 0.50), (1, 0.92, 0.52), (2, 0.94, 0.54)]
+        ],
+    ]
+    table = render(rows, [], "header")
+    assert "| `pgd_at` | 0.1 | 3 | 92.00 ± 2.00 | 52.00 ± 2.00 | 72.00 ± 2.00 | 80.00 ± 0.00 |" in table
+    assert "| `pgd_at` | 80.0 | 70.0 |" in table
