@@ -1,13 +1,16 @@
-"""Latency of every exported format against PyTorch eager on the same model, batch sizes and threads.
+"""Latency of every exported format per runtime, against PyTorch eager and against fp32, with issue 12's gates.
 
-    python benchmarks/bench_export_latency.py --models small_cnn,cifar_resnet18 --batch-sizes 1,32
+    python benchmarks/bench_export_latency.py --models cifar_resnet18,cifar_mobilenetv2 --batch-sizes 1,32 --threads 1
 
-Each model (random weights: latency does not depend on their values) is exported with export_bundle, then
-timed numpy-in / numpy-out (median of --runs after --warmup; all runners of one batch size alternate in
-10 rounds, so load from other processes falls on each alike) with the edge kit's backends: onnxruntime CPU
-(fp32, fp16, int8) always, onnxruntime CUDA and TensorRT when present. The baseline is PyTorch eager on the
-same device (CPU for CPU backends, CUDA for GPU ones). `speedup` = PyTorch ms / format ms (> 1: faster).
-Prints one table and appends one JSON line (device, versions, command, figures) to benchmarks/results.jsonl.
+Each model (random weights: latency does not depend on their values; calibrated on random images) is exported
+with export_bundle, then timed numpy-in / numpy-out with the edge kit's backends (median of --runs after
+--warmup). All runners of one device and batch size (PyTorch eager, and every format on every runtime of that
+device) alternate in 10 rounds, so load from other processes falls on each alike: compare ratios from one
+run, not absolute times across runs. CPU runtimes: onnxruntime-cpu always, openvino-cpu when installed; GPU
+ones (onnxruntime-cuda, TensorRT) when present, against PyTorch on CUDA. int8 runs the file made for each
+runtime (U8S8 QDQ on CPU runtimes, the symmetric one on TensorRT). `vs PyTorch` = PyTorch ms / format ms and
+`vs fp32` = same-runtime fp32 ms / format ms (> 1: faster). The targets of export_gates.py print PASS/FAIL.
+Appends one JSON line (CPU model and ISA flags, versions, command, rows, gates) to benchmarks/results.jsonl.
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -30,6 +32,8 @@ import timm
 import torch
 from compressor_edge import create_backend, load_bundle
 from compressor_edge.latency import Latency, tile_batch
+from compressor_edge.machine import cpu_info, describe_cpu
+from export_gates import latency_gates
 from torch import nn
 
 import compressor.models.zoo  # noqa: F401  (registers the small-input models with timm)
@@ -40,22 +44,16 @@ from compressor.models.wrapper import Normalized
 RESULTS = Path(__file__).resolve().parent / "results.jsonl"
 
 
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def _backends(requested: list[str] | None) -> list[str]:
     if requested:
         return requested
+    import importlib.util
+
     import onnxruntime
 
     found = ["onnxruntime-cpu"]
+    if importlib.util.find_spec("openvino") is not None:
+        found.append("openvino-cpu")
     if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
         found.append("onnxruntime-cuda")
     try:
@@ -77,18 +75,18 @@ def _model(name: str) -> tuple[nn.Module, tuple[int, int, int]]:
 
 
 def _interleaved(
-    runners: dict[str, Callable[[np.ndarray], object]],
+    runners: dict[Any, Callable[[np.ndarray], object]],
     images: np.ndarray,
     runs: int,
     warmup: int,
     rounds: int = 10,
-) -> dict[str, Latency]:
+) -> dict[Any, Latency]:
     """Time every runner on the same batch in alternating rounds, so load from other processes hits all alike."""
     for run in runners.values():
         for _ in range(warmup):
             run(images)
     per_round = max(1, runs // rounds)
-    samples: dict[str, list[float]] = {name: [] for name in runners}
+    samples: dict[Any, list[float]] = {name: [] for name in runners}
     for _ in range(rounds):
         for name, run in runners.items():
             for _ in range(per_round):
@@ -111,12 +109,15 @@ def _pytorch_runner(model: nn.Module, device: str) -> Callable[[np.ndarray], obj
     return run
 
 
-def bench_model(name: str, args: argparse.Namespace, backends: list[str], work: Path) -> dict[str, Any]:
-    """Export one model, then time PyTorch and every format, interleaved, per backend and batch size."""
-    model, shape = _model(name)
+CPU_BACKENDS = ("onnxruntime-cpu", "openvino-cpu")
+
+
+def _export(
+    name: str, model: nn.Module, shape: tuple[int, ...], args: argparse.Namespace, work: Path
+) -> Path:
     rng = np.random.default_rng(0)
     probes = torch.from_numpy(rng.random((32, *shape), dtype=np.float32))
-    bundle_dir = export_bundle(
+    return export_bundle(
         model,
         work / name,
         calibration_images=probes,
@@ -128,58 +129,83 @@ def bench_model(name: str, args: argparse.Namespace, backends: list[str], work: 
         norm="linf",
         pytorch_metrics={},
         formats=tuple(args.formats),
+        int8_tensorrt="tensorrt" in args.backends_used,
     )
+
+
+def _time_group(
+    model: nn.Module, bundle_dir: Path, group: list[str], device: str, args: argparse.Namespace, work: Path
+) -> list[dict[str, Any]]:
+    """Load every format on every runtime of one device, then time them with PyTorch, interleaved."""
     bundle = load_bundle(bundle_dir)
     images = bundle.probes().clean_images
     rows = []
-    for backend_name in backends:
-        device = "cpu" if backend_name == "onnxruntime-cpu" else "cuda"
-        with ExitStack() as stack:
-            loaded = {
-                fmt: stack.enter_context(
-                    create_backend(
-                        backend_name,
-                        bundle.model_path(fmt),
-                        batch_sizes=args.batch_sizes,
-                        cache_dir=work / "engines",
-                        threads=args.threads,
-                    )
+    with ExitStack() as stack:
+        loaded = {
+            (backend_name, fmt): stack.enter_context(
+                create_backend(
+                    backend_name,
+                    bundle.model_path(fmt, backend_name),
+                    batch_sizes=args.batch_sizes,
+                    cache_dir=work / "engines",
+                    threads=args.threads,
                 )
-                for fmt in bundle.formats
-            }
-            runners = {"pytorch": _pytorch_runner(model, device), **{f: b.run for f, b in loaded.items()}}
-            for batch in args.batch_sizes:
-                timed = _interleaved(runners, tile_batch(images, batch), args.runs, args.warmup)
-                torch_ms = timed["pytorch"].median_ms
-                for fmt, backend in loaded.items():
-                    t = timed[fmt]
-                    rows.append(
-                        {
-                            "format": fmt,
-                            "backend": backend_name,
-                            "device": backend.describe(),
-                            "batch": batch,
-                            "median_ms": t.median_ms,
-                            "p90_ms": t.p90_ms,
-                            "pytorch_ms": torch_ms,
-                            "speedup_vs_pytorch": torch_ms / t.median_ms,
-                            "size_bytes": bundle.model_path(fmt).stat().st_size,
-                        }
-                    )
+            )
+            for backend_name in group
+            for fmt in bundle.formats
+        }
+        runners = {
+            ("pytorch", "eager"): _pytorch_runner(model, device),
+            **{k: b.run for k, b in loaded.items()},
+        }
+        for batch in args.batch_sizes:
+            timed = _interleaved(runners, tile_batch(images, batch), args.runs, args.warmup)
+            torch_ms = timed[("pytorch", "eager")].median_ms
+            for (backend_name, fmt), backend in loaded.items():
+                t, fp32 = timed[(backend_name, fmt)], timed.get((backend_name, "fp32"))
+                rows.append(
+                    {
+                        "format": fmt,
+                        "backend": backend_name,
+                        "device": backend.describe(),
+                        "file": bundle.model_path(fmt, backend_name).name,
+                        "batch": batch,
+                        "median_ms": t.median_ms,
+                        "p90_ms": t.p90_ms,
+                        "pytorch_ms": torch_ms,
+                        "speedup_vs_pytorch": torch_ms / t.median_ms,
+                        "speedup_vs_fp32": None if fp32 is None else fp32.median_ms / t.median_ms,
+                        "size_bytes": bundle.model_path(fmt, backend_name).stat().st_size,
+                    }
+                )
+    return rows
+
+
+def bench_model(name: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    """Export one model, then time PyTorch and every format per device group, interleaved, per batch size."""
+    model, shape = _model(name)
+    bundle_dir = _export(name, model, shape, args, work)
+    rows = []
+    cpu = [b for b in args.backends_used if b in CPU_BACKENDS]
+    gpu = [b for b in args.backends_used if b not in CPU_BACKENDS]
+    for group, device in ((cpu, "cpu"), (gpu, "cuda")):
+        if group:
+            rows += _time_group(model, bundle_dir, group, device, args, work)
     params = sum(p.numel() for p in model.parameters())
     return {"input": list(shape), "params": params, "rows": rows}
 
 
 def _table(results: dict[str, Any]) -> str:
     lines = [
-        "| model | format | backend | batch | median ms | p90 ms | PyTorch ms | speedup | size |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| model | format | backend | batch | median ms | p90 ms | PyTorch ms | vs PyTorch | vs fp32 | size |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, result in results.items():
         for r in result["rows"]:
+            vs_fp32 = "-" if r["speedup_vs_fp32"] is None else f"{r['speedup_vs_fp32']:.2f}x"
             lines.append(
                 f"| {name} | {r['format']} | {r['backend']} | {r['batch']} | {r['median_ms']:.3f} | {r['p90_ms']:.3f} "
-                f"| {r['pytorch_ms']:.3f} | {r['speedup_vs_pytorch']:.2f}x | {r['size_bytes'] / 2**20:.2f} MiB |"
+                f"| {r['pytorch_ms']:.3f} | {r['speedup_vs_pytorch']:.2f}x | {vs_fp32} | {r['size_bytes'] / 2**20:.2f} MiB |"
             )
     return "\n".join(lines)
 
@@ -194,29 +220,36 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--models", default="small_cnn,cifar_resnet18", help="timm names (the zoo is registered)"
+        "--models", default="cifar_resnet18,cifar_mobilenetv2", help="timm names (the zoo is registered)"
     )
-    parser.add_argument("--formats", default="fp32,fp16,int8")
+    parser.add_argument("--formats", default="fp32,int8")
     parser.add_argument("--backends", default=None, help="default: every backend available here")
     parser.add_argument("--batch-sizes", type=_ints, default=[1, 32])
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--warmup", type=int, default=10)
-    parser.add_argument("--threads", type=int, default=2, help="torch and onnxruntime intra-op threads")
+    parser.add_argument("--threads", type=int, default=1, help="torch and runtime intra-op threads")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     args.formats = [f for f in args.formats.split(",") if f]
     torch.set_num_threads(args.threads)
-    backends = _backends(args.backends.split(",") if args.backends else None)
+    args.backends_used = _backends(args.backends.split(",") if args.backends else None)
     with tempfile.TemporaryDirectory(prefix="bench-export-") as tmp:
-        results = {name: bench_model(name, args, backends, Path(tmp)) for name in args.models.split(",")}
+        results = {name: bench_model(name, args, Path(tmp)) for name in args.models.split(",")}
     print(_table(results))
+    cpu = cpu_info()
+    gates = [g for name, r in results.items() for g in latency_gates(name, r["rows"], cpu["vnni"])]
+    print(f"\nCPU: {describe_cpu()}; {args.threads} thread(s)")
+    print("\n".join(g.line() for g in gates) or "no gate applies to these rows")
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
     record = {
         "bench": "export_latency",
         "utc": datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat(),
         "command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
         "device": {
-            "cpu": _cpu_name(),
+            "cpu": cpu["model"],
+            "cpu_isa": cpu["isa"],
+            "cpu_vnni": cpu["vnni"],
+            "cpu_amx": cpu["amx"],
             "cpu_count": os.cpu_count(),
             "gpu": gpu,
             "loadavg_1m_after": os.getloadavg()[0],
@@ -224,13 +257,24 @@ def main(argv: list[str] | None = None) -> int:
         "threads": args.threads,
         "runs": args.runs,
         "warmup": args.warmup,
-        "versions": toolkit_versions(),
+        "versions": {**toolkit_versions(), "openvino": _version("openvino")},
         "models": results,
+        "gates": [g.to_dict() for g in gates],
+        "gates_passed": all(g.passed for g in gates),
     }
     with open(args.out, "a") as handle:
         handle.write(json.dumps(record) + "\n")
     print(f"appended to {args.out}")
     return 0
+
+
+def _version(package: str) -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
 
 
 if __name__ == "__main__":

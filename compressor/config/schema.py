@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from pydantic.fields import FieldInfo
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from compressor.config.methods import MethodParams, params_union, single_model_methods
+from compressor.config.methods import SINGLE_MODEL_METHODS, MethodParams
 from compressor.config.numbers import Number
 
 Role = Literal["robust", "clean"]
@@ -54,16 +53,6 @@ class DataConfig(Strict):
     on_device: bool | Auto = "auto"
     class_names: list[str] | None = None
     synthetic: SyntheticData = Field(default_factory=SyntheticData)
-
-    @field_validator("val_fraction")
-    @classmethod
-    def _validation_is_not_test(cls, value: float) -> float:
-        if value <= 0:
-            raise ValueError(
-                "must be > 0: validation is carved from train to select the best checkpoint, "
-                "and the test split never selects one"
-            )
-        return value
 
     @model_validator(mode="after")
     def _root_needed(self) -> DataConfig:
@@ -162,8 +151,8 @@ class TeacherTraining(Strict):
 
     @model_validator(mode="after")
     def _single_model(self) -> TeacherTraining:
-        if self.method.name not in single_model_methods():
-            raise ValueError(f"a teacher trains with one of {', '.join(single_model_methods())}")
+        if self.method.name not in SINGLE_MODEL_METHODS:
+            raise ValueError(f"a teacher trains with one of {', '.join(SINGLE_MODEL_METHODS)}")
         return self
 
 
@@ -200,13 +189,15 @@ class ExportConfig(Strict):
     int8_calibration_method: Literal["minmax", "entropy", "percentile"] = "minmax"
     int8_reduce_range: bool | Literal["auto"] = "auto"  # auto: 7-bit weights only on CPUs without VNNI
     num_probes: int = Field(256, ge=1)
+    square_queries: int = Field(1000, ge=0)  # PyTorch Square at export, on the probes it keeps robust
+    square_points: int = Field(64, ge=1)
     tensorrt: TensorRTConfig = Field(default_factory=TensorRTConfig)
 
 
 class VerifyConfig(Strict):
     backends: list[Backend] = Field(default_factory=lambda: list[Backend](["onnxruntime-cpu"]))
     formats: list[Format] | None = None
-    square_queries: int = Field(100, ge=0)
+    square_queries: int | None = Field(None, ge=0)  # None: the export's budget (compared with PyTorch)
     latency_runs: int = Field(30, ge=1)
     threads: int | None = Field(None, ge=1)
     tolerances: dict[str, dict[str, Number]] = Field(default_factory=dict)
@@ -217,9 +208,19 @@ class ReportConfig(Strict):
     plots: bool = True
 
 
+TEACHER_ROLES_NEEDED: dict[str, tuple[str, ...]] = {
+    "ard": ("robust",),
+    "rslad": ("robust",),
+    "adaad": ("robust",),
+    "mtard": ("robust", "clean"),
+    "b_mtard": ("robust", "clean"),
+    "ciard": ("robust", "clean"),
+    "mmt_ard": ("robust", "clean"),
+}
+
+
 class Recipe(Strict):
     description: str = ""
-    plugins: list[str] = Field(default_factory=list)  # modules that register methods / attacks (README)
     run: RunConfig = Field(default_factory=RunConfig)
     data: DataConfig = Field(default_factory=DataConfig)
     teachers: list[TeacherSpec] = Field(default_factory=list)
@@ -239,7 +240,9 @@ class Recipe(Strict):
         roles = [t.role for t in self.teachers]
         if len(set(roles)) != len(roles):
             raise ValueError("teachers: each role (robust, clean) may appear once")
-        needed = self.method.needed_teachers()
+        needed = TEACHER_ROLES_NEEDED.get(self.method.name, ())
+        if self.method.name == "kd":
+            needed = (self.method.teacher,)  # type: ignore[union-attr]
         missing = [r for r in needed if r not in roles]
         if missing:
             raise ValueError(f"method '{self.method.name}' needs a {' and a '.join(missing)} teacher")
@@ -248,19 +251,3 @@ class Recipe(Strict):
     def teacher(self, role: str) -> TeacherSpec | None:
         """The teacher with this role, if the recipe has one."""
         return next((t for t in self.teachers if t.role == role), None)
-
-
-_BUILT_FOR = params_union()
-
-
-def include_new_methods() -> None:
-    """Rebuild the models holding a `method:` union when methods were registered after import (plugins)."""
-    global _BUILT_FOR
-    union = params_union()
-    if union == _BUILT_FOR:
-        return
-    _BUILT_FOR = union
-    for holder in (TeacherTraining, Recipe):
-        holder.__pydantic_fields__["method"] = FieldInfo.from_annotation(union)
-    for model in (TeacherTraining, TeacherSpec, Recipe):  # inner models first, so outer ones see them
-        model.model_rebuild(force=True)

@@ -28,6 +28,7 @@ from compressor.exporting.inputs import (
 from compressor.exporting.manifest import pytorch_logits, toolkit_versions, utc_now
 from compressor.exporting.onnx_export import Exporter, export_onnx
 from compressor.exporting.parity import EXPORT_BOUNDS, check_parity
+from compressor.exporting.square_probe import square_record
 from compressor.models.wrapper import unwrap
 
 _PARITY_IMAGES = 32  # clean and as many adversarial probes, per format
@@ -118,11 +119,16 @@ def export_bundle(
     int8_calibration_method: str = "minmax",
     int8_reduce_range: bool | str = "auto",
     int8_tensorrt: bool = False,
+    square_queries: int = 1000,
+    square_points: int = 64,
+    seed: int = 0,
 ) -> Path:
     """Export, check every file against PyTorch, and write the bundle; an earlier bundle survives any failure.
 
     int8 writes the CPU runtimes' U8S8 file (7-bit weights when `int8_reduce_range` says so; "auto": when
     this CPU lacks VNNI) and, with `int8_tensorrt`, TensorRT's symmetric file beside it.
+    With an L-inf threat model, PyTorch's Square accuracy (`square_queries` per image, `seed`) on up to
+    `square_points` probes it keeps robust goes into the manifest, for verify to run the same attack against.
     Raises UserInputError (exit 2) for bad arguments and ExportFailed (exit 3) when an exported file fails
     onnx's checker or disagrees with PyTorch on the probes.
     """
@@ -193,6 +199,13 @@ def export_bundle(
             "pytorch_metrics": dict(pytorch_metrics),
             "extra": dict(extra_manifest or {}),
         }
+        square = None
+        if norm == "linf":
+            square = square_record(
+                reference, probes, eps=float(eps), queries=square_queries, points=square_points, seed=seed
+            )
+        if square is not None:
+            fields["square"] = square
         manifest = make_manifest(
             staging,
             image_shape=shape,

@@ -144,6 +144,9 @@ def run_export(recipe: Recipe, run: RunDir, data: DataBundle, device: torch.devi
         int8_calibration_method=cfg.int8_calibration_method,
         int8_reduce_range=cfg.int8_reduce_range,
         int8_tensorrt=cfg.tensorrt.enabled,
+        square_queries=cfg.square_queries,
+        square_points=cfg.square_points,
+        seed=recipe.run.seed,
     )
     return {"bundle": str(bundle), "formats": list(cfg.formats)}
 

@@ -70,8 +70,10 @@ def _parser() -> argparse.ArgumentParser:
             cmd.add_argument(
                 "--tolerances", type=Path, default=None, help='JSON: {"int8": {"max_adv_acc_drop": 0.1}}'
             )
-            cmd.add_argument("--square-queries", type=int, default=1000)
-            cmd.add_argument("--seed", type=int, default=0)
+            cmd.add_argument(
+                "--square-queries", type=int, default=None, help="default: the budget the export recorded"
+            )
+            cmd.add_argument("--seed", type=int, default=None, help="default: the export's Square seed")
             cmd.add_argument("--latency-runs", type=int, default=30)
             cmd.add_argument("--markdown", type=Path, default=None, help="also write the table here")
         else:

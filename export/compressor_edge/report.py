@@ -78,6 +78,8 @@ class VerifyReport:
     tolerances: VerifyTolerances
     results: list[FormatResult]
     n_classes: int = 0
+    square_points: int = 0
+    pytorch_square_acc: float | None = None
     allow_chance_reference: bool = False
     environment: dict[str, Any] = field(default_factory=dict)
 
@@ -126,6 +128,8 @@ class VerifyReport:
             "pytorch": {"clean_acc": self.pytorch_clean_acc, "adv_probe_acc": self.pytorch_adv_acc},
             "n_classes": self.n_classes,
             "square_queries": self.square_queries,
+            "square_points": self.square_points,
+            "pytorch_square_acc": self.pytorch_square_acc,
             "seed": self.seed,
             "tolerances": self.tolerances.to_dict(),
             "environment": dict(self.environment),
@@ -165,7 +169,13 @@ class VerifyReport:
             "",
             f"PyTorch on the same {self.n_probes} probes: clean {_pct(self.pytorch_clean_acc)}, "
             f"adv-probe {_pct(self.pytorch_adv_acc)}. Threat model: {self.norm}, eps {self.eps:.5g}; "
-            f"Square: {self.square_queries} queries, seed {self.seed}.",
+            f"Square: {self.square_queries} queries, seed {self.seed}, on {self.square_points} probes"
+            + (
+                " (all; no PyTorch Square record for this budget and seed, so compared with fp32 only)."
+                if self.pytorch_square_acc is None
+                else f" PyTorch keeps robust (clean and PGD); PyTorch's Square accuracy there: "
+                f"{_pct(self.pytorch_square_acc)}."
+            ),
             f"Verdict: {self.verdict()}. Fastest passing (batch 1): "
             + ("none" if fastest is None else f"{fastest.format} on {fastest.backend}"),
             f"Machine: {self.environment.get('machine', 'not recorded')}. Files: "

@@ -121,3 +121,23 @@ def square_attack_linf(
             best[active[better]] = candidate[better]
             best_margin[active[better]] = new_margin[better]
     return SquareResult(adversarial=best, robust=best_margin > 0, queries=queries)
+
+
+@dataclass(frozen=True)
+class SquarePlan:
+    """Which probes verify attacks, with what budget, and PyTorch's accuracy there (None: not recorded)."""
+
+    queries: int
+    seed: int
+    indices: np.ndarray | None = None  # None: every probe
+    pytorch_acc: float | None = None
+
+    @classmethod
+    def for_bundle(cls, record: dict | None, queries: int | None, seed: int | None) -> SquarePlan:
+        """The export's recorded attack when budget and seed match it (or are None), else all probes."""
+        if record is not None and queries in (None, record["queries"]) and seed in (None, record["seed"]):
+            indices = np.asarray(record["indices"], dtype=np.int64)
+            return cls(
+                int(record["queries"]), int(record["seed"]), indices, float(record["pytorch_square_acc"])
+            )
+        return cls(1000 if queries is None else queries, 0 if seed is None else seed)

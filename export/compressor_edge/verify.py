@@ -15,7 +15,7 @@ from compressor_edge.errors import BackendUnavailable, BundleError
 from compressor_edge.latency import measure, tile_batch
 from compressor_edge.machine import cpu_info, describe_cpu
 from compressor_edge.report import FormatResult, VerifyReport
-from compressor_edge.square import square_attack_linf
+from compressor_edge.square import SquarePlan, square_attack_linf
 from compressor_edge.tolerances import FormatTolerances, VerifyTolerances
 
 
@@ -24,7 +24,12 @@ def _accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
 
 
 def _gate_failures(
-    r: FormatResult, tol: FormatTolerances, pt_clean: float, pt_adv: float, fp32_square: float | None
+    r: FormatResult,
+    tol: FormatTolerances,
+    pt_clean: float,
+    pt_adv: float,
+    fp32_square: float | None,
+    pt_square: float | None,
 ) -> list[str]:
     """One line per failed gate, stating the measured value, the bound and the formula."""
     diff, agree, clean, adv = r.max_abs_logit_diff, r.top1_agreement, r.clean_acc, r.adv_probe_acc
@@ -70,6 +75,15 @@ def _gate_failures(
                 f"Square acc drop vs fp32 {drop:.3f} > max_square_acc_drop {tol.max_square_acc_drop:g}",
             )
         )
+    if r.square_acc is not None and pt_square is not None:
+        drop = pt_square - r.square_acc
+        checks.append(
+            (
+                drop <= tol.max_square_acc_drop,
+                f"Square acc drop vs PyTorch on the same points {drop:.3f} (pytorch {pt_square:.3f} -> "
+                f"{r.square_acc:.3f}) > max_square_acc_drop {tol.max_square_acc_drop:g}",
+            )
+        )
     if r.square_acc is not None and tol.min_square_acc is not None:
         checks.append(
             (
@@ -97,8 +111,7 @@ def _measure_format(
     fmt: str,
     backend_name: str,
     *,
-    square_queries: int,
-    seed: int,
+    square: SquarePlan,
     batch_sizes: Sequence[int],
     latency_runs: int,
     cache_dir: Path | None,
@@ -122,7 +135,7 @@ def _measure_format(
     with backend:
         result.device = backend.describe()
         try:
-            _run_checks(result, backend, bundle, probes, square_queries, seed, batch_sizes, latency_runs)
+            _run_checks(result, backend, bundle, probes, square, batch_sizes, latency_runs)
         except Exception as err:  # a runtime failure on one format is a failed row, not a crash
             lines = str(err).strip().splitlines()
             result.error = f"{type(err).__name__}: {lines[0] if lines else 'no message'}"
@@ -134,8 +147,7 @@ def _run_checks(
     backend: Backend,
     bundle: Bundle,
     probes: Probes,
-    square_queries: int,
-    seed: int,
+    square: SquarePlan,
     batch_sizes: Sequence[int],
     latency_runs: int,
 ) -> None:
@@ -153,14 +165,15 @@ def _run_checks(
     result.top1_agreement = float((runtime.argmax(1) == reference.argmax(1)).mean())
     result.clean_acc = _accuracy(clean, probes.labels)
     result.adv_probe_acc = _accuracy(adv, probes.labels)
-    if bundle.norm == "linf" and square_queries > 0:
+    if bundle.norm == "linf" and square.queries > 0:
+        points = slice(None) if square.indices is None else square.indices
         attack = square_attack_linf(
             lambda x: backend.predict(x, chunk),
-            probes.clean_images,
-            probes.labels,
+            probes.clean_images[points],
+            probes.labels[points],
             eps=bundle.eps,
-            n_queries=square_queries,
-            seed=seed,
+            n_queries=square.queries,
+            seed=square.seed,
         )
         result.square_acc = attack.robust_accuracy
         result.square_mean_queries = float(attack.queries.mean())
@@ -177,8 +190,8 @@ def verify_bundle(
     formats: Sequence[str] | None = None,
     backends: Sequence[str] = ("onnxruntime-cpu",),
     *,
-    square_queries: int = 1000,
-    seed: int = 0,
+    square_queries: int | None = None,
+    seed: int | None = None,
     batch_sizes: Sequence[int] = (1, 32),
     latency_runs: int = 30,
     cache_dir: str | Path | None = None,
@@ -190,7 +203,9 @@ def verify_bundle(
     Raises BundleError (bad input) for a missing, corrupt or tampered bundle or an unavailable backend;
     a failed gate is not an exception: it shows in the report (`passed` is False). A bundle whose PyTorch
     reference is itself at chance on the probes fails unless `allow_chance_reference` (smoke runs). Latency is measured at
-    each of `batch_sizes` (TensorRT builds one optimisation profile per size).
+    each of `batch_sizes` (TensorRT builds one optimisation profile per size). Square runs the attack the
+    export recorded (its points, budget and seed, with PyTorch's accuracy to compare) unless `square_queries`
+    or `seed` differ from it; then it attacks every probe with them and compares with fp32 only.
     """
     tolerances = tolerances or VerifyTolerances()
     unknown = [name for name in backends if name not in BACKENDS]
@@ -206,6 +221,7 @@ def verify_bundle(
     chosen.sort(key=FORMATS.index)  # fp32 first: it is the Square reference for the others
     pt_clean = _accuracy(probes.clean_logits, probes.labels)
     pt_adv = _accuracy(probes.adversarial_logits, probes.labels)
+    square = SquarePlan.for_bundle(bundle.manifest.get("square"), square_queries, seed)
     results = []
     for backend_name in backends:
         fp32_square: float | None = None
@@ -215,15 +231,16 @@ def verify_bundle(
                 probes,
                 fmt,
                 backend_name,
-                square_queries=square_queries,
-                seed=seed,
+                square=square,
                 batch_sizes=batch_sizes,
                 latency_runs=latency_runs,
                 cache_dir=None if cache_dir is None else Path(cache_dir),
                 threads=threads,
             )
             if r.error is None:
-                r.failures = _gate_failures(r, tolerances.for_format(fmt), pt_clean, pt_adv, fp32_square)
+                r.failures = _gate_failures(
+                    r, tolerances.for_format(fmt), pt_clean, pt_adv, fp32_square, square.pytorch_acc
+                )
                 if fmt == "fp32":
                     fp32_square = r.square_acc
             results.append(r)
@@ -234,8 +251,10 @@ def verify_bundle(
         n_probes=len(probes),
         pytorch_clean_acc=pt_clean,
         pytorch_adv_acc=pt_adv,
-        square_queries=square_queries if bundle.norm == "linf" else 0,
-        seed=seed,
+        square_queries=square.queries if bundle.norm == "linf" else 0,
+        seed=square.seed,
+        square_points=len(probes) if square.indices is None else len(square.indices),
+        pytorch_square_acc=square.pytorch_acc,
         tolerances=tolerances,
         results=results,
         n_classes=len(bundle.class_names),

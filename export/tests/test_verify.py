@@ -132,9 +132,26 @@ def test_reference_at_chance_is_not_a_pass(bundle_copy) -> None:
     np.savez(root / "probes.npz", **probes)
     manifest = json.loads((root / MANIFEST_FILE).read_text())
     manifest["probes"]["sha256"] = sha256_file(root / "probes.npz")
+    del manifest["square"]  # recorded for the old labels
     (root / MANIFEST_FILE).write_text(json.dumps(manifest))
     report = verify_bundle(root, formats=["fp32"], **FAST)
     assert report.results[0].status == "pass" and report.reference_at_chance and not report.passed
     assert "at chance for 4 classes" in report.to_markdown()
     allowed = verify_bundle(root, formats=["fp32"], allow_chance_reference=True, **FAST)
     assert allowed.passed and "allowed by allow_chance_reference" in allowed.to_markdown()
+
+
+def test_square_runs_on_the_recorded_points_against_pytorch(good_bundle: Path, good_report) -> None:
+    record = load_bundle(good_bundle).manifest["square"]
+    assert good_report.square_points == len(record["indices"]) < good_report.n_probes
+    # the probes are exact worst cases of a linear model, so the points they leave robust are certified:
+    # Square cannot fool them (the CNN test in tests/exporting shows a budget that does)
+    assert good_report.pytorch_square_acc == record["pytorch_square_acc"] == 1.0
+    fp32 = good_report.results[0]
+    assert abs(fp32.square_acc - record["pytorch_square_acc"]) <= 0.02
+    strict = VerifyTolerances.from_dict({"fp16": {"max_square_acc_drop": -0.5}})
+    report = verify_bundle(good_bundle, strict, formats=["fp16"], **FAST)
+    assert any("Square acc drop vs PyTorch on the same points" in f for f in report.results[0].failures)
+    other = verify_bundle(good_bundle, formats=["fp32"], **{**FAST, "square_queries": 30})
+    assert other.pytorch_square_acc is None and other.square_points == other.n_probes
+    assert "compared with fp32 only" in other.to_markdown()

@@ -18,6 +18,7 @@ from onnx import TensorProto, helper, numpy_helper
 from compressor_edge.bundle import FORMAT_FILES, INT8_TENSORRT_FILE, Probes
 from compressor_edge.bundle_writer import INPUT_NAME, OUTPUT_NAME, make_manifest, write_manifest, write_probes
 from compressor_edge.convert import convert_to_fp16, quantize_int8
+from compressor_edge.square import square_attack_linf
 
 SHAPE = (3, 8, 8)
 CLASSES = ["cat", "dog", "ship", "frog"]
@@ -130,6 +131,28 @@ def _write_formats(
     return meta
 
 
+def square_record(probes: Probes, queries: int = 100, seed: int = 0) -> dict[str, Any]:
+    """The reference's Square accuracy on the probes it keeps robust, as the exporter records it."""
+    robust = (probes.clean_logits.argmax(1) == probes.labels) & (
+        probes.adversarial_logits.argmax(1) == probes.labels
+    )
+    indices = np.flatnonzero(robust)
+    result = square_attack_linf(
+        reference_logits,
+        probes.clean_images[indices],
+        probes.labels[indices],
+        eps=EPS,
+        n_queries=queries,
+        seed=seed,
+    )
+    return {
+        "indices": indices.tolist(),
+        "queries": queries,
+        "seed": seed,
+        "pytorch_square_acc": result.robust_accuracy,
+    }
+
+
 def make_bundle(
     root: Path,
     *,
@@ -144,6 +167,7 @@ def make_bundle(
     adv = worst_case(x, y, EPS)
     probes = Probes(x, y, adv, reference_logits(x), reference_logits(adv))
     write_probes(root, probes)
+    fields = {"opset": 18, "pytorch_metrics": {"clean_acc": 1.0}, "square": square_record(probes)}
     manifest = make_manifest(
         root,
         image_shape=SHAPE,
@@ -152,7 +176,7 @@ def make_bundle(
         norm="linf",
         formats=meta,
         probes=probes,
-        fields={"opset": 18, "pytorch_metrics": {"clean_acc": 1.0}},
+        fields=fields,
     )
     write_manifest(root, manifest)
     return root

@@ -90,7 +90,7 @@ def test_timm_resnet18_exports_all_formats_with_parity(tmp_path: Path) -> None:
     bundle = export_bundle(
         model, tmp_path / "r18", calibration_images=torch.rand(32, 3, 32, 32), probe_images=x, probe_labels=y,
         probe_adversarial_images=adv, class_names=[f"c{i}" for i in range(10)], eps=0.01, norm="linf",
-        pytorch_metrics={},
+        pytorch_metrics={}, square_queries=0,
     )  # fmt: skip
     manifest = load_bundle(bundle).manifest
     errors = {
@@ -232,3 +232,20 @@ def test_int8_files_per_target_and_weight_range_from_this_cpu(
     assert "VNNI" in cpu["quantization"]["reduce_range_reason"]
     assert trt["export_check"]["images"] == 64 and trt["sha256"] == sha256_file(bundle / trt["file"])
     assert loaded.model_path("int8", "tensorrt").name == trt["file"]
+
+
+def test_square_is_recorded_on_robust_points_and_verify_matches_pytorch(cnn_bundle: Path) -> None:
+    manifest = load_bundle(cnn_bundle).manifest
+    record, probes = manifest["square"], load_bundle(cnn_bundle).probes()
+    robust = (probes.clean_logits.argmax(1) == probes.labels) & (
+        probes.adversarial_logits.argmax(1) == probes.labels
+    )
+    assert record["indices"] == np.flatnonzero(robust)[:64].tolist() and record["queries"] == 1000
+    assert 0.0 < record["pytorch_square_acc"] < 1.0  # this budget fools some of the points PGD could not
+    report = verify_bundle(cnn_bundle, formats=["fp32"], latency_runs=3, batch_sizes=(1,))
+    fp32 = report.results[0]
+    print(
+        f"\nSquare on {report.square_points} robust probes: PyTorch {report.pytorch_square_acc:.3f}, fp32 {fp32.square_acc:.3f}"
+    )
+    assert report.pytorch_square_acc == record["pytorch_square_acc"]
+    assert abs(fp32.square_acc - record["pytorch_square_acc"]) <= 0.02 and report.passed
