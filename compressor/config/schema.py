@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.fields import FieldInfo
 
-from compressor.config.methods import SINGLE_MODEL_METHODS, MethodParams
+from compressor.config.methods import MethodParams, params_union, single_model_methods
 from compressor.config.numbers import Number
 
 Role = Literal["robust", "clean"]
@@ -53,6 +54,16 @@ class DataConfig(Strict):
     on_device: bool | Auto = "auto"
     class_names: list[str] | None = None
     synthetic: SyntheticData = Field(default_factory=SyntheticData)
+
+    @field_validator("val_fraction")
+    @classmethod
+    def _validation_is_not_test(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError(
+                "must be > 0: validation is carved from train to select the best checkpoint, "
+                "and the test split never selects one"
+            )
+        return value
 
     @model_validator(mode="after")
     def _root_needed(self) -> DataConfig:
@@ -151,8 +162,8 @@ class TeacherTraining(Strict):
 
     @model_validator(mode="after")
     def _single_model(self) -> TeacherTraining:
-        if self.method.name not in SINGLE_MODEL_METHODS:
-            raise ValueError(f"a teacher trains with one of {', '.join(SINGLE_MODEL_METHODS)}")
+        if self.method.name not in single_model_methods():
+            raise ValueError(f"a teacher trains with one of {', '.join(single_model_methods())}")
         return self
 
 
@@ -208,19 +219,9 @@ class ReportConfig(Strict):
     plots: bool = True
 
 
-TEACHER_ROLES_NEEDED: dict[str, tuple[str, ...]] = {
-    "ard": ("robust",),
-    "rslad": ("robust",),
-    "adaad": ("robust",),
-    "mtard": ("robust", "clean"),
-    "b_mtard": ("robust", "clean"),
-    "ciard": ("robust", "clean"),
-    "mmt_ard": ("robust", "clean"),
-}
-
-
 class Recipe(Strict):
     description: str = ""
+    plugins: list[str] = Field(default_factory=list)  # modules that register methods / attacks (README)
     run: RunConfig = Field(default_factory=RunConfig)
     data: DataConfig = Field(default_factory=DataConfig)
     teachers: list[TeacherSpec] = Field(default_factory=list)
@@ -240,9 +241,7 @@ class Recipe(Strict):
         roles = [t.role for t in self.teachers]
         if len(set(roles)) != len(roles):
             raise ValueError("teachers: each role (robust, clean) may appear once")
-        needed = TEACHER_ROLES_NEEDED.get(self.method.name, ())
-        if self.method.name == "kd":
-            needed = (self.method.teacher,)  # type: ignore[union-attr]
+        needed = self.method.needed_teachers()
         missing = [r for r in needed if r not in roles]
         if missing:
             raise ValueError(f"method '{self.method.name}' needs a {' and a '.join(missing)} teacher")
@@ -251,3 +250,19 @@ class Recipe(Strict):
     def teacher(self, role: str) -> TeacherSpec | None:
         """The teacher with this role, if the recipe has one."""
         return next((t for t in self.teachers if t.role == role), None)
+
+
+_BUILT_FOR = params_union()
+
+
+def include_new_methods() -> None:
+    """Rebuild the models holding a `method:` union when methods were registered after import (plugins)."""
+    global _BUILT_FOR
+    union = params_union()
+    if union == _BUILT_FOR:
+        return
+    _BUILT_FOR = union
+    for holder in (TeacherTraining, Recipe):
+        holder.__pydantic_fields__["method"] = FieldInfo.from_annotation(union)
+    for model in (TeacherTraining, TeacherSpec, Recipe):  # inner models first, so outer ones see them
+        model.model_rebuild(force=True)
