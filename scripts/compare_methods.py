@@ -294,6 +294,21 @@ def main() -> None:
     table.write_text(render(comparison.rows, teachers, header))
     console.print(table.read_text())
     console.print(f"wrote {table}")
+    if args.readme:
+        write_block(args.readme, args.results.stem, table.read_text())
+        console.print(f"updated the {args.results.stem} block of {args.readme}")
+
+
+def write_block(path: Path, name: str, text: str) -> None:
+    """Replace what lies between `<!-- table:NAME -->` and `<!-- /table:NAME -->` in a Markdown file."""
+    start, end = f"<!-- table:{name} -->", f"<!-- /table:{name} -->"
+    doc = path.read_text()
+    if start not in doc or end not in doc:
+        raise SystemExit(
+            f"{path}: no '{start}' ... '{end}' block to fill; add the two markers where the table goes"
+        )
+    head, rest = doc.split(start, 1)
+    path.write_text(f"{head}{start}\n{text}{end}{rest.split(end, 1)[1]}")
 
 
 if __name__ == "__main__":

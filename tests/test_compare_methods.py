@@ -67,3 +67,14 @@ def test_the_table_reports_mean_and_sd_over_seeds_with_the_chosen_rate():
     table = render(rows, [], "header")
     assert "| `pgd_at` | 0.1 | 3 | 92.00 ± 2.00 | 52.00 ± 2.00 | 72.00 ± 2.00 | 80.00 ± 0.00 |" in table
     assert "| `pgd_at` | 80.0 | 70.0 |" in table
+
+
+def test_the_readme_block_is_replaced_and_the_rest_kept(tmp_path: Path):
+    from compare_methods import write_block
+
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- table:x -->\nold\n<!-- /table:x -->\noutro\n")
+    write_block(readme, "x", "new table\n")
+    assert readme.read_text() == "intro\n<!-- table:x -->\nnew table\n<!-- /table:x -->\noutro\n"
+    with pytest.raises(SystemExit, match="no '<!-- table:y -->'"):
+        write_block(readme, "y", "t")
