@@ -35,10 +35,19 @@ def _check_model(spec: ModelSpec, where: str) -> None:
         check_model_name(spec)
     except UserInputError as err:
         raise UserInputError(f"{where}: {err}") from None
-    if spec.checkpoint is not None and not Path(spec.checkpoint).expanduser().is_file():
+    if spec.checkpoint is None:
+        return
+    path = Path(spec.checkpoint).expanduser()
+    if not path.is_file():
         raise UserInputError(
             f"{where}.checkpoint: file '{spec.checkpoint}' not found; fix the path or remove the key"
         )
+    from compressor.models.checkpoint import check_checkpoint_file
+
+    try:
+        check_checkpoint_file(path, trust_pickle=spec.trust_pickle)
+    except UserInputError as err:
+        raise UserInputError(f"{where}.checkpoint: {err}") from None
 
 
 def _data_problem(data: DataConfig, where: str) -> str | None:

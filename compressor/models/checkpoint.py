@@ -12,11 +12,13 @@ import pickle
 import pickletools
 import re
 import tempfile
+import zipfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file
 from safetensors.torch import save as safetensors_bytes
 from torch import Tensor, nn
@@ -34,6 +36,22 @@ def load_state_dict_file(path: str | Path, *, trust_pickle: bool = False) -> dic
     """The tensors a checkpoint file holds, by name, unwrapped from containers and wrapper prefixes."""
     path = Path(path)
     return _strip_prefixes(_unwrap(_read(path, trust_pickle), path, CONTAINER_KEYS))
+
+
+def check_checkpoint_file(path: str | Path, *, trust_pickle: bool = False) -> None:
+    """Raise the one-line error loading `path` would raise, cheaply: the safetensors header only, or the
+    pickle's structure with tensor data memory-mapped, not read. A trusted pickle is not run here."""
+    path = Path(path)
+    if _is_safetensors(path):
+        try:
+            with safe_open(str(path), framework="pt") as f:
+                f.keys()
+        except Exception as err:
+            raise UserInputError(
+                f"checkpoint {path} is a damaged safetensors file ({err}); save or download it again"
+            ) from None
+    elif not trust_pickle:
+        _read(path, trust_pickle=False, mmap=zipfile.is_zipfile(path))
 
 
 def load_into(
@@ -128,7 +146,7 @@ def load_robustbench_checkpoint(
     }
 
 
-def _read(path: Path, trust_pickle: bool) -> Any:
+def _read(path: Path, trust_pickle: bool, mmap: bool = False) -> Any:
     """The object a checkpoint file holds: safetensors by content, else a (weights-only) pickle."""
     if not path.is_file():
         raise UserInputError(
@@ -142,7 +160,7 @@ def _read(path: Path, trust_pickle: bool) -> Any:
                 f"checkpoint {path} is a damaged safetensors file ({err}); save or download it again"
             ) from err
     try:
-        return torch.load(path, map_location="cpu", weights_only=not trust_pickle)
+        return torch.load(path, map_location="cpu", weights_only=not trust_pickle, mmap=mmap)
     except pickle.UnpicklingError as err:
         refused = _refused(path, err) if not trust_pickle else None  # refused, not damaged
         if refused is not None:

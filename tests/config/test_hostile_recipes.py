@@ -88,3 +88,38 @@ def test_the_clean_recipe_reaches_the_pipeline(distill) -> None:
     """The guard itself can fail: a correct recipe does get to the (patched) pipeline."""
     code, lines = distill([])
     assert code == 3 and "the pipeline started" in lines[-1]
+
+
+class _Payload:
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return print, ("this pickle ran code",)
+
+
+def _write_bad_file(kind: str, path: Path) -> None:
+    import torch
+    from safetensors.torch import save_file
+
+    if kind == "garbage":
+        path.write_bytes(b"definitely not a checkpoint")
+    elif kind == "truncated":
+        save_file({"w": torch.zeros(64, 64)}, str(path))
+        path.write_bytes(path.read_bytes()[:200])
+    else:
+        torch.save({"state_dict": {"w": torch.zeros(2)}, "x": _Payload()}, path)
+
+
+@pytest.mark.parametrize(
+    ("kind", "where", "needle"),
+    [
+        ("garbage", "student", "not a readable"),
+        ("truncated", "teachers.0.model", "damaged safetensors"),
+        ("code", "teachers.1.model", "was refused"),
+    ],
+)
+def test_a_bad_checkpoint_file_stops_distill_before_compute(
+    distill, tmp_path: Path, kind: str, where: str, needle: str
+) -> None:
+    bad = tmp_path / f"{kind}.bin"
+    _write_bad_file(kind, bad)
+    code, lines = distill([f"{where}.checkpoint={bad}"])
+    assert code == 2 and len(lines) == 1 and needle in lines[0] and f"{where}.checkpoint" in lines[0], lines
