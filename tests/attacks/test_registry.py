@@ -44,3 +44,47 @@ def test_unknown_names_are_one_line_errors(bad):
 def test_suggestion():
     with pytest.raises(UserInputError, match="did you mean 'autoattack'"):
         get_attack("autoatack")
+
+
+def test_the_grammar_is_in_the_error() -> None:
+    with pytest.raises(UserInputError, match=r"pgd<N>, pgd<N>-<step>, cw<N>"):
+        get_attack("pgd0")
+
+
+def test_autoattack_reads_its_stages_and_needs_from_the_registry() -> None:
+    from compressor.attacks.registry import AUTOATTACK_STAGES
+
+    spec = ATTACKS["autoattack"]
+    assert spec.params["stages"] == AUTOATTACK_STAGES == ("apgd-ce", "apgd-t", "fab-t", "square")
+    assert spec.min_classes == max(ATTACKS[n].min_classes for n in AUTOATTACK_STAGES) == 4
+    assert [n for n in AUTOATTACK_STAGES if ATTACKS[n].row_budget] == ["apgd-t", "fab-t"]
+    assert ATTACKS["square"].params["n_queries"] == 5000 and ATTACKS["apgd-t"].params["n_target_classes"] == 9
+
+
+def test_a_user_attack_registers_with_a_decorator(monkeypatch) -> None:
+    import torch
+
+    from compressor.attacks import register_attack, registry
+    from compressor.attacks.base import AttackResult
+
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+
+    @register_attack("noise", kind="black-box", params={"scale": 1.0}, min_classes=3)
+    def noise(model, x, y, *, eps, norm="linf", seed=0, scale=1.0):
+        """Uniform noise of size eps (a weak black-box baseline)."""
+        g = torch.Generator().manual_seed(seed)
+        x_adv = (x + scale * eps * (2 * torch.rand(x.shape, generator=g) - 1)).clamp(0, 1)
+        return AttackResult(x_adv, model(x_adv).argmax(1) == y)
+
+    spec = get_attack("NOISE")
+    assert (spec.name, spec.kind, spec.min_classes, spec.description) == (
+        "noise",
+        "black-box",
+        3,
+        "Uniform noise of size eps (a weak black-box baseline).",
+    )
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 3))
+    result = spec(model, torch.rand(5, 1, 2, 2), torch.zeros(5, dtype=torch.long), eps=0.1, batch_size=2)
+    assert result.x_adv.shape == (5, 1, 2, 2) and result.robust.shape == (5,)
+    with pytest.raises(ValueError, match="already registered"):
+        register_attack("noise")(noise)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
+from compressor.attacks import attack_names
 from compressor.cli.main import app
 
 runner = CliRunner()
@@ -67,9 +68,9 @@ def test_missing_data_folder_is_a_warning_not_an_error(tiny_recipe) -> None:
     assert result.exit_code == 0 and "warning" in result.output and "/nope/data" in result.output
 
 
-@pytest.mark.parametrize("attack", ["pgd50", "pgd7-0.01", "cw40"])
+@pytest.mark.parametrize("attack", [*attack_names(), "pgd50", "pgd7-0.01", "cw40"])
 def test_validate_accepts_the_attack_grammar(tiny_recipe, attack: str) -> None:
-    """`validate` agrees with the attack registry: pgd<N>, pgd<N>-<step> and cw<N> are valid names."""
+    """`validate` agrees with the attack registry: every name, and pgd<N>, pgd<N>-<step>, cw<N>."""
     result = runner.invoke(app, ["validate", str(tiny_recipe()), f"evaluate.attacks=[{attack}]"])
     assert result.exit_code == 0, result.output
 
