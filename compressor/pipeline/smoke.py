@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from compressor.config.checks import num_classes
 from compressor.config.schema import DataConfig, ModelSpec, Recipe, TeacherSpec, TeacherTraining
 from compressor.methods.registry import method_info, method_names
 
-_CLASSES = {"digits": 10, "mnist": 10, "cifar10": 10, "cifar100": 100, "synthetic": 10, "imagefolder": 10}
 _SMALL_TIMM = {"tiny_cnn", "small_cnn", "resnet56", "cifar_mobilenetv2"}
 SMOKE_CLIP = "compressor-tiny-vit"
 # An untrained smoke model has near-tied logits, so reduced precision flips its argmax at random: keep the
@@ -51,7 +51,7 @@ def _teacher(spec: TeacherSpec) -> TeacherSpec:
 
 def _synthetic_like(data: DataConfig, size: int) -> DataConfig:
     """A small synthetic stand-in with the same classes (for zero-shot evaluation sets)."""
-    classes = len(data.class_names) if data.class_names else _CLASSES[data.dataset]
+    classes = num_classes(data) or 10  # an ImageFolder root not on this machine: any count will do
     names = data.class_names or [f"class {i}" for i in range(classes)]
     return DataConfig(
         dataset="synthetic",
@@ -71,7 +71,7 @@ def smoke_recipe(recipe: Recipe, output_dir: str | None = None) -> Recipe:
     d = recipe.data
     clip = recipe.student.source == "open_clip"
     channels = 1 if d.dataset in ("digits", "mnist") else 3
-    classes = len(d.class_names) if d.class_names else _CLASSES[d.dataset]
+    classes = num_classes(d) or 10
     size = 32 if clip else 16
     data = d.model_copy(
         update={
