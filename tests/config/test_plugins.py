@@ -95,3 +95,17 @@ def test_a_missing_plugin_is_one_line(tiny_recipe, plugins: str, needle: str) ->
     result = CliRunner().invoke(app, ["validate", str(tiny_recipe()), f"plugins={plugins}"])
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert result.exit_code == 2 and len(lines) == 1 and needle in lines[0], lines
+
+
+def test_an_installed_entry_point_registers_without_a_plugins_key(
+    tiny_recipe, plugin: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from importlib.metadata import EntryPoint
+
+    from compressor.config import plugins
+
+    point = EntryPoint(name="mine", value=plugin, group=plugins.ENTRY_POINT_GROUP)
+    monkeypatch.setattr(plugins, "entry_points", lambda group: [point] if group == point.group else [])
+    recipe = tiny_recipe(method={"name": "my_smooth"}, teachers=[])
+    result = CliRunner().invoke(app, ["validate", str(recipe), "evaluate.attacks=[my-fgsm]"])
+    assert result.exit_code == 0, result.output
