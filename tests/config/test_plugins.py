@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from compressor.attacks import registry as attacks
 from compressor.cli.main import app
+from compressor.config.schema import include_new_methods
 from compressor.methods import registry as methods
 
 PLUGIN = """
@@ -62,6 +63,7 @@ def plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
         for key in set(table) - keys:
             del table[key]
     sys.modules.pop("my_compressor_plugin", None)
+    include_new_methods()  # the schema's method union back to the built-ins
 
 
 def test_plugin_method_and_attack_validate_and_train(tiny_recipe, tmp_path: Path, plugin: str) -> None:
