@@ -9,10 +9,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from compressor_edge.bundle import FORMAT_FILES, INT8_TENSORRT_FILE, Probes
+from compressor_edge.bundle import FORMAT_FILES, Probes
 from compressor_edge.bundle_writer import make_manifest, write_manifest, write_probes
-from compressor_edge.convert import convert_to_fp16, quantize_int8
-from compressor_edge.machine import cpu_info, describe_cpu
+from compressor_edge.convert import convert_to_fp16
 from torch import nn
 
 from compressor.errors import UserInputError
@@ -25,6 +24,7 @@ from compressor.exporting.inputs import (
     check_threat,
     output_classes,
 )
+from compressor.exporting.int8 import Int8Options, write_int8
 from compressor.exporting.manifest import pytorch_logits, toolkit_versions, utc_now
 from compressor.exporting.onnx_export import Exporter, export_onnx
 from compressor.exporting.parity import EXPORT_BOUNDS, check_parity
@@ -43,59 +43,6 @@ def _cpu_copy(model: nn.Module) -> nn.Module:
             f"export: cannot copy the model for export ({type(err).__name__}: {err})"
         ) from None
     return copied.to("cpu").float().eval().requires_grad_(False)
-
-
-def _int8_reduce_range(setting: bool | str) -> tuple[bool, str]:
-    """7-bit weights for the CPU file: 'auto' decides from this CPU (no VNNI/AMX: reduce), with the reason."""
-    if setting != "auto":
-        return bool(setting), "set in the recipe"
-    info = cpu_info()
-    if not info["flags_known"]:
-        return True, "auto: this CPU's ISA flags are unknown, so the saturation-safe 7-bit range is used"
-    if info["vnni"]:
-        return False, f"auto: the exporting CPU ({info['model']}) has VNNI, so U8S8 cannot saturate"
-    return True, f"auto: the exporting CPU ({info['model']}) lacks VNNI, where U8S8 int16 sums can saturate"
-
-
-def _int8(
-    fp32: Path,
-    staging: Path,
-    clean: np.ndarray | None,
-    adversarial: np.ndarray | None,
-    *,
-    method: str,
-    reduce_range: bool | str,
-    tensorrt: bool,
-) -> dict[str, Any]:
-    """The CPU (U8S8) int8 file, and the symmetric TensorRT one when TensorRT is a target: manifest metadata."""
-    if clean is None:
-        raise UserInputError("export: int8 needs calibration_images (training images in [0, 1])")
-    pool = clean if adversarial is None else np.concatenate([clean, adversarial])
-    reduce, reason = _int8_reduce_range(reduce_range)
-    n_adv = 0 if adversarial is None else len(adversarial)
-    counts = {"clean_calibration_images": len(clean), "adversarial_calibration_images": n_adv}
-    targets = [("cpu", FORMAT_FILES["int8"])] + ([("tensorrt", INT8_TENSORRT_FILE)] if tensorrt else [])
-    entries = []
-    for target, name in targets:
-        try:
-            settings = quantize_int8(
-                fp32, staging / name, pool, target=target, method=method, reduce_range=reduce
-            )
-        except ValueError as err:
-            raise UserInputError(f"export: {err}") from None
-        if target == "cpu":
-            settings["reduce_range_reason"] = reason
-            settings["exporting_cpu"] = describe_cpu()
-        entries.append(
-            {
-                "file": name,
-                "runtimes": settings["runtimes"],
-                "precision": f"int8 QDQ for {target}, float32 inputs and outputs",
-                "quantization": {**settings, **counts},
-            }
-        )
-    main, *alternates = entries
-    return {**main, "alternates": alternates} if alternates else main
 
 
 def export_bundle(
@@ -119,6 +66,9 @@ def export_bundle(
     int8_calibration_method: str = "minmax",
     int8_reduce_range: bool | str = "auto",
     int8_tensorrt: bool = False,
+    int8_robust_images: ArrayLike | None = None,
+    int8_robust_labels: ArrayLike | None = None,
+    int8_max_robust_drop: float | None = None,
     square_queries: int = 1000,
     square_points: int = 64,
     seed: int = 0,
@@ -126,7 +76,9 @@ def export_bundle(
     """Export, check every file against PyTorch, and write the bundle; an earlier bundle survives any failure.
 
     int8 writes the CPU runtimes' U8S8 file (7-bit weights when `int8_reduce_range` says so; "auto": when
-    this CPU lacks VNNI) and, with `int8_tensorrt`, TensorRT's symmetric file beside it.
+    this CPU lacks VNNI) and, with `int8_tensorrt`, TensorRT's symmetric file beside it. Given held-out
+    adversarial images (crafted on the PyTorch model, not the probes) and `int8_max_robust_drop`, layers
+    whose quantisation costs more robust accuracy than that stay in float (robustness-aware int8).
     With an L-inf threat model, PyTorch's Square accuracy (`square_queries` per image, `seed`) on up to
     `square_points` probes it keeps robust goes into the manifest, for verify to run the same attack against.
     Raises UserInputError (exit 2) for bad arguments and ExportFailed (exit 3) when an exported file fails
@@ -175,15 +127,14 @@ def export_bundle(
             convert_to_fp16(fp32, staging / FORMAT_FILES["fp16"])
             meta["fp16"] = {"precision": "float16 weights and arithmetic, float32 inputs and outputs"}
         if "int8" in formats:
-            meta["int8"] = _int8(
-                fp32,
-                staging,
-                calib,
-                adv_calib,
-                method=int8_calibration_method,
-                reduce_range=int8_reduce_range,
-                tensorrt=int8_tensorrt,
+            robust = None
+            if int8_robust_images is not None and int8_robust_labels is not None:
+                images = as_images(int8_robust_images, "int8_robust_images", shape)
+                robust = (images, as_labels(int8_robust_labels, len(images), n_classes))
+            options = Int8Options(
+                int8_calibration_method, int8_reduce_range, int8_tensorrt, robust, int8_max_robust_drop
             )
+            meta["int8"] = write_int8(fp32, staging, calib, adv_calib, options)
         for fmt in meta:
             for entry in [meta[fmt], *meta[fmt].get("alternates", [])]:
                 name = entry.get("file", FORMAT_FILES[fmt])

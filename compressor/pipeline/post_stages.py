@@ -102,6 +102,12 @@ def _adversarial(
     return get_attack("pgd20")(model, x, y, eps=eps, norm=norm).x_adv
 
 
+def _held_out(data: DataBundle, calibration: int, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Validation images for robustness-aware int8: never trained on, never the probes or calibration set."""
+    start = calibration if data.train is None else 0  # without a train split, calibration took val's head
+    return as_float(data.val.x[start : start + n]), data.val.y[start : start + n]
+
+
 def run_export(recipe: Recipe, run: RunDir, data: DataBundle, device: torch.device) -> dict[str, Any]:
     """Export the student to the edge bundle with clean and adversarial probes crafted in PyTorch."""
     from compressor.exporting import export_bundle
@@ -116,6 +122,12 @@ def run_export(recipe: Recipe, run: RunDir, data: DataBundle, device: torch.devi
     adv_calib = (
         _adversarial(student, calib, pool.y[: cfg.calibration_images], *eps_norm)
         if cfg.calibrate_on_adversarial
+        else None
+    )
+    robust_x, robust_y = _held_out(data, cfg.calibration_images, cfg.int8_robust_images)
+    robust_adv = (
+        _adversarial(student, robust_x, robust_y, *eps_norm)
+        if "int8" in cfg.formats and cfg.int8_max_robust_drop is not None
         else None
     )
     evaluation = run.stage("evaluate") / "evaluation.json"
@@ -144,6 +156,9 @@ def run_export(recipe: Recipe, run: RunDir, data: DataBundle, device: torch.devi
         int8_calibration_method=cfg.int8_calibration_method,
         int8_reduce_range=cfg.int8_reduce_range,
         int8_tensorrt=cfg.tensorrt.enabled,
+        int8_robust_images=robust_adv,
+        int8_robust_labels=robust_y if robust_adv is not None else None,
+        int8_max_robust_drop=cfg.int8_max_robust_drop,
         square_queries=cfg.square_queries,
         square_points=cfg.square_points,
         seed=recipe.run.seed,

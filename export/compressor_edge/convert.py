@@ -62,6 +62,14 @@ def _batches(images: np.ndarray, input_name: str, batch_size: int) -> Iterator[d
         yield {input_name: np.ascontiguousarray(images[start : start + batch_size], dtype=np.float32)}
 
 
+def prepare_for_quantization(src: Path, dst: Path) -> Path:
+    """onnxruntime's quant_pre_process without symbolic shape inference (see the module docstring)."""
+    from onnxruntime.quantization import quant_pre_process
+
+    quant_pre_process(str(src), str(dst), skip_symbolic_shape=True)
+    return dst
+
+
 INT8_TARGETS: dict[str, dict[str, Any]] = {
     "cpu": {
         "runtimes": ["onnxruntime-cpu", "openvino-cpu", "onnxruntime-cuda"],
@@ -86,11 +94,13 @@ def quantize_int8(
     batch_size: int = 32,
     reduce_range: bool = False,
     nodes_to_exclude: Sequence[str] = (),
+    preprocess: bool = True,
 ) -> dict[str, Any]:
     """Static QDQ int8 quantisation for one target kind, calibrated on float32 images [N,C,H,W] in [0,1].
 
     Returns the settings written into the manifest. `reduce_range` (7-bit weights) only applies to the
-    "cpu" target, for x86 CPUs without VNNI; `nodes_to_exclude` names nodes that stay in float.
+    "cpu" target, for x86 CPUs without VNNI; `nodes_to_exclude` names nodes that stay in float (names of
+    the pre-processed graph: pass `preprocess=False` with a `src` from prepare_for_quantization).
     """
     import onnxruntime
     from onnxruntime.quantization import (
@@ -98,7 +108,6 @@ def quantize_int8(
         CalibrationMethod,
         QuantFormat,
         QuantType,
-        quant_pre_process,
         quantize_static,
     )
 
@@ -126,8 +135,7 @@ def quantize_int8(
             return next(self._it, None)
 
     with tempfile.TemporaryDirectory(prefix="compressor-quant-") as tmp:
-        prepared = Path(tmp) / "prepared.onnx"
-        quant_pre_process(str(src), str(prepared), skip_symbolic_shape=True)
+        prepared = prepare_for_quantization(src, Path(tmp) / "prepared.onnx") if preprocess else src
         quantize_static(
             str(prepared),
             str(dst),

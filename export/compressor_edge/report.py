@@ -28,6 +28,7 @@ class FormatResult:
     rel_logit_diff: float | None = None
     top1_agreement: float | None = None
     latency: dict[int, Latency] = field(default_factory=dict)
+    float_layers: list[str] = field(default_factory=list)  # int8 layers kept in float (robustness-aware)
     failures: list[str] = field(default_factory=list)
     error: str | None = None
 
@@ -58,6 +59,7 @@ class FormatResult:
                 str(b): {"median": t.median_ms, "p90": t.p90_ms, "runs": t.runs}
                 for b, t in self.latency.items()
             },
+            "float_layers": list(self.float_layers),
             "failures": list(self.failures),
             "error": self.error,
         }
@@ -185,6 +187,12 @@ class VerifyReport:
             lines.append(
                 "Square attack not run (L2 threat model or 0 queries; this kit's Square attack is L-inf)."
             )
+        for r in self.results:
+            if r.float_layers:
+                lines.append(
+                    f"- {r.format} / {r.backend} keeps {len(r.float_layers)} layer(s) in float for robustness "
+                    f"({', '.join(r.float_layers)}); its latency above is with them in float."
+                )
         for r in self.results:
             for problem in ([r.error] if r.error else []) + r.failures:
                 lines.append(f"- {r.format} / {r.backend}: {problem}")

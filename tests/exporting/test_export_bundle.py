@@ -249,3 +249,39 @@ def test_square_is_recorded_on_robust_points_and_verify_matches_pytorch(cnn_bund
     )
     assert report.pytorch_square_acc == record["pytorch_square_acc"]
     assert abs(fp32.square_acc - record["pytorch_square_acc"]) <= 0.02 and report.passed
+
+
+def test_robustness_aware_int8_keeps_the_worst_layers_in_float(
+    tmp_path: Path, trained_cnn, bundle_args: dict[str, Any], digits
+) -> None:
+    """Calibrated on under-exposed images (x 0.3, a calibration set from another camera setting), plain int8
+    loses robust accuracy; keeping the ranked layers in float wins it back."""
+    from exporting_helpers import pgd
+
+    x_train, y_train = digits[0], digits[1]
+    held_x, held_y = x_train[600:856], y_train[600:856]  # neither calibration images nor probes
+    args = {
+        **bundle_args,
+        "formats": ("fp32", "int8"),
+        "calibration_images": x_train[:64] * 0.3,
+        "square_queries": 0,
+        "int8_robust_images": pgd(trained_cnn, held_x, held_y),
+        "int8_robust_labels": held_y,
+        "int8_max_robust_drop": 0.02,
+    }
+    bundle = export_bundle(trained_cnn, tmp_path / "robust", **args)
+    record = load_bundle(bundle).manifest["formats"]["int8"]["quantization"]["robustness_aware"]
+    print(
+        f"\nrobust acc on {record['held_out_adversarial_images']} held-out PGD images: fp32 "
+        f"{record['fp32_robust_acc']:.3f}, plain int8 {record['plain_int8_robust_acc']:.3f}, "
+        f"with {record['float_nodes']} in float {record['robust_acc']:.3f}"
+    )
+    assert record["fp32_robust_acc"] - record["plain_int8_robust_acc"] > 0.02  # the case needs it
+    assert len(record["ranking"]) == 3 and 1 <= len(record["float_nodes"]) <= 3
+    assert record["gate_met"] and record["fp32_robust_acc"] - record["robust_acc"] <= 0.02
+    assert record["robust_acc"] > record["plain_int8_robust_acc"]
+    quant = load_bundle(bundle).manifest["formats"]["int8"]["quantization"]
+    assert quant["float_nodes"] == record["float_nodes"]
+    report = verify_bundle(bundle, formats=["int8"], square_queries=0, latency_runs=3, batch_sizes=(1,))
+    assert report.results[0].float_layers == record["float_nodes"]
+    assert f"keeps {len(record['float_nodes'])} layer(s) in float" in report.to_markdown()
