@@ -161,6 +161,10 @@ class MMTARDParams(Params):
     attack_momentum: Number = Field(0.9, ge=0, lt=1)
     clean_teacher: Literal["clean", "robust"] = "clean"  # robust: the single-robust-teacher baseline
 
+    def needed_teachers(self) -> tuple[str, ...]:
+        """Both teachers, or only the robust one in the single-robust-teacher baseline."""
+        return ("robust", "clean") if self.clean_teacher == "clean" else ("robust",)
+
 
 @register_params(single_model=True)
 class TeCoAParams(Params):

@@ -52,3 +52,25 @@ def test_registries_and_cli_import_without_torch() -> None:
         "assert 'torch' not in sys.modules, 'torch was imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize(
+    ("method", "roles"),
+    [
+        ({"name": "ciard"}, ("robust", "clean")),
+        ({"name": "kd", "teacher": "robust"}, ("robust",)),
+        ({"name": "mmt_ard", "clean_teacher": "robust"}, ("robust",)),
+        ({"name": "pgd_at"}, ()),
+    ],
+)
+def test_the_teachers_a_recipe_needs_come_from_the_method(
+    method: dict[str, str], roles: tuple[str, ...]
+) -> None:
+    from compressor.config.schema import Recipe
+
+    teacher = {"model": {"name": "tiny_cnn"}, "train": {"method": {"name": "natural"}}}
+    recipe = {"student": {"name": "tiny_cnn"}, "method": method}
+    Recipe.model_validate({**recipe, "teachers": [{"role": r, **teacher} for r in roles]})
+    if roles:
+        with pytest.raises(ValueError, match=f"needs a {roles[-1]} teacher"):
+            Recipe.model_validate({**recipe, "teachers": [{"role": r, **teacher} for r in roles[:-1]]})
