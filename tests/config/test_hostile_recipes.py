@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -123,3 +124,9 @@ def test_a_bad_checkpoint_file_stops_distill_before_compute(
     _write_bad_file(kind, bad)
     code, lines = distill([f"{where}.checkpoint={bad}"])
     assert code == 2 and len(lines) == 1 and needle in lines[0] and f"{where}.checkpoint" in lines[0], lines
+
+
+@pytest.mark.skipif(importlib.util.find_spec("tensorrt") is not None, reason="TensorRT is installed here")
+def test_a_backend_missing_on_this_machine_stops_distill(distill) -> None:
+    code, lines = distill(["verify.backends=[onnxruntime-cpu,tensorrt]"])
+    assert code == 2 and len(lines) == 1 and "TensorRT is not installed" in lines[0], lines
