@@ -180,7 +180,9 @@ def verify(
     target: Annotated[Path, typer.Argument(help="A run directory or an export bundle folder.")],
     backends: Annotated[
         str | None,
-        typer.Option(help="Comma-separated backends: onnxruntime-cpu, onnxruntime-cuda, tensorrt."),
+        typer.Option(
+            help="Comma-separated backends: onnxruntime-cpu, onnxruntime-cuda, openvino-cpu, tensorrt."
+        ),
     ] = None,
 ) -> None:
     """Re-check an exported bundle on the runtimes: parity, accuracy, Square attack, latency (exit 1 if a gate fails)."""

@@ -121,6 +121,19 @@ def check_recipe(recipe: Recipe, source: str, *, on_this_machine: bool = False) 
     problems += [_data_problem(z, f"evaluate.zero_shot.{i}") for i, z in enumerate(recipe.evaluate.zero_shot)]
     if "tensorrt" in recipe.verify.backends and importlib.util.find_spec("tensorrt") is None:
         problems.append("verify.backends: 'tensorrt' is listed but TensorRT is not installed on this machine")
+    if "openvino-cpu" in recipe.verify.backends and importlib.util.find_spec("openvino") is None:
+        problems.append(
+            "verify.backends: 'openvino-cpu' is listed but openvino is not installed; pip install './export[openvino]'"
+        )
+    if (
+        "tensorrt" in recipe.verify.backends
+        and "int8" in recipe.export.formats
+        and not recipe.export.tensorrt.enabled
+    ):
+        problems.append(
+            "verify.backends: 'tensorrt' is listed but export.tensorrt.enabled is false, so the bundle gets no int8 "
+            "file for TensorRT (its int8 row will fail); set export.tensorrt.enabled: true"
+        )
     warnings = [f"{source}: {p}" for p in problems if p is not None]
     if on_this_machine and warnings:
         raise UserInputError(warnings[0])
