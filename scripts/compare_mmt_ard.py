@@ -1,0 +1,165 @@
+"""MMT-ARD's claims at digits scale, over seeds: dual teachers vs one robust teacher vs TeCoA / FARE alone.
+
+    python scripts/compare_mmt_ard.py recipes/digits-clip-mmt-ard.yaml --seeds 0,1,2
+
+Per seed, the recipe's teachers stage runs once (it pre-trains the CLIPs contrastively and makes the
+robust teacher) in runs/<name>-s<seed>-teachers; every row then starts the same pre-trained student and
+distils from those same teacher files with the same budget and evaluation:
+
+    mmt_ard          the recipe's method (fixed weights w_adv, w_clean)
+    mmt_ard-sigmoid  the same with `balance: sigmoid`
+    single-teacher   the same loss and attack with the robust teacher in both roles (`clean_teacher: robust`)
+    tecoa, fare      the student fine-tuned alone by TeCoA / FARE (no teacher; FARE anchors to its own init)
+
+Each finished row is appended at once to the JSONL file (--out); a re-run skips the rows already there.
+The Markdown table (mean ± sd over the seeds) is written from that file (--table).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from pathlib import Path
+from typing import Any
+
+from compressor.config import load_recipe
+from compressor.config.schema import Recipe
+from compressor.models.clip_pretrain import with_pretrain_checkpoints
+from compressor.pipeline.run import run_pipeline
+
+ROWS: dict[str, list[str]] = {
+    "mmt_ard": [],
+    "mmt_ard-sigmoid": ["method.balance=sigmoid"],
+    "single-teacher": ["method.clean_teacher=robust"],
+    "tecoa": ["method={name: tecoa}", "teachers=[]"],
+    "fare": ["method={name: fare}", "teachers=[]"],
+}
+
+
+def _teacher_overrides(base: Recipe, teachers_root: Path) -> list[str]:
+    """Every row reads the teachers and the pre-trained student of the seed's teachers run."""
+    resolved = with_pretrain_checkpoints(base, teachers_root)
+    out = [f"student.checkpoint={resolved.student.checkpoint}"]
+    for index, teacher in enumerate(base.teachers):
+        out += [
+            f"teachers.{index}.train=null",
+            f"teachers.{index}.model.checkpoint={teachers_root / 'teachers' / f'{teacher.role}.safetensors'}",
+        ]
+    return out
+
+
+def _step_seconds(run: Path, batch_size: int) -> float:
+    """Median seconds per training step of the distill stage, from its logged images per second."""
+    rates = [
+        json.loads(line)["images_per_s"]
+        for line in (run / "distill" / "metrics.jsonl").read_text().splitlines()
+        if '"images_per_s"' in line
+    ]
+    return batch_size / statistics.median(rates)
+
+
+def run_row(recipe_path: Path, seed: int, row: str, common: list[str]) -> dict[str, Any]:
+    """Teachers (once per seed), then this row's distill + evaluate; its measured figures."""
+    seeded = [*common, f"run.seed={seed}"]
+    base = load_recipe(recipe_path, seeded)
+    teachers_name = f"{base.run.name}-s{seed}-teachers"
+    teachers_root = Path(base.run.output_dir) / teachers_name
+    run_pipeline(load_recipe(recipe_path, [*seeded, f"run.name={teachers_name}"]), stages=["teachers"])
+    overrides = _teacher_overrides(base, teachers_root) + ROWS[row]
+    recipe = load_recipe(recipe_path, [*seeded, f"run.name={base.run.name}-s{seed}-{row}", *overrides])
+    run_pipeline(recipe, stages=["teachers", "distill", "evaluate"])
+    run = Path(recipe.run.output_dir) / recipe.run.name
+    evaluation = json.loads((run / "evaluate" / "evaluation.json").read_text())
+    zero_shot = json.loads((run / "evaluate" / "zero_shot.json").read_text())
+    stages = json.loads((run / "stages.json").read_text())
+    teachers = json.loads((teachers_root / "teachers" / "summary.json").read_text())
+    return {
+        "seed": seed,
+        "row": row,
+        "clean": evaluation["clean_accuracy"],
+        **{k: v for k, v in evaluation["robust_accuracy"].items()},
+        "worst_case": evaluation["worst_case_accuracy"],
+        **{f"zs_{name}_{k}": v for name, values in zero_shot.items() for k, v in values.items()},
+        "step_s": _step_seconds(run, recipe.data.batch_size),
+        "distill_s": stages["distill"]["seconds"],
+        "teachers": {t["role"]: t["test_clean"] for t in teachers},
+        "teachers_pgd10": {t["role"]: t["test_pgd10"] for t in teachers},
+        "device": evaluation["settings"]["device"],
+    }
+
+
+def _done(out: Path) -> set[tuple[int, str]]:
+    if not out.is_file():
+        return set()
+    rows = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
+    return {(r["seed"], r["row"]) for r in rows}
+
+
+def _mean_sd(values: list[float], scale: float = 100.0, digits: int = 1) -> str:
+    mean = scale * statistics.fmean(values)
+    sd = scale * statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{mean:.{digits}f} ± {sd:.{digits}f}"
+
+
+def write_table(out: Path, table: Path, command: str) -> None:
+    """Mean ± sd over seeds of every row in the JSONL file, as Markdown."""
+    rows = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
+    names = [r for r in ROWS if any(x["row"] == r for x in rows)]
+    metrics = [
+        k for k in rows[0] if k not in ("seed", "row", "teachers", "teachers_pgd10", "device", "distill_s")
+    ]
+    single = [x["step_s"] for x in rows if x["row"] == "single-teacher"]
+    header = [
+        *("s / step" if m == "step_s" else m.replace("_", " ") + " %" for m in metrics),
+        "step vs single",
+    ]
+    lines = [f"`{command}` — mean ± sd over seeds {sorted({r['seed'] for r in rows})}", ""]
+    teachers = {role for r in rows for role in r["teachers"]}
+    for role in sorted(teachers):
+        clean = [r["teachers"][role] for r in rows if r["row"] == names[0]]
+        pgd = [r["teachers_pgd10"][role] for r in rows if r["row"] == names[0]]
+        lines.append(
+            f"- {role} teacher: {_mean_sd(clean)} % clean, {_mean_sd(pgd)} % PGD-10 (train attack eps)"
+        )
+    lines += ["", "| row | " + " | ".join(header) + " |", "|---|" + "---|" * len(header)]
+    for name in names:
+        picked = [x for x in rows if x["row"] == name]
+        cells = [
+            _mean_sd([x[m] for x in picked], 1.0, 4) if m == "step_s" else _mean_sd([x[m] for x in picked])
+            for m in metrics
+        ]
+        ratio = statistics.fmean(x["step_s"] for x in picked) / statistics.fmean(single) if single else None
+        cells.append(f"{ratio:.2f}x" if ratio else "-")
+        lines.append(f"| {name} (n={len(picked)}) | " + " | ".join(cells) + " |")
+    lines += ["", f"Device: {rows[0]['device']}."]
+    table.write_text("\n".join(lines) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("recipe", type=Path)
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--rows", default=",".join(ROWS))
+    parser.add_argument("--out", type=Path, default=Path("results/mmt-ard-digits.jsonl"))
+    parser.add_argument("--table", type=Path, default=Path("results/mmt-ard-digits.md"))
+    parser.add_argument("overrides", nargs="*", help="extra KEY=VALUE overrides for every run")
+    args = parser.parse_intermixed_args()
+    unknown = [r for r in args.rows.split(",") if r not in ROWS]
+    if unknown:
+        raise SystemExit(f"--rows: unknown row '{unknown[0]}'; choose from {', '.join(ROWS)}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    for seed in (int(s) for s in args.seeds.split(",")):
+        for row in args.rows.split(","):
+            if (seed, row) in _done(args.out):
+                continue
+            result = run_row(args.recipe, seed, row, list(args.overrides))
+            with args.out.open("a") as f:
+                f.write(json.dumps(result) + "\n")
+    command = " ".join(["python scripts/compare_mmt_ard.py", str(args.recipe), f"--seeds {args.seeds}"])
+    write_table(args.out, args.table, command + "".join(f" {o}" for o in args.overrides))
+    print(f"wrote {args.out} and {args.table}")
+
+
+if __name__ == "__main__":
+    main()
