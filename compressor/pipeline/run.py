@@ -60,11 +60,6 @@ def run_pipeline(
     run = RunDir(Path(recipe.run.output_dir) / recipe.run.name)
     recipe = with_pretrain_checkpoints(recipe, run.root)
     seed_everything(recipe.run.seed + dist.rank)
-    data = load_data(recipe.data, recipe.run.seed)
-    if dist.is_main:
-        run.root.mkdir(parents=True, exist_ok=True)
-        save_resolved(recipe, run.recipe)
-        save_data_info(run, data)
     hashes = {
         "teachers": train.teachers_hash(recipe),
         "distill": train.distill_hash(recipe),
@@ -73,6 +68,19 @@ def run_pipeline(
         "verify": post.verify_hash(recipe),
         "report": section_hash(recipe),  # re-runs when any earlier stage does (mark_done)
     }
+    for stage in stages:  # before anything is written: a stage whose input is missing is bad input
+        needed = _NEEDS.get(stage)
+        missing = needed and needed not in stages and run.why_stale(needed, hashes[needed])
+        if missing:
+            raise UserInputError(
+                f"stage '{stage}' needs the '{needed}' stage of this recipe first ({missing}); "
+                f"run without --stages or add {needed}"
+            )
+    data = load_data(recipe.data, recipe.run.seed)
+    if dist.is_main:
+        run.root.mkdir(parents=True, exist_ok=True)
+        save_resolved(recipe, run.recipe)
+        save_data_info(run, data)
     actions: dict[str, Callable[[], Any]] = {
         "teachers": lambda: train.run_teachers(
             recipe, run, data, speed, dist, resume=resume, console=console
@@ -85,13 +93,6 @@ def run_pipeline(
     }
     outcome: dict[str, Any] = {"run_dir": str(run.root)}
     for stage in stages:
-        needed = _NEEDS.get(stage)
-        missing = needed and needed not in stages and run.why_stale(needed, hashes[needed])
-        if missing:
-            raise UserInputError(
-                f"stage '{stage}' needs the '{needed}' stage of this recipe first ({missing}); "
-                f"run without --stages or add {needed}"
-            )
         stale = run.why_stale(stage, hashes[stage])
         if stale is None and not force:
             console.print(f"[dim]{stage}: up to date, skipped[/]")

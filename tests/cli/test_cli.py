@@ -103,3 +103,9 @@ def test_a_missing_optional_package_is_one_line_exit_2(capsys: pytest.CaptureFix
     err = capsys.readouterr().err.strip().splitlines()
     assert exit_info.value.code == 2 and len(err) == 1
     assert "'tensorrt'" in err[0] and "pip install 'compressor[tensorrt]'" in err[0]
+
+
+def test_a_stage_without_its_input_writes_nothing(tiny_recipe, tmp_path) -> None:
+    result = runner.invoke(app, ["distill", str(tiny_recipe()), "--stages", "distill"])
+    assert result.exit_code == 2 and "needs the 'teachers' stage" in result.output
+    assert not (tmp_path / "runs").exists()
