@@ -79,11 +79,6 @@ class Method:
         self.student = ctx.student
         self.teachers = ctx.teachers
 
-    @property
-    def teacher_roles(self) -> tuple[str, ...]:
-        """The teachers this method reads (registered with its parameters)."""
-        return tuple(self.params.needed_teachers())
-
     def adversarial(self, x: Tensor, y: Tensor) -> Tensor | None:
         """Training adversarial examples for the batch (None when the method trains on clean data)."""
         raise NotImplementedError
