@@ -123,7 +123,8 @@ def check_recipe(recipe: Recipe, source: str, *, on_this_machine: bool = False) 
         problems.append("verify.backends: 'tensorrt' is listed but TensorRT is not installed on this machine")
     if "openvino-cpu" in recipe.verify.backends and importlib.util.find_spec("openvino") is None:
         problems.append(
-            "verify.backends: 'openvino-cpu' is listed but openvino is not installed; pip install './export[openvino]'"
+            "verify.backends: 'openvino-cpu' is listed but openvino is not installed; "
+            "pip install 'compressor[openvino]' (or './export[openvino]' for the edge kit alone)"
         )
     if (
         "tensorrt" in recipe.verify.backends
