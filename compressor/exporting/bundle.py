@@ -24,7 +24,7 @@ from compressor.exporting.inputs import (
     check_threat,
     output_classes,
 )
-from compressor.exporting.int8 import Int8Options, write_int8
+from compressor.exporting.int8 import HeldOut, Int8Options, write_int8
 from compressor.exporting.manifest import pytorch_logits, toolkit_versions, utc_now
 from compressor.exporting.onnx_export import Exporter, export_onnx
 from compressor.exporting.parity import EXPORT_BOUNDS, check_parity
@@ -67,6 +67,7 @@ def export_bundle(
     int8_reduce_range: bool | str = "auto",
     int8_tensorrt: bool = False,
     int8_robust_images: ArrayLike | None = None,
+    int8_robust_adversarial_images: ArrayLike | None = None,
     int8_robust_labels: ArrayLike | None = None,
     int8_max_robust_drop: float | None = None,
     square_queries: int = 1000,
@@ -77,7 +78,7 @@ def export_bundle(
 
     int8 writes the CPU runtimes' U8S8 file (7-bit weights when `int8_reduce_range` says so; "auto": when
     this CPU lacks VNNI) and, with `int8_tensorrt`, TensorRT's symmetric file beside it. Given held-out
-    adversarial images (crafted on the PyTorch model, not the probes) and `int8_max_robust_drop`, layers
+    images (not the probes), their adversarial images crafted on the PyTorch model, and `int8_max_robust_drop`, layers
     whose quantisation costs more robust accuracy than that stay in float (robustness-aware int8).
     With an L-inf threat model, PyTorch's Square accuracy (`square_queries` per image, `seed`) on up to
     `square_points` probes it keeps robust goes into the manifest, for verify to run the same attack against.
@@ -128,9 +129,13 @@ def export_bundle(
             meta["fp16"] = {"precision": "float16 weights and arithmetic, float32 inputs and outputs"}
         if "int8" in formats:
             robust = None
-            if int8_robust_images is not None and int8_robust_labels is not None:
-                images = as_images(int8_robust_images, "int8_robust_images", shape)
-                robust = (images, as_labels(int8_robust_labels, len(images), n_classes))
+            held = (int8_robust_images, int8_robust_adversarial_images, int8_robust_labels)
+            if all(item is not None for item in held):
+                images = as_images(held[0], "int8_robust_images", shape)  # type: ignore[arg-type]
+                adv = as_images(held[1], "int8_robust_adversarial_images", images.shape[1:])  # type: ignore[arg-type]
+                labels = as_labels(held[2], len(images), n_classes)  # type: ignore[arg-type]
+                queries = 200 if norm == "linf" else 0  # this Square attack is L-inf
+                robust = HeldOut(images, adv, labels, float(eps), queries)
             options = Int8Options(
                 int8_calibration_method, int8_reduce_range, int8_tensorrt, robust, int8_max_robust_drop
             )

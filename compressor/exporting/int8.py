@@ -10,7 +10,9 @@ import numpy as np
 from compressor_edge.bundle import FORMAT_FILES, INT8_TENSORRT_FILE
 from compressor_edge.convert import quantize_int8
 from compressor_edge.machine import cpu_info, describe_cpu
-from compressor_edge.robust_int8 import robust_int8
+from compressor_edge.robust_int8 import HeldOut, robust_int8
+
+__all__ = ["HeldOut", "Int8Options", "reduce_range_for", "write_int8"]
 
 from compressor.errors import UserInputError
 
@@ -22,7 +24,7 @@ class Int8Options:
     method: str = "minmax"
     reduce_range: bool | str = "auto"
     tensorrt: bool = False
-    robust: tuple[np.ndarray, np.ndarray] | None = None  # held-out adversarial images and their labels
+    robust: HeldOut | None = None  # held-out images for the robust-accuracy gate
     max_robust_drop: float | None = None
 
 
@@ -42,9 +44,8 @@ def _cpu_file(fp32: Path, dst: Path, pool: np.ndarray, options: Int8Options, red
     kwargs: dict[str, Any] = {"target": "cpu", "method": options.method, "reduce_range": reduce}
     if options.robust is None or options.max_robust_drop is None:
         return quantize_int8(fp32, dst, pool, **kwargs)
-    images, labels = options.robust
     return robust_int8(
-        fp32, dst, pool, images, labels, max_drop=options.max_robust_drop, quantize_options=kwargs
+        fp32, dst, pool, options.robust, max_drop=options.max_robust_drop, quantize_options=kwargs
     )
 
 

@@ -265,14 +265,15 @@ def test_robustness_aware_int8_keeps_the_worst_layers_in_float(
         "formats": ("fp32", "int8"),
         "calibration_images": x_train[:64] * 0.3,
         "square_queries": 0,
-        "int8_robust_images": pgd(trained_cnn, held_x, held_y),
+        "int8_robust_images": held_x,
+        "int8_robust_adversarial_images": pgd(trained_cnn, held_x, held_y),
         "int8_robust_labels": held_y,
         "int8_max_robust_drop": 0.02,
     }
     bundle = export_bundle(trained_cnn, tmp_path / "robust", **args)
     record = load_bundle(bundle).manifest["formats"]["int8"]["quantization"]["robustness_aware"]
     print(
-        f"\nrobust acc on {record['held_out_adversarial_images']} held-out PGD images: fp32 "
+        f"\nworst-case robust acc on {record['held_out_images']} held-out images: fp32 "
         f"{record['fp32_robust_acc']:.3f}, plain int8 {record['plain_int8_robust_acc']:.3f}, "
         f"with {record['float_nodes']} in float {record['robust_acc']:.3f}"
     )
