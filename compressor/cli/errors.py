@@ -8,6 +8,8 @@ import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import typer
+
 from compressor.errors import EXIT_BAD_INPUT, EXIT_RUNTIME, CompressorError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -50,6 +52,8 @@ def one_line_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
+        except typer.Exit:  # typer.Exit(code): the command's own exit code, not an error
+            raise
         except KeyboardInterrupt:
             print(
                 "interrupted: completed stages and the last checkpoint are kept; rerun with --resume",
