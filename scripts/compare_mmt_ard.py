@@ -12,7 +12,9 @@ distils from those same teacher files with the same budget and evaluation:
     tecoa, fare      the student fine-tuned alone by TeCoA / FARE (no teacher; FARE anchors to its own init)
 
 Each finished row is appended at once to the JSONL file (--out); a re-run skips the rows already there.
-The Markdown table (mean ± sd over the seeds) is written from that file (--table).
+The Markdown table (mean ± sd over the seeds) is written from that file (--table). Seconds per step come
+from ``--step-rounds`` interleaved rounds of training steps (MMT-ARD, sigmoid, single teacher in turn on
+the same batch, seed 0's models), so the machine's load hits every method alike (--steps-out).
 """
 
 from __future__ import annotations
@@ -20,13 +22,24 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import time
 from pathlib import Path
 from typing import Any
 
+import torch
+from compressor_edge.machine import describe_cpu
+
 from compressor.config import load_recipe
 from compressor.config.schema import Recipe
+from compressor.data import load_data
+from compressor.data.sources import as_float
+from compressor.engine.precision import resolve_speed
 from compressor.models.clip_pretrain import with_pretrain_checkpoints
+from compressor.pipeline.build import build_method, build_model, data_info, load_teachers
 from compressor.pipeline.run import run_pipeline
+from compressor.pipeline.rundir import RunDir
+
+TIMED = ("mmt_ard", "mmt_ard-sigmoid", "single-teacher")
 
 ROWS: dict[str, list[str]] = {
     "mmt_ard": [],
@@ -59,8 +72,8 @@ def _step_seconds(run: Path, batch_size: int) -> float:
     return batch_size / statistics.median(rates)
 
 
-def run_row(recipe_path: Path, seed: int, row: str, common: list[str]) -> dict[str, Any]:
-    """Teachers (once per seed), then this row's distill + evaluate; its measured figures."""
+def _row_recipe(recipe_path: Path, seed: int, row: str, common: list[str]) -> tuple[Recipe, Path]:
+    """The row's recipe, reading the seed's teachers run (prepared here when missing), and that run."""
     seeded = [*common, f"run.seed={seed}"]
     base = load_recipe(recipe_path, seeded)
     teachers_name = f"{base.run.name}-s{seed}-teachers"
@@ -68,6 +81,44 @@ def run_row(recipe_path: Path, seed: int, row: str, common: list[str]) -> dict[s
     run_pipeline(load_recipe(recipe_path, [*seeded, f"run.name={teachers_name}"]), stages=["teachers"])
     overrides = _teacher_overrides(base, teachers_root) + ROWS[row]
     recipe = load_recipe(recipe_path, [*seeded, f"run.name={base.run.name}-s{seed}-{row}", *overrides])
+    return recipe, teachers_root
+
+
+def step_seconds(recipe_path: Path, common: list[str], rounds: int, steps: int) -> dict[str, float]:
+    """Median seconds per training step (attack + loss + backward + AdamW) of each timed row, interleaved."""
+    device = torch.device("cpu")
+    recipes = {row: _row_recipe(recipe_path, 0, row, common) for row in TIMED}
+    first, _ = recipes[TIMED[0]]
+    data = load_data(first.data, 0)
+    info = data_info(data)
+    assert data.train is not None
+    x, y = as_float(data.train.x[: first.data.batch_size]), data.train.y[: first.data.batch_size]
+    steppers = {}
+    for row, (recipe, teachers_root) in recipes.items():
+        speed = resolve_speed(recipe.train.model_copy(update={"channels_last": False}), device)
+        student = build_model(recipe.student, info, device=device).train()
+        teachers = load_teachers(recipe, RunDir(teachers_root), info, speed)
+        method = build_method(
+            recipe.method, student, teachers, recipe.attack, epochs=1, steps_per_epoch=steps, speed=speed
+        )
+        optimizer = torch.optim.AdamW([p for p in student.parameters() if p.requires_grad], lr=1e-4)
+        steppers[row] = (method, optimizer)
+    times: dict[str, list[float]] = {row: [] for row in TIMED}
+    for _ in range(rounds):
+        for row, (method, optimizer) in steppers.items():
+            started = time.perf_counter()
+            for _ in range(steps):
+                loss = method.loss(x, y, method.adversarial(x, y)).loss
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+            times[row].append((time.perf_counter() - started) / steps)
+    return {row: statistics.median(values) for row, values in times.items()}
+
+
+def run_row(recipe_path: Path, seed: int, row: str, common: list[str]) -> dict[str, Any]:
+    """Teachers (once per seed), then this row's distill + evaluate; its measured figures."""
+    recipe, teachers_root = _row_recipe(recipe_path, seed, row, common)
     run_pipeline(recipe, stages=["teachers", "distill", "evaluate"])
     run = Path(recipe.run.output_dir) / recipe.run.name
     evaluation = json.loads((run / "evaluate" / "evaluation.json").read_text())
@@ -102,18 +153,13 @@ def _mean_sd(values: list[float], scale: float = 100.0, digits: int = 1) -> str:
     return f"{mean:.{digits}f} ± {sd:.{digits}f}"
 
 
-def write_table(out: Path, table: Path, command: str) -> None:
+def write_table(out: Path, table: Path, command: str, steps_file: Path) -> None:
     """Mean ± sd over seeds of every row in the JSONL file, as Markdown."""
     rows = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
     names = [r for r in ROWS if any(x["row"] == r for x in rows)]
-    metrics = [
-        k for k in rows[0] if k not in ("seed", "row", "teachers", "teachers_pgd10", "device", "distill_s")
-    ]
-    single = [x["step_s"] for x in rows if x["row"] == "single-teacher"]
-    header = [
-        *("s / step" if m == "step_s" else m.replace("_", " ") + " %" for m in metrics),
-        "step vs single",
-    ]
+    skip = ("seed", "row", "teachers", "teachers_pgd10", "device", "distill_s", "step_s")
+    metrics = [k for k in rows[0] if k not in skip]
+    header = [m.replace("_", " ") + " %" for m in metrics]
     lines = [f"`{command}` — mean ± sd over seeds {sorted({r['seed'] for r in rows})}", ""]
     teachers = {role for r in rows for role in r["teachers"]}
     for role in sorted(teachers):
@@ -125,15 +171,30 @@ def write_table(out: Path, table: Path, command: str) -> None:
     lines += ["", "| row | " + " | ".join(header) + " |", "|---|" + "---|" * len(header)]
     for name in names:
         picked = [x for x in rows if x["row"] == name]
-        cells = [
-            _mean_sd([x[m] for x in picked], 1.0, 4) if m == "step_s" else _mean_sd([x[m] for x in picked])
-            for m in metrics
-        ]
-        ratio = statistics.fmean(x["step_s"] for x in picked) / statistics.fmean(single) if single else None
-        cells.append(f"{ratio:.2f}x" if ratio else "-")
+        cells = [_mean_sd([x[m] for x in picked]) for m in metrics]
         lines.append(f"| {name} (n={len(picked)}) | " + " | ".join(cells) + " |")
-    lines += ["", f"Device: {rows[0]['device']}."]
+    lines += ["", f"Device: {rows[0]['device']}.", *_step_lines(steps_file)]
     table.write_text("\n".join(lines) + "\n")
+
+
+def _step_lines(steps_file: Path) -> list[str]:
+    """The interleaved step-time table, relative to the single-teacher baseline."""
+    if not steps_file.is_file():
+        return []
+    record = json.loads(steps_file.read_text().splitlines()[-1])
+    single = record["seconds_per_step"]["single-teacher"]
+    lines = [
+        "",
+        f"Seconds per training step, {record['rounds']} interleaved rounds of {record['steps']} steps, batch "
+        f"{record['batch_size']}, {record['threads']} thread, {record['cpu']} (other agents loading the machine):",
+        "",
+        "| row | s / step | vs single teacher |",
+        "|---|---|---|",
+    ]
+    lines += [
+        f"| {row} | {sec:.4f} | {sec / single:.2f}x |" for row, sec in record["seconds_per_step"].items()
+    ]
+    return lines
 
 
 def main() -> None:
@@ -143,6 +204,9 @@ def main() -> None:
     parser.add_argument("--rows", default=",".join(ROWS))
     parser.add_argument("--out", type=Path, default=Path("results/mmt-ard-digits.jsonl"))
     parser.add_argument("--table", type=Path, default=Path("results/mmt-ard-digits.md"))
+    parser.add_argument("--steps-out", type=Path, default=Path("results/mmt-ard-digits-steps.jsonl"))
+    parser.add_argument("--step-rounds", type=int, default=5, help="interleaved timing rounds (0: skip)")
+    parser.add_argument("--step-count", type=int, default=10, help="training steps per round")
     parser.add_argument("overrides", nargs="*", help="extra KEY=VALUE overrides for every run")
     args = parser.parse_intermixed_args()
     unknown = [r for r in args.rows.split(",") if r not in ROWS]
@@ -156,8 +220,20 @@ def main() -> None:
             result = run_row(args.recipe, seed, row, list(args.overrides))
             with args.out.open("a") as f:
                 f.write(json.dumps(result) + "\n")
+    if args.step_rounds and not args.steps_out.is_file():
+        record = {
+            "rounds": args.step_rounds,
+            "steps": args.step_count,
+            "batch_size": load_recipe(args.recipe, list(args.overrides)).data.batch_size,
+            "threads": torch.get_num_threads(),
+            "cpu": describe_cpu(),
+            "seconds_per_step": step_seconds(
+                args.recipe, list(args.overrides), args.step_rounds, args.step_count
+            ),
+        }
+        args.steps_out.write_text(json.dumps(record) + "\n")
     command = " ".join(["python scripts/compare_mmt_ard.py", str(args.recipe), f"--seeds {args.seeds}"])
-    write_table(args.out, args.table, command + "".join(f" {o}" for o in args.overrides))
+    write_table(args.out, args.table, command + "".join(f" {o}" for o in args.overrides), args.steps_out)
     print(f"wrote {args.out} and {args.table}")
 
 
