@@ -8,6 +8,7 @@ tree: it is kept frozen on the CPU, outside ``parameters()``, only to build head
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -166,6 +167,10 @@ def _create(spec: ModelSpec) -> tuple[Any, Any]:
     import open_clip
 
     tag = _pretrained_tag(spec)
+    quiet = _RandomInitNotice() if spec.checkpoint is not None else None  # the weights come from the file
+    root = logging.getLogger()
+    if quiet:
+        root.addFilter(quiet)
     try:
         clip = open_clip.create_model(spec.name, pretrained=tag, device="cpu")
         tokenizer = open_clip.get_tokenizer(spec.name)
@@ -180,7 +185,17 @@ def _create(spec: ModelSpec) -> tuple[Any, Any]:
             else "check the model name and its config"
         )
         raise UserInputError(f"could not create open_clip model {source}: {detail}; {hint}") from None
+    finally:
+        if quiet:
+            root.removeFilter(quiet)
     return clip, tokenizer
+
+
+class _RandomInitNotice(logging.Filter):
+    """Drops open_clip's "initialized randomly" warning when a checkpoint is loaded right after."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Model initialized randomly" not in record.getMessage()
 
 
 def _pretrained_tag(spec: ModelSpec) -> str | None:

@@ -76,3 +76,18 @@ def test_pretraining_makes_a_zero_shot_classifier_far_above_chance(tmp_path: Pat
     assert mnist_head.text_matrix.shape == (2, 32)
     ensure_pretrained(spec, data.train, data.val, data.class_names, 0, messages.append)
     assert sum("zero-shot val accuracy" in m for m in messages) == 1  # the second call reused the file
+
+
+def test_no_random_init_warning_when_a_checkpoint_follows(tmp_path: Path, caplog) -> None:  # type: ignore[no-untyped-def]
+    import open_clip
+
+    import compressor.models.clip_configs  # noqa: F401
+    from compressor.models.clip_pretrain import save_clip
+
+    save_clip(open_clip.create_model("compressor-tiny-rn"), tmp_path / "clip.safetensors")
+    caplog.clear()
+    spec = ModelSpec(source="open_clip", name="compressor-tiny-rn", checkpoint=tmp_path / "clip.safetensors")
+    build_clip_classifier(spec, ["a", "b"])
+    assert "initialized randomly" not in caplog.text
+    build_clip_classifier(ModelSpec(source="open_clip", name="compressor-tiny-rn"), ["a", "b"])
+    assert "initialized randomly" in caplog.text  # without a file it is random, and open_clip says so
