@@ -170,8 +170,15 @@ def _mean_sd(values: list[float]) -> str:
     return f"{100 * statistics.mean(values):.2f} ± {100 * statistics.stdev(values):.2f}"
 
 
-def render(rows: list[dict[str, Any]], teachers: list[dict[str, Any]], header_line: str) -> str:
+def render(
+    rows: list[dict[str, Any]],
+    teachers: list[dict[str, Any]],
+    header_line: str,
+    order: list[str] | None = None,
+) -> str:
     """Markdown: one row per method with its chosen rate, mean ± sd over seeds of every test metric."""
+    rows = [dict(r) for r in rows if order is None or r["method"] in order]
+    rows.sort(key=lambda r: order.index(r["method"]) if order else 0)
     tests = [r for r in rows if r["phase"] == "test"]
     methods = list(dict.fromkeys(r["method"] for r in tests))
     skip = {
@@ -239,6 +246,11 @@ def render(rows: list[dict[str, Any]], teachers: list[dict[str, Any]], header_li
             )
     curves = [r for r in tests if r.get("val_curve") and r["seed"] == tests[0]["seed"]]
     if curves:
+        every = max(1, len(curves[0]["val_curve"]) // 10)  # at most ~10 columns, the last epoch always
+        for r in curves:
+            r["val_curve"] = [
+                p for i, p in enumerate(r["val_curve"]) if i % every == every - 1 or p is r["val_curve"][-1]
+            ]
         epochs = [e for e, _, _ in curves[0]["val_curve"]]
         lines += [
             "",
@@ -291,7 +303,7 @@ def main() -> None:
         f"`{args.results}`)."
     )
     table = args.results.with_suffix(".md")
-    table.write_text(render(comparison.rows, teachers, header))
+    table.write_text(render(comparison.rows, teachers, header, methods))
     console.print(table.read_text())
     console.print(f"wrote {table}")
     if args.readme:

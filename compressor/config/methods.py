@@ -82,7 +82,12 @@ class ARDParams(Params):
 
 @register_params(teacher_roles=("robust",))
 class RSLADParams(Params):
-    """Zi et al. 2021: robust soft labels T_rob(x) for both the adversarial and the clean term."""
+    """Zi et al. 2021: robust soft labels T_rob(x) for both the adversarial and the clean term.
+
+    Its KL terms are averaged over batch x classes, as in the authors' code, so their gradient is 1/C of a
+    cross-entropy's: under SGD it needs a larger learning rate than PGD-AT (digits, chosen on validation
+    from {0.05, 0.1, 0.2, 0.5}: 0.5 against PGD-AT's 0.1; results/digits-methods-sgd.md).
+    """
 
     name: Literal["rslad"]
     adv_weight: Number = Field(5 / 6, ge=0)
@@ -109,7 +114,12 @@ class TeacherRetrainParams(_Strict):
 
 
 class DualTeacherParams(Params):
-    """Shared by MTARD, B-MTARD and CIARD: loss weights and entropy-balanced temperatures."""
+    """Shared by MTARD, B-MTARD and CIARD: loss weights and entropy-balanced temperatures.
+
+    Their KL terms are averaged over batch x classes (the authors' convention): 1/C of a cross-entropy's
+    gradient, so under SGD they want a larger learning rate than PGD-AT (see RSLADParams); the shipped
+    digits and MNIST recipes set the rate chosen on the validation split.
+    """
 
     weights: Literal["fixed", "adaptive"] = "fixed"
     weight_lr: Number = Field(0.025, ge=0)
