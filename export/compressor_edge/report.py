@@ -29,6 +29,7 @@ class FormatResult:
     top1_agreement: float | None = None
     latency: dict[int, Latency] = field(default_factory=dict)
     float_layers: list[str] = field(default_factory=list)  # int8 layers kept in float (robustness-aware)
+    robust_int8: dict[str, Any] | None = None  # the export's robustness-aware int8 record
     failures: list[str] = field(default_factory=list)
     error: str | None = None
 
@@ -60,6 +61,7 @@ class FormatResult:
                 for b, t in self.latency.items()
             },
             "float_layers": list(self.float_layers),
+            "robust_int8": self.robust_int8,
             "failures": list(self.failures),
             "error": self.error,
         }
@@ -193,10 +195,22 @@ class VerifyReport:
                     f"- {r.format} / {r.backend} keeps {len(r.float_layers)} layer(s) in float for robustness "
                     f"({', '.join(r.float_layers)}); its latency above is with them in float."
                 )
+            if r.robust_int8 is not None and "robust_acc" in r.robust_int8:
+                lines.append(f"- {r.format} / {r.backend}: {_robust_gate(r.robust_int8)}")
         for r in self.results:
             for problem in ([r.error] if r.error else []) + r.failures:
                 lines.append(f"- {r.format} / {r.backend}: {problem}")
         return "\n".join(lines) + "\n"
+
+
+def _robust_gate(record: dict[str, Any]) -> str:
+    """The export's robustness-aware int8 gate in words."""
+    met = "met" if record["gate_met"] else "NOT met (layer cap reached)"
+    return (
+        f"robust-int8 gate at export {met}: held-out worst-case robust accuracy fp32 "
+        f"{_pct(record['fp32_robust_acc'])}, plain int8 {_pct(record['plain_int8_robust_acc'])}, this file "
+        f"{_pct(record['robust_acc'])} (allowed drop {record['max_drop']:g})"
+    )
 
 
 def _pct(value: float | None) -> str:

@@ -123,9 +123,9 @@ def _measure_format(
     except BundleError as err:  # no file of this format for this runtime: a failed row, not bad input
         return FormatResult(format=fmt, backend=backend_name, error=str(err))
     result = FormatResult(format=fmt, backend=backend_name, file=path.name, size_bytes=path.stat().st_size)
-    result.float_layers = list(
-        bundle.model_entry(fmt, backend_name).get("quantization", {}).get("float_nodes", [])
-    )
+    quantization = bundle.model_entry(fmt, backend_name).get("quantization", {})
+    result.float_layers = list(quantization.get("float_nodes", []))
+    result.robust_int8 = quantization.get("robustness_aware")
     try:
         backend = create_backend(
             backend_name, path, batch_sizes=batch_sizes, cache_dir=cache_dir, threads=threads

@@ -286,3 +286,4 @@ def test_robustness_aware_int8_keeps_the_worst_layers_in_float(
     report = verify_bundle(bundle, formats=["int8"], square_queries=0, latency_runs=3, batch_sizes=(1,))
     assert report.results[0].float_layers == record["float_nodes"]
     assert f"keeps {len(record['float_nodes'])} layer(s) in float" in report.to_markdown()
+    assert "robust-int8 gate at export met" in report.to_markdown()
