@@ -282,6 +282,9 @@ def main() -> None:
     parser.add_argument(
         "--render", action="store_true", help="only rebuild the Markdown table from --results"
     )
+    parser.add_argument(
+        "--readme", type=Path, default=None, help="also fill the table's marked block in this file"
+    )
     parser.add_argument("overrides", nargs="*", help="extra KEY=VALUE overrides for every run")
     args = parser.parse_intermixed_args()
     args.seeds = [int(s) for s in args.seeds.split(",")]

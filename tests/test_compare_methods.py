@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -78,3 +79,32 @@ def test_the_readme_block_is_replaced_and_the_rest_kept(tmp_path: Path):
     assert readme.read_text() == "intro\n<!-- table:x -->\nnew table\n<!-- /table:x -->\noutro\n"
     with pytest.raises(SystemExit, match="no '<!-- table:y -->'"):
         write_block(readme, "y", "t")
+
+
+def test_render_fills_the_readme_block_from_the_rows_without_training(tmp_path: Path):
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    results = tmp_path / "cmp.jsonl"
+    row = {
+        "phase": "test",
+        "method": "pgd_at",
+        "lr": 0.1,
+        "seed": 0,
+        "clean": 0.9,
+        "autoattack": 0.5,
+        "val_score": 0.8,
+    }
+    results.write_text(json.dumps(row) + "\n")
+    readme = tmp_path / "README.md"
+    readme.write_text("<!-- table:cmp -->\n<!-- /table:cmp -->\n")
+    command = [
+        sys.executable,
+        str(root / "scripts" / "compare_methods.py"),
+        str(root / "recipes" / "quickstart.yaml"),
+    ]
+    command += ["--methods", "pgd_at", "--results", str(results), "--render", "--readme", str(readme)]
+    done = subprocess.run([*command, f"run.output_dir={tmp_path / 'runs'}"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-1500:]
+    assert "| `pgd_at` | 0.1 | 1 | 90.00 | 50.00 | 70.00 | 80.00 |" in readme.read_text()
+    assert not (tmp_path / "runs").exists()  # rendering trains nothing
