@@ -99,6 +99,47 @@ class Comparison:
             run_pipeline(recipe, stages=["teachers"], console=self.console)
         return json.loads(summary.read_text()) if summary.is_file() else []
 
+    def evaluate_teachers(self) -> None:
+        """Each shared teacher under the recipe's own evaluation attacks (one row each, written once)."""
+        import torch
+
+        from compressor.data import load_data
+        from compressor.data.sources import as_float
+        from compressor.evaluation import evaluate_robustness
+        from compressor.pipeline.build import build_model, data_info
+        from compressor.pipeline.post_stages import eval_eps_norm
+        from compressor.pipeline.rundir import RunDir
+
+        data = load_data(self.base.data, self.base.run.seed)
+        run, cfg = RunDir(self.teachers_run), self.base.evaluate
+        n = min(cfg.num_images, len(data.test))
+        eps, norm = eval_eps_norm(self.base)
+        for spec in self.base.teachers:
+            if self._find(phase="teacher", method=spec.role):
+                continue
+            model = build_model(
+                spec.model, data_info(data), run.teacher_weights(spec.role), torch.device("cpu")
+            )
+            result = evaluate_robustness(
+                model.eval(),
+                as_float(data.test.x[:n]),
+                data.test.y[:n],
+                attacks=cfg.attacks,
+                eps=eps,
+                norm=norm,
+                batch_size=cfg.batch_size,
+                seed=self.base.run.seed,
+                sanity_checks=False,
+                device=torch.device("cpu"),
+            ).to_dict()
+            row = {
+                "phase": "teacher",
+                "method": spec.role,
+                "model": spec.model.name,
+                "clean": result["clean_accuracy"],
+            }
+            self._record({**row, **result["robust_accuracy"], "num_images": n})
+
     def _recipe(self, entry: str, lr: float, seed: int) -> tuple[Any, Path]:
         suffix, selected = method_overrides(entry, self.base.method.name)
         teachers = []
@@ -177,8 +218,8 @@ def render(
     order: list[str] | None = None,
 ) -> str:
     """Markdown: one row per method with its chosen rate, mean ± sd over seeds of every test metric."""
-    rows = [dict(r) for r in rows if order is None or r["method"] in order]
-    rows.sort(key=lambda r: order.index(r["method"]) if order else 0)
+    rows = [dict(r) for r in rows if r["phase"] == "teacher" or order is None or r["method"] in order]
+    rows.sort(key=lambda r: order.index(r["method"]) if order and r["method"] in order else -1)
     tests = [r for r in rows if r["phase"] == "test"]
     methods = list(dict.fromkeys(r["method"] for r in tests))
     skip = {
@@ -204,7 +245,19 @@ def render(
         "val score %",
     ]
     lines = [header_line, ""]
-    if teachers:
+    teacher_rows = [r for r in rows if r["phase"] == "teacher"]
+    if teacher_rows:
+        attacks = [k for k in teacher_rows[0] if k not in {"phase", "method", "model", "clean", "num_images"}]
+        lines += [
+            "Teachers on the test split, under the same attacks: "
+            + ", ".join(
+                f"{r['method']} `{r['model']}` {100 * r['clean']:.1f}% clean, "
+                + ", ".join(f"{100 * r[a]:.1f}% {a}" for a in attacks)
+                for r in teacher_rows
+            ),
+            "",
+        ]
+    elif teachers:
         lines += [
             "Teachers: "
             + ", ".join(
@@ -294,6 +347,7 @@ def main() -> None:
     methods = args.methods.split(",")
     teachers = comparison.prepare_teachers(train=not args.render)
     if not args.render:
+        comparison.evaluate_teachers()
         for entry in methods:
             comparison.test(entry, comparison.tune(entry))
     base = comparison.base

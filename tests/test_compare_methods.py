@@ -108,3 +108,30 @@ def test_render_fills_the_readme_block_from_the_rows_without_training(tmp_path: 
     assert done.returncode == 0, done.stderr[-1500:]
     assert "| `pgd_at` | 0.1 | 1 | 90.00 | 50.00 | 70.00 | 80.00 |" in readme.read_text()
     assert not (tmp_path / "runs").exists()  # rendering trains nothing
+
+
+def test_teacher_rows_are_stated_with_the_students_attacks():
+    from compare_methods import render
+
+    rows = [
+        {
+            "phase": "teacher",
+            "method": "robust",
+            "model": "small_cnn",
+            "clean": 0.96,
+            "pgd20": 0.6,
+            "autoattack": 0.5,
+        },
+        {
+            "phase": "test",
+            "method": "pgd_at",
+            "lr": 0.1,
+            "seed": 0,
+            "clean": 0.9,
+            "autoattack": 0.5,
+            "val_score": 0.8,
+        },
+    ]
+    table = render(rows, [], "header", ["pgd_at"])
+    assert "robust `small_cnn` 96.0% clean, 60.0% pgd20, 50.0% autoattack" in table
+    assert "| `pgd_at` | 0.1 | 1 |" in table
