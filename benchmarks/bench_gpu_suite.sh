@@ -10,13 +10,13 @@
 #   pgd         our PGD-10 training attack vs a naive backward() loop, ResNet-18 batch 512 (bench_pgd.py)
 #   autoattack  our AutoAttack vs torchattacks on the digits CNN (bench_autoattack.py)
 #   export      latency of the exported formats vs PyTorch, onnxruntime CUDA when present
-#   mnist       scripts/compare_methods.py recipes/mnist-ciard.yaml (ciard,pgd_at,ard,rslad,mtard), then
+#   mnist       scripts/compare_methods.py recipes/mnist-ciard.yaml (8 methods, rates tuned on validation, 3 seeds), then
 #               bf16-vs-fp32 attack strength on the MNIST CIARD student and robust teacher
 # --tiny shrinks every part to seconds (small models, few steps) to check the wiring on a CPU first.
 #
 # Files under $OUT (default /tmp/bench-out), at most 8 so the device tool returns all of them:
 #   suite.log, env.txt, results.jsonl (every benchmark's JSON line), profile-<student>.txt (2),
-#   mnist-methods.md, mnist-runs.tar.gz (each method's evaluation.json/.md and metrics)
+#   mnist-methods.jsonl + .md, mnist-runs.tar.gz (each method's evaluation.json/.md and metrics)
 # Variables: PYTHON (python3), MNIST_GZ (.data/MNIST/raw, gzipped idx files), MNIST_ROOT (/tmp/mnist),
 #   MNIST_OVERRIDES (extra KEY=VALUE overrides for the comparison), TRAIN_ARGS (extra flags for train),
 #   T_<PART> (seconds a part may run before it is stopped; the other parts still run).
@@ -123,16 +123,18 @@ EOF
                teachers.1.train.epochs=1 evaluate.num_images=64 "evaluate.attacks=[pgd20]" "evaluate.eps_curve=[]"
                "export.formats=[fp32]" run.name=mnist-ciard-tiny)
         methods=ciard,pgd_at
+        grid=(--lrs 0.5 --seeds 0)
       else
-        methods=ciard,pgd_at,ard,rslad,mtard
+        methods=pgd_at,trades,ard,rslad,mtard,b_mtard,ciard,ciard@push_scale=1
+        grid=(--lrs 0.1,0.5 --seeds 0,1,2)
       fi
       # shellcheck disable=SC2206
       over+=(${MNIST_OVERRIDES:-})
       part mnist 560 "$PY" scripts/compare_methods.py recipes/mnist-ciard.yaml --device "$DEVICE" \
-        --methods "$methods" --out "$OUT/mnist-methods.md" "${over[@]}"
+        --methods "$methods" "${grid[@]}" --results "$OUT/mnist-methods.jsonl" "${over[@]}"
       name_=$( ((TINY)) && echo mnist-ciard-tiny || echo mnist-ciard)
       for role in student robust; do
-        run_dir=runs/$name_-ciard
+        run_dir=runs/$name_-ciard-lr0.5-s0
         [[ $role == robust ]] && run_dir=runs/$name_-teachers
         [[ -d $run_dir ]] && part bf16 120 "$PY" benchmarks/bench_bf16_attack.py --device "$DEVICE" \
           --run "$run_dir" --role "$role" --out "$RESULTS" "data.root=$root"
