@@ -101,10 +101,9 @@ class Comparison:
 
     def evaluate_teachers(self) -> None:
         """Each shared teacher under the recipe's own evaluation attacks (one row each, written once)."""
-        import torch
-
         from compressor.data import load_data
         from compressor.data.sources import as_float
+        from compressor.engine.precision import resolve_device
         from compressor.evaluation import evaluate_robustness
         from compressor.pipeline.build import build_model, data_info
         from compressor.pipeline.post_stages import eval_eps_norm
@@ -114,12 +113,11 @@ class Comparison:
         run, cfg = RunDir(self.teachers_run), self.base.evaluate
         n = min(cfg.num_images, len(data.test))
         eps, norm = eval_eps_norm(self.base)
+        device = resolve_device(self.base.run.device, 0)
         for spec in self.base.teachers:
             if self._find(phase="teacher", method=spec.role):
                 continue
-            model = build_model(
-                spec.model, data_info(data), run.teacher_weights(spec.role), torch.device("cpu")
-            )
+            model = build_model(spec.model, data_info(data), run.teacher_weights(spec.role), device)
             result = evaluate_robustness(
                 model.eval(),
                 as_float(data.test.x[:n]),
@@ -130,7 +128,7 @@ class Comparison:
                 batch_size=cfg.batch_size,
                 seed=self.base.run.seed,
                 sanity_checks=False,
-                device=torch.device("cpu"),
+                device=device,
             ).to_dict()
             row = {
                 "phase": "teacher",
@@ -140,10 +138,11 @@ class Comparison:
             }
             self._record({**row, **result["robust_accuracy"], "num_images": n})
 
-    def _recipe(self, entry: str, lr: float, seed: int) -> tuple[Any, Path]:
+    def _recipe(self, entry: str, lr: float, seed: int, *, shared_teachers: bool = True) -> tuple[Any, Path]:
+        """One run's recipe; `shared_teachers=False` keeps the recipe's own teachers (to check it early)."""
         suffix, selected = method_overrides(entry, self.base.method.name)
         teachers = []
-        for index, spec in enumerate(self.base.teachers):
+        for index, spec in enumerate(self.base.teachers if shared_teachers else []):
             weights = self.teachers_run / "teachers" / f"{spec.role}.safetensors"
             teachers += [f"teachers.{index}.train=null", f"teachers.{index}.model.checkpoint={weights}"]
         name = f"{self.base.run.name}-{suffix}-lr{lr:g}-s{seed}"
@@ -345,6 +344,8 @@ def main() -> None:
     comparison = Comparison(args, console)
     args.lrs = [float(v) for v in args.lrs.split(",")] if args.lrs else [float(comparison.base.optim.lr)]
     methods = args.methods.split(",")
+    for entry in methods:  # every run's recipe is checked before the teachers train
+        comparison._recipe(entry, args.lrs[0], args.seeds[0], shared_teachers=False)
     teachers = comparison.prepare_teachers(train=not args.render)
     if not args.render:
         comparison.evaluate_teachers()
@@ -381,4 +382,9 @@ def write_block(path: Path, name: str, text: str) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from compressor.errors import UserInputError
+
+    try:
+        main()
+    except UserInputError as err:  # a bad --methods entry or override: one line, before any training
+        raise SystemExit(f"error: {err}") from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -60,3 +61,22 @@ def tiny_recipe(tmp_path: Path):
         return path
 
     return write
+
+
+@pytest.fixture
+def distill_command():
+    """`compressor distill RECIPE --stages teachers,distill EXTRA...` as a subprocess argument list."""
+
+    def command(recipe: Path, *extra: str) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "compressor.cli.main",
+            "distill",
+            str(recipe),
+            "--stages",
+            "teachers,distill",
+            *extra,
+        ]
+
+    return command

@@ -29,6 +29,12 @@ def test_a_parameter_without_a_value_is_one_clear_error():
         method_overrides("ciard@push_scale", "ciard")
 
 
+def _test_row(**changes: object) -> dict[str, object]:
+    """One per-seed test row of a comparison, as the script writes it."""
+    row = {"phase": "test", "method": "pgd_at", "lr": 0.1, "seed": 0, "clean": 0.9, "autoattack": 0.5}
+    return {**row, "val_score": 0.8, **changes}
+
+
 def test_the_kept_checkpoint_is_the_first_best_validation_score(tmp_path: Path):
     from compare_methods import best_validation
 
@@ -86,15 +92,7 @@ def test_render_fills_the_readme_block_from_the_rows_without_training(tmp_path: 
 
     root = Path(__file__).resolve().parents[1]
     results = tmp_path / "cmp.jsonl"
-    row = {
-        "phase": "test",
-        "method": "pgd_at",
-        "lr": 0.1,
-        "seed": 0,
-        "clean": 0.9,
-        "autoattack": 0.5,
-        "val_score": 0.8,
-    }
+    row = _test_row()
     results.write_text(json.dumps(row) + "\n")
     readme = tmp_path / "README.md"
     readme.write_text("<!-- table:cmp -->\n<!-- /table:cmp -->\n")
@@ -122,16 +120,25 @@ def test_teacher_rows_are_stated_with_the_students_attacks():
             "pgd20": 0.6,
             "autoattack": 0.5,
         },
-        {
-            "phase": "test",
-            "method": "pgd_at",
-            "lr": 0.1,
-            "seed": 0,
-            "clean": 0.9,
-            "autoattack": 0.5,
-            "val_score": 0.8,
-        },
+        _test_row(),
     ]
     table = render(rows, [], "header", ["pgd_at"])
     assert "robust `small_cnn` 96.0% clean, 60.0% pgd20, 50.0% autoattack" in table
     assert "| `pgd_at` | 0.1 | 1 |" in table
+
+
+def test_a_typo_in_a_method_entry_stops_before_the_teachers_train(tmp_path: Path):
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    command = [
+        sys.executable,
+        str(root / "scripts" / "compare_methods.py"),
+        str(root / "recipes" / "quickstart.yaml"),
+    ]
+    command += ["--methods", "pgd_at,ciard@push_scal=1", "--results", str(tmp_path / "r.jsonl")]
+    done = subprocess.run([*command, f"run.output_dir={tmp_path / 'runs'}"], capture_output=True, text=True)
+    assert done.returncode == 1
+    assert "unknown key 'method.push_scal'; did you mean 'push_scale'?" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "runs").exists()

@@ -87,11 +87,12 @@ class RunDir:
         atomic_write_bytes(self.root / "stages.json", json.dumps(records, indent=2).encode())
 
     def _outputs(self, stage: str) -> dict[str, str]:
-        """sha256 of every file a stage wrote (TensorBoard event files excepted: they are logs)."""
+        """sha256 of every file a stage wrote, except logs (TensorBoard) and resume state (checkpoints/)."""
         folder = self.stage(stage)
         if not folder.is_dir():
             return {}
-        files = sorted(p for p in folder.rglob("*") if p.is_file() and "tensorboard" not in p.parts)
+        skipped = {"tensorboard", "checkpoints"}
+        files = sorted(p for p in folder.rglob("*") if p.is_file() and not skipped & set(p.parts))
         return {p.relative_to(folder).as_posix(): file_digest(p) for p in files}
 
     def write_json(self, path: Path, payload: Any) -> None:

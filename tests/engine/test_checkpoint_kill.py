@@ -6,7 +6,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,20 +14,9 @@ from compressor.engine.metrics import read_metrics
 STEPS_PER_EPOCH = 18  # 640 digits, a tenth carved off for validation, batches of 32
 
 
-def _command(recipe: Path, *extra: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "compressor.cli.main",
-        "distill",
-        str(recipe),
-        "--stages",
-        "teachers,distill",
-        *extra,
-    ]
-
-
-def test_sigkill_mid_epoch_resumes_from_the_step_checkpoint(tiny_recipe, tmp_path: Path) -> None:
+def test_sigkill_mid_epoch_resumes_from_the_step_checkpoint(
+    tiny_recipe, tmp_path: Path, distill_command
+) -> None:
     recipe = tiny_recipe(
         train={"epochs": 4, "log_every": 1, "checkpoint_every_steps": 4},
         data={"dataset": "digits", "batch_size": 32, "limit_train": 640, "limit_test": 64},
@@ -36,7 +24,9 @@ def test_sigkill_mid_epoch_resumes_from_the_step_checkpoint(tiny_recipe, tmp_pat
     run = tmp_path / "runs" / "tiny"
     latest = run / "distill" / "checkpoints" / "LATEST"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(_command(recipe), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        distill_command(recipe), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     deadline, tag = time.time() + 240, None
     while time.time() < deadline and proc.poll() is None:
         text = latest.read_text().strip() if latest.is_file() else ""
@@ -53,7 +43,9 @@ def test_sigkill_mid_epoch_resumes_from_the_step_checkpoint(tiny_recipe, tmp_pat
     assert tag is not None
     done_steps = int(tag.group(1)) * STEPS_PER_EPOCH + int(tag.group(2))
     logged = len(read_metrics(run / "distill" / "metrics.jsonl", "train"))
-    done = subprocess.run(_command(recipe, "--resume"), env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        distill_command(recipe, "--resume"), env=env, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     resumed = read_metrics(run / "distill" / "metrics.jsonl", "train")[logged:]
     assert resumed[0]["step"] == done_steps + 1, "resume did not start right after the mid-epoch checkpoint"

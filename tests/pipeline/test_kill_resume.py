@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,27 +14,16 @@ from safetensors.torch import load_file
 from compressor.engine.metrics import read_metrics
 
 
-def _command(recipe: Path, *extra: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "compressor.cli.main",
-        "distill",
-        str(recipe),
-        "--stages",
-        "teachers,distill",
-        *extra,
-    ]
-
-
-def test_sigkill_then_resume(tiny_recipe, tmp_path: Path) -> None:
+def test_sigkill_then_resume(tiny_recipe, tmp_path: Path, distill_command) -> None:
     recipe = tiny_recipe(
         train={"epochs": 6, "log_every": 1},
         data={"dataset": "digits", "batch_size": 32, "limit_train": 640, "limit_test": 64},
     )
     run = tmp_path / "runs" / "tiny"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(_command(recipe), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        distill_command(recipe), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     deadline = time.time() + 240
     latest = run / "distill" / "checkpoints" / "LATEST"
     while time.time() < deadline and proc.poll() is None:
@@ -47,7 +35,9 @@ def test_sigkill_then_resume(tiny_recipe, tmp_path: Path) -> None:
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     killed_at = latest.read_text()
-    done = subprocess.run(_command(recipe, "--resume"), env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        distill_command(recipe, "--resume"), env=env, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     epochs = [r["epoch"] for r in read_metrics(run / "distill" / "metrics.jsonl", "val")]
     assert epochs == list(range(1, 7)), f"killed at {killed_at}, val epochs {epochs}"
