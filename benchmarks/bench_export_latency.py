@@ -21,7 +21,6 @@ import json
 import os
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
@@ -31,7 +30,7 @@ import numpy as np
 import timm
 import torch
 from compressor_edge import create_backend, load_bundle
-from compressor_edge.latency import Latency, tile_batch
+from compressor_edge.latency import measure_interleaved, tile_batch
 from compressor_edge.machine import cpu_info, describe_cpu
 from export_gates import latency_gates
 from torch import nn
@@ -72,31 +71,6 @@ def _model(name: str) -> tuple[nn.Module, tuple[int, int, int]]:
     shape = tuple(net.pretrained_cfg["input_size"])
     channels = shape[0]
     return Normalized(net, [0.5] * channels, [0.25] * channels).eval(), shape  # type: ignore[return-value]
-
-
-def _interleaved(
-    runners: dict[Any, Callable[[np.ndarray], object]],
-    images: np.ndarray,
-    runs: int,
-    warmup: int,
-    rounds: int = 10,
-) -> dict[Any, Latency]:
-    """Time every runner on the same batch in alternating rounds, so load from other processes hits all alike."""
-    for run in runners.values():
-        for _ in range(warmup):
-            run(images)
-    per_round = max(1, runs // rounds)
-    samples: dict[Any, list[float]] = {name: [] for name in runners}
-    for _ in range(rounds):
-        for name, run in runners.items():
-            for _ in range(per_round):
-                start = time.perf_counter()
-                run(images)
-                samples[name].append(time.perf_counter() - start)
-    return {
-        name: Latency(len(images), float(np.median(t) * 1e3), float(np.percentile(t, 90) * 1e3), len(t))
-        for name, t in samples.items()
-    }
 
 
 def _pytorch_runner(model: nn.Module, device: str) -> Callable[[np.ndarray], object]:
@@ -159,7 +133,9 @@ def _time_group(
             **{k: b.run for k, b in loaded.items()},
         }
         for batch in args.batch_sizes:
-            timed = _interleaved(runners, tile_batch(images, batch), args.runs, args.warmup)
+            timed = measure_interleaved(
+                runners, tile_batch(images, batch), runs=args.runs, warmup=args.warmup
+            )
             torch_ms = timed[("pytorch", "eager")].median_ms
             for (backend_name, fmt), backend in loaded.items():
                 t, fp32 = timed[(backend_name, fmt)], timed.get((backend_name, "fp32"))

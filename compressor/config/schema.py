@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
 from pydantic.fields import FieldInfo
 
 from compressor.config.methods import MethodParams, params_union, single_model_methods
@@ -185,9 +185,12 @@ class EvaluateConfig(Strict):
     zero_shot_eps: list[Number] = Field(default_factory=lambda: [2 / 255, 4 / 255])
 
 
+BatchSizes = list[PositiveInt]
+
+
 class TensorRTConfig(Strict):
     enabled: bool = False
-    batch_sizes: list[int] = Field(default_factory=lambda: [1, 32])
+    batch_sizes: BatchSizes = Field(default_factory=lambda: [1, 32], min_length=1)  # engine profiles
 
 
 class ExportConfig(Strict):
@@ -200,6 +203,7 @@ class ExportConfig(Strict):
     int8_calibration_method: Literal["minmax", "entropy", "percentile"] = "minmax"
     int8_reduce_range: bool | Literal["auto"] = "auto"  # auto: 7-bit weights only on CPUs without VNNI
     num_probes: int = Field(256, ge=1)
+    probe_attack: str = "pgd20"  # crafts the adversarial probes (and robust-int8 images) in PyTorch
     square_queries: int = Field(1000, ge=0)  # PyTorch Square at export, on the probes it keeps robust
     square_points: int = Field(64, ge=1)
     # robustness-aware int8: layers stay in float while int8 loses more robust accuracy than this on
@@ -214,9 +218,20 @@ class VerifyConfig(Strict):
     formats: list[Format] | None = None
     square_queries: int | None = Field(None, ge=0)  # None: the export's budget (compared with PyTorch)
     latency_runs: int = Field(30, ge=1)
+    # latency batches, every row timed interleaved (TensorRT's profile batches are timed too when enabled)
+    batch_sizes: BatchSizes = Field(default_factory=lambda: [1, 32], min_length=1)
     threads: int | None = Field(None, ge=1)
     tolerances: dict[str, dict[str, Number]] = Field(default_factory=dict)
     allow_chance_reference: bool = False  # pass even when PyTorch itself is at chance on the probes
+
+    @field_validator("batch_sizes")
+    @classmethod
+    def _batch_one_timed(cls, sizes: list[int]) -> list[int]:
+        if 1 not in sizes:
+            raise ValueError(
+                "must include 1 (the fastest passing row and max_latency_ms are judged at batch 1)"
+            )
+        return sizes
 
 
 class ReportConfig(Strict):
@@ -254,6 +269,11 @@ class Recipe(Strict):
     def teacher(self, role: str) -> TeacherSpec | None:
         """The teacher with this role, if the recipe has one."""
         return next((t for t in self.teachers if t.role == role), None)
+
+    def evaluation_threat(self) -> tuple[float, Literal["linf", "l2"]]:
+        """The radius and norm every robustness number is measured at: `evaluate`'s, else the training attack's."""
+        eps = self.evaluate.eps if self.evaluate.eps is not None else self.attack.eps
+        return float(eps), self.evaluate.norm or self.attack.norm
 
 
 _BUILT_FOR = params_union()

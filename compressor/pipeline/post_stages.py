@@ -171,7 +171,7 @@ def run_verify(recipe: Recipe, run: RunDir) -> dict[str, Any]:
     """Re-check the exported artifacts on the runtimes (the edge kit's own code)."""
     from compressor_edge.verify import VerifyTolerances, verify_bundle
 
-    cfg = recipe.verify
+    cfg, trt = recipe.verify, recipe.export.tensorrt
     report = verify_bundle(
         run.bundle,
         VerifyTolerances.from_dict(cfg.tolerances),
@@ -179,7 +179,7 @@ def run_verify(recipe: Recipe, run: RunDir) -> dict[str, Any]:
         backends=tuple(cfg.backends),
         square_queries=cfg.square_queries,
         seed=recipe.run.seed,
-        batch_sizes=tuple(recipe.export.tensorrt.batch_sizes),
+        batch_sizes=tuple(sorted(set(cfg.batch_sizes) | set(trt.batch_sizes if trt.enabled else ()))),
         latency_runs=cfg.latency_runs,
         threads=cfg.threads,
         allow_chance_reference=cfg.allow_chance_reference,

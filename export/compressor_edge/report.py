@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from compressor_edge.latency import Latency
+from compressor_edge.latency import ROUNDS, Latency
 from compressor_edge.tolerances import VerifyTolerances
 
 CHANCE_MARGIN = 0.05  # "at chance": clean accuracy within 5 points of 1/classes, or below it
@@ -86,6 +86,8 @@ class VerifyReport:
     pytorch_square_acc: float | None = None
     allow_chance_reference: bool = False
     environment: dict[str, Any] = field(default_factory=dict)
+    latency_runs: int = 0
+    threads: int | None = None
 
     @property
     def reference_at_chance(self) -> bool:
@@ -110,6 +112,13 @@ class VerifyReport:
         allowed = " (allowed by allow_chance_reference)" if self.allow_chance_reference else ""
         return f"{word}: {chance}{allowed}"
 
+    def speedup_vs_fp32(self, row: FormatResult, batch: int) -> float | None:
+        """fp32's median / this row's at `batch` on the same backend (> 1: faster), from one interleaved loop."""
+        fp32 = next((r for r in self.results if r.format == "fp32" and r.backend == row.backend), None)
+        if fp32 is None or batch not in fp32.latency or batch not in row.latency:
+            return None
+        return fp32.latency[batch].median_ms / row.latency[batch].median_ms
+
     @property
     def fastest_passing(self) -> FormatResult | None:
         """The passing row with the lowest median batch-1 latency."""
@@ -119,6 +128,10 @@ class VerifyReport:
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict."""
         fastest = self.fastest_passing
+        rows = [r.to_dict() for r in self.results]
+        for result, row in zip(self.results, rows, strict=True):
+            for batch, timing in row["latency_ms"].items():
+                timing["speedup_vs_fp32"] = self.speedup_vs_fp32(result, int(batch))
         return {
             "bundle": self.bundle,
             "passed": self.passed,
@@ -137,7 +150,8 @@ class VerifyReport:
             "seed": self.seed,
             "tolerances": self.tolerances.to_dict(),
             "environment": dict(self.environment),
-            "results": [r.to_dict() for r in self.results],
+            "latency": {"interleaved": True, "runs": self.latency_runs, "threads": self.threads},
+            "results": rows,
         }
 
     def to_markdown(self) -> str:
@@ -155,7 +169,7 @@ class VerifyReport:
             "rel dlogit",
             "top-1 agree",
         ]
-        head += [f"latency b{b} (ms)" for b in batches]
+        head += [cell for b in batches for cell in (f"latency b{b} (ms)", f"vs fp32 b{b}")]
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for r in self.results:
             cells = [r.format, r.backend, r.status.upper(), _size(r.size_bytes), _pct(r.clean_acc)]
@@ -166,7 +180,10 @@ class VerifyReport:
                 _num(r.rel_logit_diff),
                 _pct(r.top1_agreement),
             ]
-            cells += [f"{r.latency[b].median_ms:.2f}" if b in r.latency else "-" for b in batches]
+            for b in batches:
+                speedup = self.speedup_vs_fp32(r, b)
+                cells.append(f"{r.latency[b].median_ms:.2f}" if b in r.latency else "-")
+                cells.append("-" if speedup is None else f"{speedup:.2f}x")
             lines.append("| " + " | ".join(cells) + " |")
         fastest = self.fastest_passing
         lines += [
@@ -182,6 +199,9 @@ class VerifyReport:
             ),
             f"Verdict: {self.verdict()}. Fastest passing (batch 1): "
             + ("none" if fastest is None else f"{fastest.format} on {fastest.backend}"),
+            f"Latency: median ms per batch of every row timed round-robin in one loop "
+            f"({min(ROUNDS, max(1, self.latency_runs))} rounds, at least {self.latency_runs} runs each, {self.threads or 'default'} thread(s)); 'vs fp32' = the same "
+            "runtime's fp32 median / this row's (> 1: faster).",
             f"Machine: {self.environment.get('machine', 'not recorded')}. Files: "
             + ", ".join(sorted({f"{r.format}/{r.backend}: {r.file}" for r in self.results if r.file})),
         ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import platform
 from collections.abc import Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import numpy as np
 from compressor_edge.backends import BACKENDS, Backend, create_backend
 from compressor_edge.bundle import FORMATS, Bundle, Probes, load_bundle
 from compressor_edge.errors import BackendUnavailable, BundleError
-from compressor_edge.latency import measure, tile_batch
+from compressor_edge.latency import measure_interleaved, tile_batch
 from compressor_edge.machine import cpu_info, describe_cpu
 from compressor_edge.report import FormatResult, VerifyReport
 from compressor_edge.square import SquarePlan, square_attack_linf
@@ -105,7 +106,13 @@ def _gate_failures(
     return [message for ok, message in checks if not ok]
 
 
-def _measure_format(
+def _error_line(err: Exception) -> str:
+    lines = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {lines[0] if lines else 'no message'}"
+
+
+def _load_and_check(
+    stack: ExitStack,
     bundle: Bundle,
     probes: Probes,
     fmt: str,
@@ -113,15 +120,14 @@ def _measure_format(
     *,
     square: SquarePlan,
     batch_sizes: Sequence[int],
-    latency_runs: int,
     cache_dir: Path | None,
     threads: int | None,
-) -> FormatResult:
-    """Run one format on one backend and fill in every measurement (no gating)."""
+) -> tuple[FormatResult, Backend | None]:
+    """Load one format on one backend (kept open in `stack` for timing) and measure all but latency."""
     try:
         path = bundle.model_path(fmt, backend_name)
     except BundleError as err:  # no file of this format for this runtime: a failed row, not bad input
-        return FormatResult(format=fmt, backend=backend_name, error=str(err))
+        return FormatResult(format=fmt, backend=backend_name, error=str(err)), None
     result = FormatResult(format=fmt, backend=backend_name, file=path.name, size_bytes=path.stat().st_size)
     quantization = bundle.model_entry(fmt, backend_name).get("quantization", {})
     result.float_layers = list(quantization.get("float_nodes", []))
@@ -134,28 +140,22 @@ def _measure_format(
         raise
     except BundleError as err:
         result.error = str(err)
-        return result
-    with backend:
-        result.device = backend.describe()
-        try:
-            _run_checks(result, backend, bundle, probes, square, batch_sizes, latency_runs)
-        except Exception as err:  # a runtime failure on one format is a failed row, not a crash
-            lines = str(err).strip().splitlines()
-            result.error = f"{type(err).__name__}: {lines[0] if lines else 'no message'}"
-    return result
+        return result, None
+    stack.enter_context(backend)
+    result.device = backend.describe()
+    try:
+        _run_checks(result, backend, bundle, probes, square, max(batch_sizes))
+    except Exception as err:  # a runtime failure on one format is a failed row, not a crash
+        result.error = _error_line(err)
+        backend.close()
+        return result, None
+    return result, backend
 
 
 def _run_checks(
-    result: FormatResult,
-    backend: Backend,
-    bundle: Bundle,
-    probes: Probes,
-    square: SquarePlan,
-    batch_sizes: Sequence[int],
-    latency_runs: int,
+    result: FormatResult, backend: Backend, bundle: Bundle, probes: Probes, square: SquarePlan, chunk: int
 ) -> None:
-    """Parity, accuracies, the Square attack and latency of one loaded backend, into `result`."""
-    chunk = max(batch_sizes)
+    """Parity, accuracies and the Square attack of one loaded backend, into `result`."""
     clean = backend.predict(probes.clean_images, chunk)
     adv = backend.predict(probes.adversarial_images, chunk)
     if not (np.isfinite(clean).all() and np.isfinite(adv).all()):
@@ -180,11 +180,28 @@ def _run_checks(
         )
         result.square_acc = attack.robust_accuracy
         result.square_mean_queries = float(attack.queries.mean())
-    for batch in sorted(b for b in set(batch_sizes) if backend.max_batch is None or b <= backend.max_batch):
-        images = tile_batch(probes.clean_images, batch)
-        result.latency[batch] = measure(
-            backend.run, images, runs=latency_runs, warmup=max(2, latency_runs // 10)
-        )
+
+
+def _time_rows(
+    rows: Sequence[tuple[FormatResult, Backend]], images: np.ndarray, batch_sizes: Sequence[int], runs: int
+) -> None:
+    """Latency of every loaded row at each batch size, all rows interleaved round-robin in one timing loop
+    (same threads, warm-up and median), so load from other processes cannot decide which format is faster."""
+    for batch in sorted(set(batch_sizes)):
+        tiled = tile_batch(images, batch)
+        runners = {}
+        for i, (result, backend) in enumerate(rows):
+            if result.error is not None or (backend.max_batch is not None and batch > backend.max_batch):
+                continue
+            try:
+                backend.run(tiled)  # one call alone first: a runtime failure here is a failed row
+            except Exception as err:
+                result.error = _error_line(err)
+                continue
+            runners[i] = backend.run
+        timed = measure_interleaved(runners, tiled, runs=runs, warmup=max(2, runs // 10))
+        for i, latency in timed.items():
+            rows[i][0].latency[batch] = latency
 
 
 def verify_bundle(
@@ -206,7 +223,8 @@ def verify_bundle(
     Raises BundleError (bad input) for a missing, corrupt or tampered bundle or an unavailable backend;
     a failed gate is not an exception: it shows in the report (`passed` is False). A bundle whose PyTorch
     reference is itself at chance on the probes fails unless `allow_chance_reference` (smoke runs). Latency is measured at
-    each of `batch_sizes` (TensorRT builds one optimisation profile per size). Square runs the attack the
+    each of `batch_sizes` (TensorRT builds one optimisation profile per size) after every check, with every
+    row loaded and timed round-robin in one loop. Square runs the attack the
     export recorded (its points, budget and seed, with PyTorch's accuracy to compare) unless `square_queries`
     or `seed` differ from it; then it attacks every probe with them and compares with fp32 only.
     """
@@ -225,28 +243,37 @@ def verify_bundle(
     pt_clean = _accuracy(probes.clean_logits, probes.labels)
     pt_adv = _accuracy(probes.adversarial_logits, probes.labels)
     square = SquarePlan.for_bundle(bundle.manifest.get("square"), square_queries, seed)
-    results = []
-    for backend_name in backends:
-        fp32_square: float | None = None
-        for fmt in chosen:
-            r = _measure_format(
-                bundle,
-                probes,
-                fmt,
-                backend_name,
-                square=square,
-                batch_sizes=batch_sizes,
-                latency_runs=latency_runs,
-                cache_dir=None if cache_dir is None else Path(cache_dir),
-                threads=threads,
-            )
-            if r.error is None:
-                r.failures = _gate_failures(
-                    r, tolerances.for_format(fmt), pt_clean, pt_adv, fp32_square, square.pytorch_acc
+    results: list[FormatResult] = []
+    with ExitStack() as stack:
+        loaded: list[tuple[FormatResult, Backend]] = []
+        for backend_name in backends:
+            for fmt in chosen:
+                result, backend = _load_and_check(
+                    stack,
+                    bundle,
+                    probes,
+                    fmt,
+                    backend_name,
+                    square=square,
+                    batch_sizes=batch_sizes,
+                    cache_dir=None if cache_dir is None else Path(cache_dir),
+                    threads=threads,
                 )
-                if fmt == "fp32":
-                    fp32_square = r.square_acc
-            results.append(r)
+                results.append(result)
+                if backend is not None:
+                    loaded.append((result, backend))
+        _time_rows(loaded, probes.clean_images, batch_sizes, latency_runs)
+    fp32_square = {r.backend: r.square_acc for r in results if r.format == "fp32" and r.error is None}
+    for r in results:
+        if r.error is None:
+            r.failures = _gate_failures(
+                r,
+                tolerances.for_format(r.format),
+                pt_clean,
+                pt_adv,
+                None if r.format == "fp32" else fp32_square.get(r.backend),
+                square.pytorch_acc,
+            )
     return VerifyReport(
         bundle=str(bundle.root),
         eps=bundle.eps,
@@ -263,6 +290,8 @@ def verify_bundle(
         n_classes=len(bundle.class_names),
         allow_chance_reference=allow_chance_reference,
         environment=_environment(),
+        latency_runs=latency_runs,
+        threads=threads,
     )
 
 

@@ -155,3 +155,16 @@ def test_square_runs_on_the_recorded_points_against_pytorch(good_bundle: Path, g
     other = verify_bundle(good_bundle, formats=["fp32"], **{**FAST, "square_queries": 30})
     assert other.pytorch_square_acc is None and other.square_points == other.n_probes
     assert "compared with fp32 only" in other.to_markdown()
+
+
+def test_latency_is_timed_round_robin_with_speedups(good_report) -> None:
+    data = good_report.to_dict()
+    assert data["latency"] == {"interleaved": True, "runs": FAST["latency_runs"], "threads": None}
+    fp32, fp16, int8 = good_report.results
+    for batch in (1, 8):
+        assert good_report.speedup_vs_fp32(fp32, batch) == 1.0
+        expected = fp32.latency[batch].median_ms / int8.latency[batch].median_ms
+        assert data["results"][2]["latency_ms"][str(batch)]["speedup_vs_fp32"] == pytest.approx(expected)
+    head = good_report.to_markdown().splitlines()[0]
+    assert "| latency b1 (ms) | vs fp32 b1 | latency b8 (ms) | vs fp32 b8 |" in head
+    assert "timed round-robin in one loop" in good_report.to_markdown()

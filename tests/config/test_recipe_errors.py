@@ -76,3 +76,10 @@ def test_override_parsing_and_lists() -> None:
     assert data == {"teachers": [{"role": "clean"}], "train": {"epochs": 5}}
     with pytest.raises(UserInputError):
         parse_override("train.epochs")
+
+
+def test_verify_batch_sizes_are_positive_and_include_one(tiny_recipe) -> None:
+    assert load_recipe(tiny_recipe()).verify.batch_sizes == [1, 32]
+    assert "must include 1" in _error(tiny_recipe(), ("verify.batch_sizes=[32]",))
+    assert "verify.batch_sizes" in _error(tiny_recipe(), ("verify.batch_sizes=[0,1]",))
+    assert "export.tensorrt.batch_sizes" in _error(tiny_recipe(), ("export.tensorrt.batch_sizes=[]",))
