@@ -68,3 +68,19 @@ def test_cli_verify_on_both_backends(good_bundle: Path, capsys) -> None:
     out = capsys.readouterr().out
     assert code == 0, out
     assert out.count("| openvino-cpu |") == 2 and "Verdict: PASS" in out
+
+
+@needs_openvino
+def test_static_batches_unpinned_match_the_dynamic_model(good_bundle: Path) -> None:
+    bundle = load_bundle(good_bundle)
+    images = bundle.probes().clean_images[:8]
+    path = bundle.model_path("int8", "openvino-cpu")
+    with create_backend("openvino-cpu", path, threads=1, batch_sizes=(1, 8)) as backend:
+        assert "unpinned, static batch 1/8" in backend.describe()
+        assert all(not c.get_property("ENABLE_CPU_PINNING") for c in backend._compiled.values())
+        static = np.concatenate([backend.run(images[:1]), backend.run(images)])
+        dynamic = backend.predict(images, batch_size=3)  # 3, 3, 2: no static model for these
+    with create_backend("openvino-cpu", path, threads=1, batch_sizes=()) as plain:
+        assert "static batch" not in plain.describe()
+    np.testing.assert_allclose(static[1:], dynamic, atol=1e-5)
+    np.testing.assert_allclose(static[:1], dynamic[:1], atol=1e-5)

@@ -27,7 +27,7 @@ def create_backend(
     if name == "openvino-cpu":
         from compressor_edge.backends.openvino import OpenVINOBackend
 
-        return OpenVINOBackend(onnx_path, threads=threads)
+        return OpenVINOBackend(onnx_path, threads=threads, batch_sizes=batch_sizes)
     if name == "tensorrt":
         from compressor_edge.backends.trt import TensorRTBackend
 
