@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ from compressor_edge.backends import BACKENDS, create_backend
 from compressor_edge.bundle import FORMATS, load_bundle
 from compressor_edge.errors import BundleError
 from compressor_edge.images import load_images
-from compressor_edge.latency import measure, tile_batch
+from compressor_edge.latency import measure_interleaved, tile_batch
 from compressor_edge.tolerances import VerifyTolerances
 from compressor_edge.verify import verify_bundle
 
@@ -117,23 +118,28 @@ def _bench(args: argparse.Namespace) -> int:
     bundle = load_bundle(args.bundle)
     images = bundle.probes().clean_images
     rows = []
-    for backend_name in args.backends:
-        for fmt in args.formats or bundle.formats:
-            path = bundle.model_path(fmt, backend_name)
-            with create_backend(
-                backend_name,
-                path,
-                batch_sizes=args.batch_sizes,
-                cache_dir=args.engine_cache,
-                threads=args.threads,
-            ) as backend:
-                for batch in [
-                    b for b in args.batch_sizes if backend.max_batch is None or b <= backend.max_batch
-                ]:
-                    t = measure(backend.run, tile_batch(images, batch), runs=args.runs, warmup=args.warmup)
-                    rows.append(
-                        {"format": fmt, "backend": backend_name, "device": backend.describe(), **vars(t)}
-                    )
+    with ExitStack() as stack:
+        loaded = {
+            (fmt, backend_name): stack.enter_context(
+                create_backend(
+                    backend_name,
+                    bundle.model_path(fmt, backend_name),
+                    batch_sizes=args.batch_sizes,
+                    cache_dir=args.engine_cache,
+                    threads=args.threads,
+                )
+            )
+            for backend_name in args.backends
+            for fmt in args.formats or bundle.formats
+        }
+        for batch in args.batch_sizes:  # every format and backend timed round-robin per batch size
+            runners = {key: b.run for key, b in loaded.items() if b.max_batch is None or batch <= b.max_batch}
+            timed = measure_interleaved(
+                runners, tile_batch(images, batch), runs=args.runs, warmup=args.warmup
+            )
+            for (fmt, backend_name), t in timed.items():
+                device = loaded[(fmt, backend_name)].describe()
+                rows.append({"format": fmt, "backend": backend_name, "device": device, **vars(t)})
     print("| format | backend | batch | median ms | p90 ms | images/s |\n|---|---|---|---|---|---|")
     for row in rows:
         per_s = 1000.0 * row["batch"] / row["median_ms"]

@@ -39,20 +39,6 @@ def _latency(batch: int, times: list[float] | np.ndarray) -> Latency:
     )
 
 
-def measure(
-    run: Callable[[np.ndarray], object], batch: np.ndarray, *, runs: int = 30, warmup: int = 5
-) -> Latency:
-    """Median and 90th percentile of `runs` timed calls after `warmup` untimed ones."""
-    for _ in range(warmup):
-        run(batch)
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        run(batch)
-        times.append(time.perf_counter() - start)
-    return _latency(int(batch.shape[0]), times)
-
-
 def measure_interleaved(
     runners: Mapping[K, Callable[[np.ndarray], object]],
     batch: np.ndarray,
