@@ -1,0 +1,88 @@
+"""Record a run's verify result under results/: the command, stage times, test accuracy, then verify's table.
+
+    python scripts/record_verify.py runs/mnist-resnet18-int8 results/int8-resnet18-verify \
+        --command "compressor distill recipes/mnist-resnet18-int8.yaml"
+
+Writes OUT.md (a header written from the run directory's stages.json, evaluate/evaluation.json and
+verify/verify.json, then verify/verify.md verbatim) and OUT.json (verify.json as it is).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def _speedups(verify: dict[str, Any]) -> list[str]:
+    """One line per backend: int8's speed-up over fp32 at each timed batch, from verify's interleaved loop."""
+    lines = []
+    for row in verify["results"]:
+        if row["format"] == "int8":
+            cells = [
+                f"batch {b} {t['speedup_vs_fp32']:.2f}x"
+                for b, t in row["latency_ms"].items()
+                if t.get("speedup_vs_fp32") is not None
+            ]
+            lines.append(f"- int8 vs fp32 on {row['backend']}: {', '.join(cells) or 'not timed'}")
+    return lines
+
+
+def header(run: Path, commands: list[str]) -> str:
+    """The lines above verify's own report."""
+    stages = json.loads((run / "stages.json").read_text())
+    evaluation = json.loads((run / "evaluate" / "evaluation.json").read_text())
+    verify = json.loads((run / "verify" / "verify.json").read_text())
+    seconds = ", ".join(f"{name} {s['seconds']:.0f} s" for name, s in stages.items() if "seconds" in s)
+    robust = ", ".join(f"{k} {100 * v:.2f}%" for k, v in evaluation["robust_accuracy"].items())
+    fastest = verify["fastest_passing"]
+    cpu = verify["environment"]["cpu"]
+    return "\n".join(
+        [
+            f"# verify of {run.name}",
+            "",
+            "Commands:",
+            "",
+            *[f"    {command}" for command in commands],
+            "",
+            f"Stage times: {seconds} (total {sum(s.get('seconds', 0) for s in stages.values()) / 60:.1f} min).",
+            f"Test split ({evaluation['n']} images, eps {evaluation['settings']['eps_text']}): clean "
+            f"{100 * evaluation['clean_accuracy']:.2f}%, {robust}.",
+            f"CPU: {verify['environment']['machine']}; VNNI {cpu['vnni']}, AMX {cpu['amx']}. "
+            f"Threads {verify['latency']['threads']}.",
+            f"Verdict: {verify['verdict']}; fastest passing (batch 1): "
+            + ("none" if fastest is None else f"{fastest['format']} on {fastest['backend']}"),
+            *_speedups(verify),
+            "",
+            "verify.md as written by the run:",
+            "",
+        ]
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("run", type=Path, help="run directory (runs/<name>)")
+    parser.add_argument("out", type=Path, help="output path without suffix (writes .md and .json)")
+    parser.add_argument(
+        "--command", action="append", required=True, help="a command that produced the run (repeatable)"
+    )
+    args = parser.parse_args(argv)
+    verify_dir = args.run / "verify"
+    if not (verify_dir / "verify.json").is_file():
+        print(f"error: {verify_dir / 'verify.json'} not found (run the verify stage first)", file=sys.stderr)
+        return 2
+    text = header(args.run, args.command) + (verify_dir / "verify.md").read_text()
+    args.out.with_suffix(".md").write_text(text)
+    shutil.copyfile(verify_dir / "verify.json", args.out.with_suffix(".json"))
+    print(f"wrote {args.out.with_suffix('.md')} and {args.out.with_suffix('.json')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
