@@ -29,7 +29,7 @@ import torchattacks  # noqa: E402
 from compressor.attacks import get_attack  # noqa: E402
 from compressor.attacks.base import lp_norm, predict  # noqa: E402
 from compressor.evaluation.environment import append_jsonl, environment, timed_call  # noqa: E402
-from compressor.evaluation.toy import train_digits_cnn  # noqa: E402
+from tests.toy_models import train_digits_cnn  # noqa: E402
 
 
 def _in_batches(attack, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> torch.Tensor:

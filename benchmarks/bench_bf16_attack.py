@@ -33,8 +33,8 @@ from torch import Tensor, nn
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from compressor.attacks import get_attack  # noqa: E402
+from compressor.attacks.ascent import maximize  # noqa: E402
 from compressor.attacks.base import predict  # noqa: E402
-from compressor.attacks.pgd import maximize  # noqa: E402
 from compressor.evaluation.environment import environment  # noqa: E402
 
 
@@ -53,7 +53,7 @@ class Autocast(nn.Module):
 
 def digits_model(args: argparse.Namespace) -> tuple[nn.Module, Tensor, Tensor, float, str]:
     """The PGD-trained digits CNN (trained on the CPU, seconds) and the digits test split."""
-    from compressor.evaluation.toy import train_digits_cnn
+    from tests.toy_models import train_digits_cnn
 
     model, x, y = train_digits_cnn(epochs=args.epochs, adversarial_eps=args.train_eps)
     return model, x, y, args.eps or 0.1, f"digits DigitsCNN, PGD-5 trained at eps {args.train_eps}"
@@ -64,8 +64,8 @@ def run_model(args: argparse.Namespace) -> tuple[nn.Module, Tensor, Tensor, floa
     from compressor.config import load_recipe
     from compressor.data import load_data
     from compressor.data.sources import as_float
-    from compressor.pipeline.build import build_model, load_data_info
-    from compressor.pipeline.rundir import open_run_dir
+    from compressor.models.build import build_model, load_data_info
+    from compressor.rundir import open_run_dir
 
     run = open_run_dir(args.run)
     recipe = load_recipe(run.recipe, args.overrides)

@@ -3,7 +3,7 @@
     python benchmarks/bench_eval_layout.py [--device cuda] [--models tiny_cnn,small_cnn,resnet56] [--attack apgd-ce]
 
 Same model, images, attack and seed; the baseline runs the attack on the model as built (NCHW weights,
-eval mode), ours inside `compressor.evaluation.robustness.eval_mode` (eval mode + channels_last weights,
+eval mode), ours inside `compressor.models.modes.eval_mode` (eval mode + channels_last weights,
 restored after). The models are trained for a few steps on random data so they are not constant; robust
 accuracies of both layouts are printed (they may differ by a point where float rounding moves an
 attack's path). A JSON line per model is appended to benchmarks/results.jsonl.
@@ -26,8 +26,8 @@ from compressor.attacks import get_attack  # noqa: E402
 from compressor.attacks.base import predict  # noqa: E402
 from compressor.config.schema import ModelSpec  # noqa: E402
 from compressor.evaluation.environment import append_jsonl, environment, timed_call  # noqa: E402
-from compressor.evaluation.robustness import eval_mode  # noqa: E402
 from compressor.models.factory import create_classifier  # noqa: E402
+from compressor.models.modes import eval_mode  # noqa: E402
 
 SHAPES = {"tiny_cnn": (1, 28), "small_cnn": (1, 28)}  # MNIST-sized; everything else CIFAR-sized
 
@@ -70,7 +70,7 @@ def main() -> None:
             return attack(model, x, y, eps=args.eps, seed=0, device=device).x_adv
 
         def ours(model: nn.Module = model) -> torch.Tensor:
-            with eval_mode(model):
+            with eval_mode(model, channels_last=True):
                 return run()
 
         best = {"plain": float("inf"), "channels_last": float("inf")}

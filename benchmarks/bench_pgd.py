@@ -1,4 +1,4 @@
-"""Our PGD training attack (compressor.attacks.pgd.maximize) against the loop a typical research script runs.
+"""Our PGD training attack (compressor.attacks.ascent.maximize) against the loop a typical research script runs.
 
     python benchmarks/bench_pgd.py [--device cuda] [--model resnet18] [--batch 128] [--steps 10]
 
@@ -22,9 +22,9 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from torch import Tensor, nn  # noqa: E402
 
-from compressor.attacks.pgd import maximize  # noqa: E402
+from compressor.attacks.ascent import maximize  # noqa: E402
 from compressor.evaluation.environment import append_jsonl, environment, timed_call  # noqa: E402
-from compressor.evaluation.toy import DigitsCNN  # noqa: E402
+from tests.toy_models import DigitsCNN  # noqa: E402
 
 
 def naive_pgd(model: nn.Module, x: Tensor, y: Tensor, eps: float, alpha: float, steps: int) -> Tensor:

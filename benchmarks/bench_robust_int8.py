@@ -30,9 +30,8 @@ from compressor.config import load_recipe
 from compressor.data import load_data
 from compressor.data.sources import as_float
 from compressor.exporting import export_bundle
-from compressor.pipeline.build import load_student
-from compressor.pipeline.post_stages import eval_eps_norm
-from compressor.pipeline.rundir import RunDir
+from compressor.models.build import load_student
+from compressor.rundir import RunDir
 
 RESULTS = Path(__file__).resolve().parent / "results.jsonl"
 
@@ -57,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     recipe = load_recipe(run.recipe)
     data = load_data(recipe.data, recipe.run.seed)
     student = load_student(run, recipe, "cpu")
-    eps, norm = eval_eps_norm(recipe)
+    eps, norm = recipe.evaluation_threat()
     cfg = recipe.export
     pgd = get_attack("pgd20")
     x, y = as_float(data.test.x[: cfg.num_probes]), data.test.y[: cfg.num_probes]

@@ -50,7 +50,7 @@ sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
 
 from bench_ciard_step import OurStep, ReferenceStep, timed  # noqa: E402
 
-from compressor.attacks.pgd import ascend, random_start  # noqa: E402
+from compressor.attacks.ascent import ascend, random_start  # noqa: E402
 from compressor.config.schema import ModelSpec, TrainConfig  # noqa: E402
 from compressor.engine.precision import Speed, resolve_speed  # noqa: E402
 from compressor.evaluation.environment import environment  # noqa: E402

@@ -105,14 +105,13 @@ class Comparison:
         from compressor.data.sources import as_float
         from compressor.engine.precision import resolve_device
         from compressor.evaluation import evaluate_robustness
-        from compressor.pipeline.build import build_model, data_info
-        from compressor.pipeline.post_stages import eval_eps_norm
-        from compressor.pipeline.rundir import RunDir
+        from compressor.models.build import build_model, data_info
+        from compressor.rundir import RunDir
 
         data = load_data(self.base.data, self.base.run.seed)
         run, cfg = RunDir(self.teachers_run), self.base.evaluate
         n = min(cfg.num_images, len(data.test))
-        eps, norm = eval_eps_norm(self.base)
+        eps, norm = self.base.evaluation_threat()
         device = resolve_device(self.base.run.device, 0)
         for spec in self.base.teachers:
             if self._find(phase="teacher", method=spec.role):

@@ -34,10 +34,11 @@ from compressor.config.schema import Recipe
 from compressor.data import load_data
 from compressor.data.sources import as_float
 from compressor.engine.precision import resolve_speed
+from compressor.methods.base import build_method
+from compressor.models.build import build_model, data_info, load_teachers
 from compressor.models.clip_pretrain import with_pretrain_checkpoints
-from compressor.pipeline.build import build_method, build_model, data_info, load_teachers
 from compressor.pipeline.run import run_pipeline
-from compressor.pipeline.rundir import RunDir
+from compressor.rundir import RunDir
 
 TIMED = ("mmt_ard", "mmt_ard-sigmoid", "single-teacher")
 

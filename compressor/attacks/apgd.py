@@ -21,10 +21,12 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from compressor.attacks.ascent import ascent_direction, project
 from compressor.attacks.base import (
     AttackResult,
     Loss,
     Model,
+    Norm,
     check_inputs,
     logits_of,
     loss_and_grad,
@@ -33,7 +35,6 @@ from compressor.attacks.base import (
     predict,
 )
 from compressor.attacks.losses import LOSSES, dlr_targeted
-from compressor.attacks.pgd import Norm, ascent_direction, project
 from compressor.attacks.targets import attack_targets, runner_up_classes
 from compressor.errors import UserInputError
 

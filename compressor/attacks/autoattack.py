@@ -14,8 +14,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from compressor.attacks.base import AttackResult, Model, check_inputs, predict
-from compressor.attacks.pgd import Norm
+from compressor.attacks.base import AttackResult, Model, Norm, check_inputs, predict
 from compressor.attacks.registry import AUTOATTACK_STAGES, get_attack
 
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal
 
 import torch
 from torch import Tensor
 
-from compressor.attacks.pgd import Norm
-
+Norm = Literal["linf", "l2"]
 Model = Callable[[Tensor], Tensor]
 # loss(logits, y, y_target) -> per-sample loss to maximise; untargeted losses ignore y_target
 Loss = Callable[[Tensor, Tensor, Tensor], Tensor]

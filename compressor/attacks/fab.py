@@ -21,6 +21,7 @@ from torch import Tensor
 from compressor.attacks.base import (
     AttackResult,
     Model,
+    Norm,
     check_inputs,
     logits_of,
     loss_and_grad,
@@ -28,7 +29,6 @@ from compressor.attacks.base import (
     make_generator,
 )
 from compressor.attacks.fab_projection import project_onto_hyperplane_box
-from compressor.attacks.pgd import Norm
 from compressor.attacks.targets import attack_targets, runner_up_classes
 
 

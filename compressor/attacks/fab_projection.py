@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from compressor.attacks.pgd import Norm
+from compressor.attacks.base import Norm
 
 _FAR = 1e12
 

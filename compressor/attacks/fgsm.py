@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from compressor.attacks.base import AttackResult, Model, check_inputs, loss_and_grad, predict
+from compressor.attacks.ascent import ascent_direction, project
+from compressor.attacks.base import AttackResult, Model, Norm, check_inputs, loss_and_grad, predict
 from compressor.attacks.losses import cross_entropy
-from compressor.attacks.pgd import Norm, ascent_direction, project
 
 
 def fgsm(

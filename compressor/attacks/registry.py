@@ -131,7 +131,7 @@ def register_attack_family(
 def _pgd(steps: int, rel_step: float, name: str) -> AttackSpec:
     return AttackSpec(
         name,
-        "compressor.attacks.pgd_attack:pgd_attack",
+        "compressor.attacks.pgd:pgd_attack",
         "white-box",
         f"PGD, {steps} steps of {rel_step:.4g} x eps, random start",
         {"steps": steps, "rel_step": rel_step},
@@ -141,7 +141,7 @@ def _pgd(steps: int, rel_step: float, name: str) -> AttackSpec:
 def _cw(steps: int, name: str) -> AttackSpec:
     return AttackSpec(
         name,
-        "compressor.attacks.pgd_attack:cw_attack",
+        "compressor.attacks.pgd:cw_attack",
         "white-box",
         f"PGD on the CW margin, {steps} steps of eps/4",
         {"steps": steps, "rel_step": 0.25},

@@ -22,9 +22,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from compressor.attacks.base import AttackResult, check_inputs, logits_of, lp_norm, make_generator
+from compressor.attacks.base import AttackResult, Norm, check_inputs, logits_of, lp_norm, make_generator
 from compressor.attacks.losses import margin
-from compressor.attacks.pgd import Norm
 
 Scores = Callable[[Tensor], Any]
 _SCHEDULE = (

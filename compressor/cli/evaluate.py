@@ -1,28 +1,34 @@
-"""`compressor evaluate`: robustness of a run's student, a recipe's model, or a weights file."""
+"""`compressor evaluate`: robustness of a run's student, a recipe's model, or a weights file.
+
+Options become recipe overrides (`--eps 8/255` is `evaluate.eps=8/255`), so they are checked like any
+recipe. On a run directory this runs the pipeline's evaluate stage itself; elsewhere the same function.
+"""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Literal
 
 from compressor.config import load_recipe
-from compressor.config.numbers import parse_number
 from compressor.errors import EXIT_GATE_FAILED, EXIT_OK, UserInputError
 
 
-def _number(text: str, option: str) -> float:
-    try:
-        return float(parse_number(text.strip()))
-    except (TypeError, ValueError):
-        raise UserInputError(f"{option}: '{text}' is not a number (write e.g. 8/255 or 0.031)") from None
-
-
-def _norm(text: str) -> Literal["linf", "l2"]:
-    if text == "linf":
-        return "linf"
-    if text == "l2":
-        return "l2"
-    raise UserInputError(f"--norm: '{text}' is not a norm; use linf or l2")
+def evaluation_overrides(
+    attacks: str | None, eps: str | None, norm: str | None, n: int | None, eps_curve: str | None
+) -> list[str]:
+    """The command's options as `evaluate.*` recipe overrides."""
+    overrides = []
+    if attacks:
+        overrides.append(f"evaluate.attacks=[{attacks}]")
+    if eps:
+        overrides.append(f"evaluate.eps={eps}")
+    if norm:
+        overrides.append(f"evaluate.norm={norm}")
+    if n is not None:
+        overrides.append(f"evaluate.num_images={n}")
+    if eps_curve:
+        overrides.append(f"evaluate.eps_curve=[{eps_curve}]")
+    return overrides
 
 
 def evaluate_command(
@@ -37,24 +43,24 @@ def evaluate_command(
     out: Path | None,
 ) -> int:
     """Evaluate and write evaluation.json / .md (and the eps plot); exit 1 if a sanity check failed."""
-    import torch
-
-    from compressor.data import load_data
-    from compressor.data.sources import as_float
-    from compressor.engine.precision import resolve_device
-    from compressor.evaluation import evaluate_robustness, print_evaluation, robust_vs_eps, write_evaluation
-    from compressor.pipeline.build import build_model, data_info, load_student
-    from compressor.pipeline.rundir import RunDir
-
+    overrides = evaluation_overrides(attacks, eps, norm, n, eps_curve)
     path = Path(target)
+    if (path / "recipe.yaml").is_file() and out is None:
+        return _evaluate_run(path, overrides)
+    from compressor.data import load_data
+    from compressor.engine.precision import resolve_device
+    from compressor.evaluation import print_evaluation
+    from compressor.evaluation.student import evaluate_recipe_model
+    from compressor.models.build import build_model, data_info, load_student
+    from compressor.rundir import RunDir
+
     if (path / "recipe.yaml").is_file():
         run = RunDir(path)
-        rec = load_recipe(run.recipe)
-        device = resolve_device(rec.run.device)
-        model, data = load_student(run, rec, device), load_data(rec.data, rec.run.seed)
-        out = out or run.stage("evaluate")
+        rec = load_recipe(run.recipe, overrides)
+        device, data = resolve_device(rec.run.device), load_data(rec.data, rec.run.seed)
+        model = load_student(run, rec, device)
     elif path.suffix in (".yaml", ".yml"):
-        rec = load_recipe(path)
+        rec = load_recipe(path, overrides)
         device, data = resolve_device(rec.run.device), load_data(rec.data, rec.run.seed)
         model = build_model(rec.student, data_info(data)).to(device)
     elif path.is_file():
@@ -62,36 +68,25 @@ def evaluate_command(
             raise UserInputError(
                 f"'{path}' is a weights file: pass --recipe RECIPE to say which model and data it is"
             )
-        rec = load_recipe(recipe)
+        rec = load_recipe(recipe, overrides)
         device, data = resolve_device(rec.run.device), load_data(rec.data, rec.run.seed)
         spec = rec.student.model_copy(update={"checkpoint": path})
         model = build_model(spec, data_info(data)).to(device)
     else:
         raise UserInputError(f"'{target}' is not a run directory, a recipe or a weights file")
-    model.eval()
-    out = out or Path("evaluation")
-    cfg = rec.evaluate
-    names = [a.strip() for a in attacks.split(",")] if attacks else cfg.attacks
-    radius = _number(eps, "--eps") if eps else float(cfg.eps if cfg.eps is not None else rec.attack.eps)
-    chosen_norm = _norm(norm or cfg.norm or rec.attack.norm)
-    count = min(n or cfg.num_images, len(data.test))
-    x, y = as_float(data.test.x[:count]), data.test.y[:count]
-    with torch.inference_mode(False):
-        result = evaluate_robustness(
-            model,
-            x,
-            y,
-            attacks=names,
-            eps=radius,
-            norm=chosen_norm,
-            batch_size=cfg.batch_size,
-            seed=rec.run.seed,
-            sanity_checks=cfg.sanity_checks,
-            device=device,
-        )
-    write_evaluation(result, out)
-    curve = [_number(e, "--eps-curve") for e in eps_curve.split(",")] if eps_curve else list(cfg.eps_curve)
-    if curve:
-        robust_vs_eps(model, x, y, curve, out_dir=out, norm=chosen_norm, device=device)
+    result, _ = evaluate_recipe_model(model.eval(), data, rec, out or Path("evaluation"), device)
     print_evaluation(result)
     return EXIT_GATE_FAILED if not result.passed else EXIT_OK
+
+
+def _evaluate_run(run_dir: Path, overrides: list[str]) -> int:
+    """The evaluate stage of a run, re-run with its saved recipe (plus the options); its table printed."""
+    from rich.console import Console
+
+    from compressor.cli.run_commands import run_stage_on
+
+    run = run_stage_on(run_dir, "evaluate", overrides)
+    out = run.stage("evaluate")
+    Console().print((out / "evaluation.md").read_text())
+    checks = json.loads((out / "evaluation.json").read_text()).get("sanity_checks", [])
+    return EXIT_OK if all(check["passed"] for check in checks) else EXIT_GATE_FAILED

@@ -1,4 +1,4 @@
-"""`compressor export` and `compressor verify`: one stage on an existing run, or the edge kit on a bundle."""
+"""`compressor export` and `compressor verify`: one pipeline stage on an existing run, or the edge kit on a bundle."""
 
 from __future__ import annotations
 
@@ -6,38 +6,36 @@ import json
 from pathlib import Path
 
 from compressor.config import load_recipe
-from compressor.errors import EXIT_GATE_FAILED, EXIT_OK, UserInputError
-from compressor.pipeline.rundir import open_run_dir
+from compressor.errors import EXIT_GATE_FAILED, EXIT_OK
+from compressor.rundir import RunDir, open_run_dir
 
 
-def run_stage_on(run_dir: Path, stage: str, overrides: list[str]) -> None:
-    """Re-run one stage of a finished run with its saved recipe (plus overrides)."""
-    from compressor.pipeline.run import run_pipeline
+def run_stage_on(run_dir: Path, stage: str, overrides: list[str]) -> RunDir:
+    """Re-run one stage of a run with its saved recipe (plus overrides): the pipeline's own stage object."""
+    from compressor.pipeline.run import PipelineRun
 
     run = open_run_dir(run_dir)
     recipe = load_recipe(run.recipe, overrides)
     recipe = recipe.model_copy(
         update={"run": recipe.run.model_copy(update={"output_dir": run.root.parent, "name": run.root.name})}
     )
-    run_pipeline(recipe, stages=[stage], force=True)
+    pipeline = PipelineRun(recipe)
+    pipeline.setup()
+    try:
+        pipeline.run_stages([stage], force=True)
+    finally:
+        pipeline.cleanup()
+    return run
 
 
 def verify_target(target: Path, backends: str | None) -> int:
-    """Verify a run's bundle (with its recipe's gates, writing verify/) or a bare bundle; return the exit code."""
+    """Verify a run's bundle (its verify stage, with the recipe's gates) or a bare bundle; return the exit code."""
     from compressor_edge.verify import VerifyTolerances, verify_bundle
     from rich.console import Console
 
     chosen = tuple(b.strip() for b in backends.split(",") if b.strip()) if backends else None
     if (target / "recipe.yaml").is_file():
-        from compressor.pipeline.post_stages import run_verify
-
-        run = open_run_dir(target)
-        recipe = load_recipe(run.recipe, [f"verify.backends=[{','.join(chosen)}]"] if chosen else [])
-        if not (run.bundle / "manifest.json").is_file():
-            raise UserInputError(
-                f"'{target}' has no export bundle yet; run `compressor export {target}` first"
-            )
-        run_verify(recipe, run)
+        run = run_stage_on(target, "verify", [f"verify.backends=[{','.join(chosen)}]"] if chosen else [])
         Console().print((run.stage("verify") / "verify.md").read_text())
         passed = bool(json.loads((run.stage("verify") / "verify.json").read_text())["passed"])
     else:

@@ -42,7 +42,7 @@ def _check_model(spec: ModelSpec, where: str) -> None:
         raise UserInputError(
             f"{where}.checkpoint: file '{spec.checkpoint}' not found; fix the path or remove the key"
         )
-    from compressor.models.checkpoint import check_checkpoint_file
+    from compressor.models.weights import check_checkpoint_file
 
     try:
         check_checkpoint_file(path, trust_pickle=spec.trust_pickle)
@@ -80,6 +80,15 @@ def _check_attacks(recipe: Recipe, source: str) -> None:
                 f"{source}: evaluate.attacks.{index}: '{name}' needs at least {spec.min_classes} classes, "
                 f"the data has {classes}"
             )
+    try:
+        probe = get_attack(recipe.export.probe_attack)
+    except UserInputError as err:
+        raise UserInputError(f"{source}: export.probe_attack: {err}") from None
+    if probe.kind != "white-box":
+        raise UserInputError(
+            f"{source}: export.probe_attack: '{probe.name}' is {probe.kind}; probes need one white-box "
+            "attack (e.g. pgd20, apgd-ce)"
+        )
 
 
 def _check_export(recipe: Recipe, source: str) -> None:

@@ -13,7 +13,7 @@ from torch import nn
 
 from compressor.config.schema import AttackConfig, OptimConfig, ScheduleConfig, TrainConfig
 from compressor.data.sources import Split
-from compressor.engine import checkpointing as ckpt
+from compressor.engine import resume as ckpt
 from compressor.engine.distributed import DistInfo, all_ranks_true, all_reduce_mean, gather_objects
 from compressor.engine.metrics import MetricsWriter
 from compressor.engine.optim import build_optimizer, build_scheduler
@@ -22,6 +22,7 @@ from compressor.engine.validation import clean_and_robust_accuracy
 from compressor.errors import TrainingDiverged
 from compressor.methods.base import Method
 from compressor.methods.base import Progress as StepProgress
+from compressor.models.weights import save_weights
 
 
 @dataclass
@@ -168,17 +169,17 @@ def fit(
             record = _validate(student, val, setup, epoch, writer, steps_per_epoch)
             if "score" in record and record["score"] > best_score and rank0:
                 best_score, best_epoch = record["score"], epoch
-                ckpt.save_weights(student, setup.out_dir / "best.safetensors")
+                save_weights(student, setup.out_dir / "best.safetensors")
             history.append(record)
             save(f"ckpt-{epoch + 1:04d}", epoch, 0, {})
     writer.close()
     last = setup.out_dir / "last.safetensors"
     if rank0:
-        ckpt.save_weights(student, last)
+        save_weights(student, last)
         for role, teacher in teachers.items():
-            ckpt.save_weights(teacher, setup.out_dir / f"teacher_{role}.safetensors")
+            save_weights(teacher, setup.out_dir / f"teacher_{role}.safetensors")
         if best_epoch < 0:
-            ckpt.save_weights(student, setup.out_dir / "best.safetensors")
+            save_weights(student, setup.out_dir / "best.safetensors")
     setup.dist.barrier()
     return FitResult(setup.out_dir / "best.safetensors", last, best_epoch, best_score, history)
 

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from compressor.attacks.pgd import maximize
+from compressor.attacks.ascent import maximize
 from compressor.config.schema import AttackConfig
 from compressor.data.sources import Split, as_float
 from compressor.engine.precision import Speed

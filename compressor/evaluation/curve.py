@@ -9,9 +9,9 @@ import torch
 from torch import Tensor, nn
 
 from compressor.attacks import get_attack
-from compressor.attacks.base import predict
-from compressor.attacks.pgd import Norm
-from compressor.evaluation.robustness import eval_mode, model_device
+from compressor.attacks.base import Norm, predict
+from compressor.evaluation.robustness import model_device
+from compressor.models.modes import eval_mode
 
 
 def robust_vs_eps(
@@ -33,7 +33,7 @@ def robust_vs_eps(
     x, y = x.detach().cpu().float(), y.detach().cpu().long()
     eps_sorted = sorted(float(e) for e in eps_list)
     accuracy = []
-    with eval_mode(model):
+    with eval_mode(model, channels_last=True):
         correct = torch.cat(
             [
                 predict(model, xb.to(device)).cpu() == yb

@@ -4,42 +4,19 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from fractions import Fraction
 
 import torch
 from torch import Tensor, nn
 
 from compressor.attacks import AttackSpec, get_attack
-from compressor.attacks.base import lp_norm, predict
-from compressor.attacks.pgd import Norm
+from compressor.attacks.base import Norm, lp_norm, predict
 from compressor.evaluation import sanity
 from compressor.evaluation.environment import environment
 from compressor.evaluation.result import EvaluationResult, SanityCheck
+from compressor.models.modes import eval_mode
 
 log = logging.getLogger(__name__)
-
-
-@contextmanager
-def eval_mode(model: nn.Module) -> Iterator[None]:
-    """Eval mode and channels_last convolution weights for the block; both restored after.
-
-    channels_last makes small-image convolutions faster (APGD-CE on one EPYC core: TinyCNN 1.29x, SmallCNN
-    1.20x, ResNet-56 1.00x; benchmarks/bench_eval_layout.py); weights in another layout stay as they are.
-    """
-    was_training = model.training
-    convs = [p for p in model.parameters() if p.dim() == 4]
-    relayout = bool(convs) and all(p.is_contiguous() for p in convs)
-    model.eval()
-    if relayout:
-        model.to(memory_format=torch.channels_last)
-    try:
-        yield
-    finally:
-        model.train(was_training)
-        if relayout:
-            model.to(memory_format=torch.contiguous_format)
 
 
 def model_device(model: nn.Module) -> torch.device:
@@ -112,7 +89,7 @@ def evaluate_robustness(
     seconds: dict[str, float] = {}
     stages: dict[str, dict[str, Tensor]] = {}
     violation = 0.0
-    with eval_mode(model):
+    with eval_mode(model, channels_last=True):
         correct = (
             torch.cat(
                 [

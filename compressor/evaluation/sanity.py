@@ -19,8 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from compressor.attacks import get_attack
-from compressor.attacks.base import Model, logits_of
-from compressor.attacks.pgd import Norm
+from compressor.attacks.base import Model, Norm, logits_of
 from compressor.evaluation.result import SanityCheck
 
 SQUARE_QUERIES = 1000  # budget of the stand-in Square run when the evaluation has no Square of its own

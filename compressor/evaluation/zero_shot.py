@@ -20,6 +20,12 @@ from compressor.models.clip import ZeroShotClassifier
 from compressor.models.wrapper import unwrap
 
 Dataset = tuple[Tensor, Tensor, Sequence[str]]
+ZERO_SHOT_ATTACKS = ("apgd-ce", "apgd-t")  # the robust-CLIP protocol (TeCoA, FARE, MMT-ARD)
+
+
+def zero_shot_attacks(requested: Sequence[str]) -> tuple[str, ...]:
+    """The attacks zero-shot evaluation runs: the requested APGD ones, else both APGD attacks."""
+    return tuple(a for a in requested if a in ZERO_SHOT_ATTACKS) or ZERO_SHOT_ATTACKS
 
 
 def eps_label(eps: float) -> str:
@@ -40,7 +46,7 @@ def zero_shot_eval(
     model: torch.nn.Module,
     datasets: Mapping[str, Dataset],
     eps_list: Sequence[float] = (2 / 255, 4 / 255),
-    attacks: Sequence[str] = ("apgd-ce", "apgd-t"),
+    attacks: Sequence[str] = ZERO_SHOT_ATTACKS,
     *,
     batch_size: int = 256,
     seed: int = 0,

@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from compressor.config.schema import AttackConfig
+from compressor.engine.precision import Speed
 from compressor.methods.registry import get_method, method_names, register_method
 
 __all__ = [
@@ -103,3 +104,28 @@ class Method:
     def trained_teachers(self) -> dict[str, nn.Module]:
         """Teachers this method updates, so the trainer checkpoints them too."""
         return {}
+
+
+def build_method(
+    params: Any,
+    student: nn.Module,
+    teachers: dict[str, nn.Module],
+    attack: AttackConfig,
+    *,
+    epochs: int,
+    steps_per_epoch: int,
+    speed: Speed,
+) -> Method:
+    """Instantiate the registered method `params` names (its recipe section), for `student` and `teachers`."""
+    cls = get_method(params.name)
+    ctx = MethodContext(
+        student=student,
+        teachers=teachers,
+        attack=attack,
+        params=params,
+        epochs=epochs,
+        steps_per_epoch=steps_per_epoch,
+        device=speed.device,
+        autocast=speed.autocast(),
+    )
+    return cls(ctx)

@@ -42,8 +42,9 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from compressor.methods.base import MethodContext, Progress, register_method
-from compressor.methods.common import kl_elementwise, model_mode, probs
+from compressor.methods.common import kl_elementwise, probs
 from compressor.methods.mtard import DualTeacherDistillation
+from compressor.models.modes import model_mode
 
 
 def magnitude(value: Tensor) -> Tensor:

@@ -6,15 +6,15 @@ the model outputs but not the arithmetic of the loss.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from compressor.attacks.pgd import maximize
+from compressor.attacks.ascent import maximize
 from compressor.methods.base import MethodContext
+from compressor.models.modes import model_mode
 
 
 def kl_elementwise(student_log_probs: Tensor, teacher_probs: Tensor) -> Tensor:
@@ -50,22 +50,6 @@ def teacher_logits(teacher: nn.Module, *inputs: Tensor) -> tuple[Tensor, ...]:
             return tuple(teacher(t).float() for t in inputs)
         out = teacher(torch.cat(inputs)).float()
     return tuple(out.split([t.shape[0] for t in inputs]))
-
-
-@contextmanager
-def model_mode(module: nn.Module, training: bool) -> Iterator[None]:
-    """Put ``module`` in train or eval mode for the block and restore its previous mode after."""
-    was_training = module.training
-    module.train(training)
-    try:
-        yield
-    finally:
-        module.train(was_training)
-
-
-def eval_mode(module: nn.Module) -> AbstractContextManager[None]:
-    """Put ``module`` in eval mode for the block and restore its previous mode after."""
-    return model_mode(module, False)
 
 
 def run_attack(

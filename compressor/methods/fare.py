@@ -17,7 +17,8 @@ from torch import Tensor, nn
 
 from compressor.errors import UserInputError
 from compressor.methods.base import Method, MethodContext, StepOutput, register_method
-from compressor.methods.common import eval_mode, run_attack
+from compressor.methods.common import run_attack
+from compressor.models.modes import eval_mode
 from compressor.models.wrapper import unwrap
 
 

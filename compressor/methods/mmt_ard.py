@@ -38,10 +38,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from compressor.attacks.pgd import maximize
+from compressor.attacks.ascent import maximize
 from compressor.errors import UserInputError
 from compressor.methods.base import Method, MethodContext, StepOutput, register_method
-from compressor.methods.common import eval_mode, kl_elementwise, kl_objective, probs, teacher_logits
+from compressor.methods.common import kl_elementwise, kl_objective, probs, teacher_logits
+from compressor.models.modes import eval_mode
 
 
 def confidence(logits: Tensor, y: Tensor, kind: str, logit_scale: float = 100.0) -> Tensor:

@@ -14,7 +14,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from compressor.methods.base import Method, StepOutput, register_method
-from compressor.methods.common import eval_mode, kl_batchmean, kl_objective, probs, run_attack
+from compressor.methods.common import kl_batchmean, kl_objective, probs, run_attack
+from compressor.models.modes import eval_mode
 
 
 @register_method

@@ -136,7 +136,7 @@ def build_clip_classifier(
     import open_clip
 
     import compressor.models.clip_configs  # noqa: F401  (registers the tiny offline architectures)
-    from compressor.models import checkpoint as ckpt
+    from compressor.models import weights as ckpt
 
     if not class_names:
         raise UserInputError(f"CLIP model '{spec.name}' needs at least one class name")
@@ -222,7 +222,7 @@ def _pretrained_tag(spec: ModelSpec) -> str | None:
 
 def _load_foreign(clip: Any, state: dict[str, Tensor], spec: ModelSpec) -> None:
     """Load a full open_clip state dict, or an image-tower-only one (TeCoA / FARE releases)."""
-    from compressor.models import checkpoint as ckpt
+    from compressor.models import weights as ckpt
 
     if any(k.startswith("visual.") for k in state) and any(not k.startswith("visual.") for k in state):
         ckpt.load_into(clip, state, source=spec.checkpoint)

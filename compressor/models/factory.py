@@ -95,7 +95,7 @@ def create_classifier(
 
 def load_checkpoint_into(model: Normalized, spec: ModelSpec) -> None:
     """Load a local checkpoint (ours: wrapper keys; foreign: bare network keys) into `model`."""
-    from compressor.models import checkpoint as ckpt
+    from compressor.models import weights as ckpt
 
     path = spec.checkpoint
     assert path is not None

@@ -1,10 +1,16 @@
-"""Drive a recipe through teachers -> distill -> evaluate -> export -> verify -> report, resumably."""
+"""Drive a recipe through its stages, resumably: setup, the stages in order, cleanup (torchtune's recipe shape).
+
+Which stages exist, what they need and what they write is declared on each `Stage`
+(`compressor.pipeline.stage`); this module only runs them. `compressor distill` runs all of them;
+`compressor evaluate|export|verify RUN_DIR` run one, the same object.
+"""
 
 from __future__ import annotations
 
+import json
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,30 +18,27 @@ import numpy as np
 import torch
 from rich.console import Console
 
-from compressor.config import save_resolved, section_hash
+import compressor.pipeline.stages  # noqa: F401  (registers the built-in stages)
+from compressor.config import save_resolved
 from compressor.config.schema import Recipe
-from compressor.data import load_data
 from compressor.engine.distributed import init_from_env
 from compressor.engine.precision import resolve_device, resolve_speed
 from compressor.errors import GateFailed, UserInputError
 from compressor.models.clip_pretrain import with_pretrain_checkpoints
-from compressor.pipeline import post_stages as post
-from compressor.pipeline import train_stages as train
-from compressor.pipeline.build import save_data_info
-from compressor.pipeline.rundir import STAGES, RunDir
-
-_NEEDS = {"distill": "teachers", "evaluate": "distill", "export": "distill", "verify": "export"}
+from compressor.pipeline.stage import StageContext, dependents, get_stage, stage_digest, stage_names
+from compressor.rundir import RunDir
 
 
 def parse_stages(text: str | None) -> list[str]:
     """`teachers,distill` -> ordered stage list; None means all."""
+    names = stage_names()
     if not text:
-        return list(STAGES)
+        return names
     chosen = [s.strip() for s in text.split(",") if s.strip()]
-    unknown = [s for s in chosen if s not in STAGES]
+    unknown = [s for s in chosen if s not in names]
     if unknown:
-        raise UserInputError(f"--stages: unknown stage '{unknown[0]}'; choose from {', '.join(STAGES)}")
-    return [s for s in STAGES if s in chosen]
+        raise UserInputError(f"--stages: unknown stage '{unknown[0]}'; choose from {', '.join(names)}")
+    return [s for s in names if s in chosen]
 
 
 def seed_everything(seed: int) -> None:
@@ -44,79 +47,108 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+class PipelineRun:
+    """One recipe's run directory and the stages run in it."""
+
+    def __init__(self, recipe: Recipe, *, console: Console | None = None, resume: bool = False) -> None:
+        self.recipe = recipe
+        self.console = console
+        self.resume = resume
+        self.ctx: StageContext | None = None
+
+    def setup(self) -> StageContext:
+        """Join the DDP job, pick the device, resolve pre-trained checkpoints, seed; nothing is written yet."""
+        dist = init_from_env()
+        console = self.console or Console(quiet=not dist.is_main)  # one rank talks
+        device = resolve_device(self.recipe.run.device, dist.local_rank)
+        run = RunDir(Path(self.recipe.run.output_dir) / self.recipe.run.name)
+        recipe = with_pretrain_checkpoints(self.recipe, run.root)
+        seed_everything(recipe.run.seed + dist.rank)
+        speed = resolve_speed(recipe.train, device)
+        self.ctx = StageContext(recipe, run, device, speed, dist, console, self.resume)
+        return self.ctx
+
+    def check_inputs(self, stages: Sequence[str]) -> None:
+        """Before anything is written: every stage's needs are selected too or already up to date."""
+        ctx = self._context()
+        for name in stages:
+            for need in get_stage(name).needs:
+                if need in stages:
+                    continue
+                why = self._why_stale(need)
+                if why:
+                    how = (
+                        "add it to --stages"
+                        if need in ("teachers", "distill")
+                        else (f"run `compressor {need} {ctx.run.root}` or add it to --stages")
+                    )
+                    raise UserInputError(f"stage '{name}' needs the '{need}' stage first ({why}); {how}")
+
+    def run_stages(self, stages: Sequence[str], *, force: bool = False) -> dict[str, Any]:
+        """Run the selected stages in order; up-to-date ones are skipped unless `force`."""
+        ctx = self._context()
+        self.check_inputs(stages)
+        if ctx.dist.is_main:
+            ctx.run.root.mkdir(parents=True, exist_ok=True)
+            save_resolved(ctx.recipe, ctx.run.recipe)
+        outcome: dict[str, Any] = {"run_dir": str(ctx.run.root)}
+        for name in stages:
+            stale = self._why_stale(name)
+            if stale is None and not force:
+                ctx.console.print(f"[dim]{name}: up to date, skipped[/]")
+                continue
+            if stale not in (None, "not run yet"):
+                ctx.console.print(f"[yellow]{name}: running again: {stale}[/]")
+            outcome[name] = self._run_one(name)
+        return outcome
+
+    def cleanup(self) -> None:
+        """Leave the DDP job if this run joined one."""
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+
+    def _run_one(self, name: str) -> Any:
+        ctx, stage = self._context(), get_stage(name)
+        started = time.perf_counter()
+        result = stage.run(ctx) if stage.all_ranks or ctx.dist.is_main else None
+        if ctx.dist.is_main:
+            missing = [o for o in stage.outputs if not (ctx.run.stage(name) / o).is_file()]
+            if missing:
+                raise RuntimeError(f"stage '{name}' finished without writing its output {name}/{missing[0]}")
+            seconds = round(time.perf_counter() - started, 1)
+            digest = stage_digest(name, ctx.recipe)
+            ctx.run.mark_done(name, digest, invalidates=dependents(name), seconds=seconds)
+        ctx.dist.barrier()
+        return result
+
+    def _why_stale(self, name: str) -> str | None:
+        ctx = self._context()
+        return ctx.run.why_stale(name, stage_digest(name, ctx.recipe), get_stage(name).outputs)
+
+    def _context(self) -> StageContext:
+        if self.ctx is None:
+            raise RuntimeError("PipelineRun.setup() must run first")
+        return self.ctx
+
+
 def run_pipeline(
     recipe: Recipe,
     *,
-    stages: Sequence[str] = STAGES,
+    stages: Sequence[str] | None = None,
     resume: bool = False,
     force: bool = False,
     console: Console | None = None,
 ) -> dict[str, Any]:
-    """Run the selected stages; up-to-date stages are skipped; a failed gate raises after the report."""
-    dist = init_from_env()
-    console = console or Console(quiet=not dist.is_main)  # one rank talks
-    device = resolve_device(recipe.run.device, dist.local_rank)
-    speed = resolve_speed(recipe.train, device)
-    run = RunDir(Path(recipe.run.output_dir) / recipe.run.name)
-    recipe = with_pretrain_checkpoints(recipe, run.root)
-    seed_everything(recipe.run.seed + dist.rank)
-    hashes = {
-        "teachers": train.teachers_hash(recipe),
-        "distill": train.distill_hash(recipe),
-        "evaluate": post.evaluate_hash(recipe),
-        "export": post.export_hash(recipe),
-        "verify": post.verify_hash(recipe),
-        "report": section_hash(recipe),  # re-runs when any earlier stage does (mark_done)
-    }
-    for stage in stages:  # before anything is written: a stage whose input is missing is bad input
-        needed = _NEEDS.get(stage)
-        missing = needed and needed not in stages and run.why_stale(needed, hashes[needed])
-        if missing:
-            raise UserInputError(
-                f"stage '{stage}' needs the '{needed}' stage of this recipe first ({missing}); "
-                f"run without --stages or add {needed}"
-            )
-    data = load_data(recipe.data, recipe.run.seed)
-    if dist.is_main:
-        run.root.mkdir(parents=True, exist_ok=True)
-        save_resolved(recipe, run.recipe)
-        save_data_info(run, data)
-    actions: dict[str, Callable[[], Any]] = {
-        "teachers": lambda: train.run_teachers(
-            recipe, run, data, speed, dist, resume=resume, console=console
-        ),
-        "distill": lambda: train.run_distill(recipe, run, data, speed, dist, resume=resume, console=console),
-        "evaluate": lambda: post.run_evaluate(recipe, run, data, device),
-        "export": lambda: post.run_export(recipe, run, data, device),
-        "verify": lambda: post.run_verify(recipe, run),
-        "report": lambda: _report(recipe, run, console),
-    }
-    outcome: dict[str, Any] = {"run_dir": str(run.root)}
-    for stage in stages:
-        stale = run.why_stale(stage, hashes[stage])
-        if stale is None and not force:
-            console.print(f"[dim]{stage}: up to date, skipped[/]")
-            continue
-        if stale not in (None, "not run yet"):
-            console.print(f"[yellow]{stage}: running again: {stale}[/]")
-        started = time.perf_counter()
-        if stage in ("teachers", "distill") or dist.is_main:  # the other stages run on rank 0 only
-            outcome[stage] = actions[stage]()
-        if dist.is_main:
-            run.mark_done(stage, hashes[stage], seconds=round(time.perf_counter() - started, 1))
-        dist.barrier()
-    verify = run.stage("verify") / "verify.json"
-    if dist.is_main and "verify" in stages and verify.is_file():
-        import json
-
-        if not json.loads(verify.read_text()).get("passed", False):
-            raise GateFailed(
-                f"verification failed: see {verify.with_suffix('.md')} (all artifacts were written)"
-            )
+    """Run the selected stages (all by default); a failed verification gate raises after the report."""
+    run = PipelineRun(recipe, console=console, resume=resume)
+    ctx = run.setup()
+    chosen = list(stages) if stages is not None else stage_names()
+    try:
+        outcome = run.run_stages(chosen, force=force)
+    finally:
+        run.cleanup()
+    verify = ctx.run.stage("verify") / "verify.json"
+    failed = verify.is_file() and not json.loads(verify.read_text()).get("passed", False)
+    if ctx.dist.is_main and "verify" in chosen and failed:
+        raise GateFailed(f"verification failed: see {verify.with_suffix('.md')} (all artifacts were written)")
     return outcome
-
-
-def _report(recipe: Recipe, run: RunDir, console: Console) -> dict[str, Any]:
-    from compressor.report import write_report
-
-    return write_report(recipe, run, console)

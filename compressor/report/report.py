@@ -11,8 +11,8 @@ from rich.table import Table
 
 from compressor.config.schema import Recipe
 from compressor.engine.metrics import read_metrics
-from compressor.pipeline.rundir import RunDir
 from compressor.report.chance import chance_warnings
+from compressor.rundir import RunDir
 
 
 def _load(path: Path) -> Any:
@@ -71,7 +71,7 @@ def write_report(recipe: Recipe, run: RunDir, console: Console) -> dict[str, Any
     verify = _load(run.stage("verify") / "verify.json")
     stages = _load(run.root / "stages.json") or {}
     plot = _plot_training(run, out) if recipe.report.plots else None
-    eps = recipe.evaluate.eps if recipe.evaluate.eps is not None else recipe.attack.eps
+    eps, _ = recipe.evaluation_threat()
     lines = [
         f"# {recipe.run.name}",
         "",

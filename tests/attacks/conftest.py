@@ -9,9 +9,9 @@ from dataclasses import replace
 import pytest
 import torch
 from torch import Tensor, nn
+from toy_models import train_digits_cnn
 
 from compressor.attacks import registry
-from compressor.evaluation.toy import train_digits_cnn
 
 EPS = 0.1  # on 8x8 digits (pixel steps of 1/16) this leaves a natural CNN about half its accuracy
 

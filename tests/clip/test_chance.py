@@ -9,8 +9,8 @@ from typer.testing import CliRunner
 
 from compressor.cli.main import app
 from compressor.config.schema import ModelSpec
-from compressor.engine.checkpointing import save_weights
 from compressor.models import create_classifier
+from compressor.models.weights import save_weights
 from compressor.report.chance import at_chance, chance_warnings
 
 

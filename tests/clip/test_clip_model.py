@@ -11,9 +11,9 @@ from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
 
 from compressor.config.schema import ModelSpec
 from compressor.errors import UserInputError
-from compressor.models.checkpoint import save_state_dict_file
 from compressor.models.clip import build_clip_classifier
 from compressor.models.clip_text import CIFAR_TEMPLATES
+from compressor.models.weights import save_state_dict_file
 
 CLASSES = ["cat", "dog", "car"]
 

@@ -57,9 +57,10 @@ if os.environ.get("DDP_TEST_TRACE") and "LOCAL_RANK" in os.environ:
             f.write(json.dumps({"rank": _rank, **record}) + "\\n")
 
     import compressor.data.batches as _batches
-    import compressor.engine.checkpointing as _ckpt
+    import compressor.engine.resume as _ckpt
+    import compressor.files as _files
     import compressor.engine.metrics as _metrics
-    import compressor.models.checkpoint as _weights
+    import compressor.models.weights as _weights
     import compressor.pipeline.run  # noqa: F401  (so every module holding a traced name is loaded)
 
     _iter = _batches.TensorBatches.__iter__
@@ -91,7 +92,7 @@ if os.environ.get("DDP_TEST_TRACE") and "LOCAL_RANK" in os.environ:
 
     for _name, _what in (("save_state_dict_file", "weights"), ("atomic_write_bytes", "file"),
                          ("save_checkpoint", "checkpoint")):
-        _original = getattr(_weights, _name, None) or getattr(_ckpt, _name)
+        _original = next(getattr(m, _name) for m in (_weights, _files, _ckpt) if hasattr(m, _name))
         _traced = _wrap(_original, _what)
         for _module in list(sys.modules.values()):
             if getattr(_module, "__name__", "").startswith("compressor") and getattr(_module, _name, None) is _original:

@@ -9,7 +9,7 @@ from torch import nn
 from compressor.config.schema import TrainConfig
 from compressor.engine.precision import resolve_speed
 from compressor.errors import UserInputError
-from compressor.evaluation.robustness import eval_mode
+from compressor.models.modes import eval_mode
 
 
 def test_cpu_defaults_are_fp32_eager_channels_last():
@@ -34,7 +34,7 @@ def test_eval_mode_relayouts_for_the_block_and_restores_mode_and_layout():
     x = torch.rand(2, 2, 8, 8)
     expected = model.eval()(x)
     model.train()
-    with eval_mode(model):
+    with eval_mode(model, channels_last=True):
         assert not model.training
         assert model[0].weight.is_contiguous(memory_format=torch.channels_last)
         assert not model[0].weight.is_contiguous()

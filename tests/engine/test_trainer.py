@@ -18,7 +18,7 @@ from compressor.config.schema import (
     TrainConfig,
 )
 from compressor.data import load_data, train_batches
-from compressor.engine import checkpointing as ckpt
+from compressor.engine import resume as ckpt
 from compressor.engine.metrics import read_metrics
 from compressor.engine.precision import resolve_speed
 from compressor.engine.trainer import FitSetup, fit

@@ -7,8 +7,7 @@ from collections.abc import Iterator
 import pytest
 import torch
 from torch import Tensor, nn
-
-from compressor.evaluation.toy import train_digits_cnn
+from toy_models import train_digits_cnn
 
 
 @pytest.fixture(autouse=True)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from compressor.methods.common import kl_batchmean, kl_mean_bc, model_mode, probs, teacher_logits
+from compressor.methods.common import kl_batchmean, kl_mean_bc, probs, teacher_logits
+from compressor.models.modes import model_mode
 
 
 def test_batched_teacher_forward_equals_separate_forwards(batch, ctx_factory):

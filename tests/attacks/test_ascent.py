@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from compressor.attacks.ascent import ascend, maximize, project, random_start
 from compressor.attacks.base import lp_norm
-from compressor.attacks.pgd import ascend, maximize, project, random_start
 
 
 def test_maximize_stays_in_ball_and_box_and_leaves_weights_alone(digits):

@@ -1,4 +1,4 @@
-"""Build models, methods and the training set-up from a recipe (shared by every stage and command)."""
+"""Build a recipe's models (fresh, or with a run's weights) for every stage, command and benchmark."""
 
 from __future__ import annotations
 
@@ -9,21 +9,17 @@ from typing import Any
 import torch
 from torch import nn
 
-from compressor.config.schema import AttackConfig, ModelSpec, Recipe
+from compressor.config.schema import ModelSpec, Recipe
 from compressor.data import DataBundle
 from compressor.engine.precision import Speed
-from compressor.methods.base import Method, MethodContext, get_method
-from compressor.models import create_classifier
-from compressor.pipeline.rundir import RunDir
+from compressor.models.factory import create_classifier
+from compressor.models.weights import load_weights
+from compressor.rundir import RunDir
 
 
 def data_info(data: DataBundle) -> dict[str, Any]:
     """What a model needs to be rebuilt without loading the data set."""
     return {"class_names": data.class_names, "in_chans": data.in_chans, "image_size": data.image_size}
-
-
-def save_data_info(run: RunDir, data: DataBundle) -> None:
-    run.write_json(run.data_info, data_info(data))
 
 
 def load_data_info(run: RunDir) -> dict[str, Any]:
@@ -37,8 +33,6 @@ def build_model(
     device: torch.device | str | None = None,
 ) -> nn.Module:
     """A [0,1]-input classifier for the recipe's data, optionally with saved weights (CLIP heads built on `device`)."""
-    from compressor.engine.checkpointing import load_weights
-
     model = create_classifier(
         spec,
         num_classes=len(info["class_names"]),
@@ -57,31 +51,6 @@ def freeze(model: nn.Module) -> nn.Module:
     for p in model.parameters():
         p.requires_grad_(False)
     return model
-
-
-def build_method(
-    recipe_method: Any,
-    student: nn.Module,
-    teachers: dict[str, nn.Module],
-    attack: AttackConfig,
-    *,
-    epochs: int,
-    steps_per_epoch: int,
-    speed: Speed,
-) -> Method:
-    """Instantiate the registered method the recipe names."""
-    cls = get_method(recipe_method.name)
-    ctx = MethodContext(
-        student=student,
-        teachers=teachers,
-        attack=attack,
-        params=recipe_method,
-        epochs=epochs,
-        steps_per_epoch=steps_per_epoch,
-        device=speed.device,
-        autocast=speed.autocast(),
-    )
-    return cls(ctx)
 
 
 def load_teachers(recipe: Recipe, run: RunDir, info: dict[str, Any], speed: Speed) -> dict[str, nn.Module]:

@@ -1,7 +1,7 @@
-"""A digits classifier trained in seconds on a CPU: the model behind the attack tests and benchmarks.
+"""A digits classifier trained in seconds on a CPU: the test model behind the attack tests and benchmarks (not shipped).
 
 scikit-learn's 8x8 digits ship with a dependency, so this runs offline anywhere. ``adversarial_eps > 0``
-trains with PGD-5 (through :func:`compressor.attacks.pgd.maximize`), which gives a model with real,
+trains with PGD-5 (through :func:`compressor.attacks.ascent.maximize`), which gives a model with real,
 non-trivial robust accuracy to evaluate.
 """
 
@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from compressor.attacks.pgd import maximize
+from compressor.attacks.ascent import maximize
 from compressor.data.sources import digits
 
 

@@ -12,7 +12,7 @@ import torch
 
 import compressor.models.zoo  # noqa: F401  (registers the zoo)
 from compressor.errors import UserInputError
-from compressor.models.checkpoint import (
+from compressor.models.weights import (
     load_into,
     load_robustbench_checkpoint,
     load_state_dict_file,

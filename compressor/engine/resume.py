@@ -17,34 +17,12 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file
 from torch import nn
 
-from compressor.models.checkpoint import save_state_dict_file
-from compressor.models.wrapper import unwrap
+from compressor.files import atomic_write_bytes
+from compressor.models.weights import load_weights, save_weights
 
 LATEST = "LATEST"
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write a file so that readers see the old or the new content, never a torn one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def save_weights(model: nn.Module, path: Path) -> None:
-    """Save a model's state dict (unwrapped from DDP/compile) as safetensors, atomically."""
-    save_state_dict_file(path, unwrap(model).state_dict())
-
-
-def load_weights(model: nn.Module, path: Path) -> None:
-    """Load safetensors weights saved by `save_weights`."""
-    unwrap(model).load_state_dict(load_file(str(path)))
 
 
 def _numpy_words() -> np.ndarray:

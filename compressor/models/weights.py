@@ -1,4 +1,6 @@
-"""Safe checkpoint files: safetensors or weights-only pickles in, safetensors out, errors in one line.
+"""Every weights file in and out (one module): safetensors or weights-only pickles in, safetensors out.
+
+User checkpoints: safetensors or weights-only pickles in, safetensors out, errors in one line.
 
 A pickle that needs code to load (any class beyond tensors and plain containers) could run anything, so it
 is refused unless the user sets `trust_pickle`. Training containers (`{"state_dict": ...}`) and wrapper
@@ -7,11 +9,9 @@ prefixes (DataParallel/DDP `module.`, `model.`, torch.compile `_orig_mod.`) are 
 
 from __future__ import annotations
 
-import os
 import pickle
 import pickletools
 import re
-import tempfile
 import zipfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -24,6 +24,8 @@ from safetensors.torch import save as safetensors_bytes
 from torch import Tensor, nn
 
 from compressor.errors import UserInputError
+from compressor.files import atomic_write_bytes
+from compressor.models.wrapper import unwrap
 
 CONTAINER_KEYS = ("state_dict", "model_state_dict", "model", "net")
 WRAPPER_PREFIXES = ("module.", "model.")
@@ -105,18 +107,17 @@ def save_state_dict_file(
             tensor = tensor.clone()  # safetensors refuses tensors that share memory (tied weights)
         storages.add(storage)
         tensors[name] = tensor
-    data = safetensors_bytes(tensors, metadata=dict(metadata) if metadata else None)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(Path(path), safetensors_bytes(tensors, metadata=dict(metadata) if metadata else None))
+
+
+def save_weights(model: nn.Module, path: Path) -> None:
+    """Save a model's state dict (unwrapped from DDP/compile) as safetensors, atomically."""
+    save_state_dict_file(path, unwrap(model).state_dict())
+
+
+def load_weights(model: nn.Module, path: Path) -> None:
+    """Load safetensors weights saved by `save_weights` (the run's own files: exact keys)."""
+    unwrap(model).load_state_dict(load_file(str(path)))
 
 
 def load_robustbench_checkpoint(

@@ -1,27 +1,18 @@
-"""The run directory: one folder per stage, a record of which stage finished for which recipe hash."""
+"""The run directory: one folder per stage, a record of which stage finished for which digest.
+
+Storage only: which stages exist and depend on each other is the pipeline's business (`compressor.pipeline`).
+"""
 
 from __future__ import annotations
 
-import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from compressor.engine.checkpointing import atomic_write_bytes
 from compressor.errors import UserInputError
-
-
-def file_digest(path: Path) -> str:
-    """sha256 of a file's bytes, read in 1 MiB blocks."""
-    sha = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            sha.update(block)
-    return sha.hexdigest()
-
-
-STAGES = ("teachers", "distill", "evaluate", "export", "verify", "report")
+from compressor.files import atomic_write_bytes, file_digest
 
 
 @dataclass
@@ -56,17 +47,19 @@ class RunDir:
         path = self.root / "stages.json"
         return json.loads(path.read_text()) if path.is_file() else {}
 
-    def is_done(self, stage: str, digest: str) -> bool:
-        """True when `stage` finished for a recipe with the same hash and its outputs are still as written."""
-        return self.why_stale(stage, digest) is None
+    def why_stale(self, stage: str, digest: str, declared: tuple[str, ...] = ()) -> str | None:
+        """Why `stage` must run again (never ran, recipe changed, an output missing or changed), or None.
 
-    def why_stale(self, stage: str, digest: str) -> str | None:
-        """Why `stage` must run again (never ran, recipe changed, an output missing or changed), or None."""
+        `declared` are the files the stage promises to write; each must exist besides the recorded ones.
+        """
         record = self._records().get(stage)
         if record is None:
             return "not run yet"
         if record.get("hash") != digest:
             return "the recipe parts it depends on changed"
+        for name in declared:
+            if not (self.stage(stage) / name).is_file():
+                return f"its output {stage}/{name} is missing"
         for name, expected in record.get("outputs", {}).items():
             path = self.stage(stage) / name
             if not path.is_file():
@@ -75,14 +68,14 @@ class RunDir:
                 return f"its output {stage}/{name} changed since it was written"
         return None
 
-    def mark_done(self, stage: str, digest: str, **info: Any) -> None:
-        """Record that `stage` finished with the hashes of its outputs; later stages become stale.
+    def mark_done(self, stage: str, digest: str, invalidates: Iterable[str] = (), **info: Any) -> None:
+        """Record that `stage` finished with the hashes of its outputs; the stages in `invalidates` become stale.
 
         Written atomically, so a kill never corrupts the record.
         """
         records = self._records()
-        for later in STAGES[STAGES.index(stage) + 1 :] if stage in STAGES else ():
-            records.pop(later, None)
+        for dependent in invalidates:
+            records.pop(dependent, None)
         records[stage] = {"hash": digest, "outputs": self._outputs(stage), **info}
         atomic_write_bytes(self.root / "stages.json", json.dumps(records, indent=2).encode())
 

@@ -1,0 +1,67 @@
+"""The distill stage: train the student from the prepared teachers with the recipe's method."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from compressor.config.schema import Recipe
+from compressor.engine.distributed import wrap_ddp
+from compressor.engine.precision import maybe_compile
+from compressor.engine.trainer import FitSetup
+from compressor.methods.registry import method_info
+from compressor.models.build import build_model, data_info, load_teachers
+from compressor.pipeline.stage import Stage, StageContext
+from compressor.pipeline.stages.training import pretrain_if_asked, train_model
+from compressor.report.chance import stop_at_chance_teacher
+
+
+def run_distill(ctx: StageContext) -> dict[str, Any]:
+    """Distil the student from the prepared teachers with the recipe's method."""
+    recipe, run, data, speed, dist = ctx.recipe, ctx.run, ctx.data, ctx.speed, ctx.dist
+    summary = json.loads((run.stage("teachers") / "summary.json").read_text())
+    stop_at_chance_teacher(summary, data.num_classes, recipe.train.allow_chance_teacher)
+    info = data_info(data)
+    pretrain_if_asked(recipe.student, recipe, data, dist, ctx.console)
+    teachers = {role: maybe_compile(t, speed) for role, t in load_teachers(recipe, run, info, speed).items()}
+    student = wrap_ddp(
+        maybe_compile(speed.prepare(build_model(recipe.student, info, device=speed.device)), speed), dist
+    )
+    ctx.console.print(
+        f"[bold]distill[/] {recipe.student.name} with {recipe.method.name} "
+        f"({', '.join(f'{t.role}: {t.model.name}' for t in recipe.teachers) or 'no teacher'})"
+    )
+    val_attack = recipe.attack if method_info(recipe.method.name).robust_validation else None
+    select = data.test if recipe.train.quirk_select_on_test else None
+    setup = FitSetup(
+        recipe.optim,
+        recipe.schedule,
+        recipe.train,
+        val_attack,
+        run.stage("distill"),
+        speed,
+        dist,
+        label="distill",
+        select_split=select,
+    )
+    result = train_model(student, recipe.method, teachers, recipe.attack, recipe, data, setup, ctx.resume)
+    return {
+        "best_epoch": result.best_epoch + 1,
+        "best_val_score": result.best_score,
+        "history": result.history,
+    }
+
+
+def _parts(recipe: Recipe) -> tuple[object, ...]:
+    return (recipe.student, recipe.method, recipe.attack, recipe.optim, recipe.schedule, recipe.train)
+
+
+DISTILL = Stage(
+    "distill",
+    run_distill,
+    _parts,
+    needs=("teachers",),
+    outputs=("best.safetensors", "last.safetensors"),
+    all_ranks=True,
+    description="distil the student",
+)

@@ -1,0 +1,95 @@
+"""The export stage: the student as an edge bundle, with clean and adversarial probes crafted in PyTorch."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import torch
+
+from compressor.config.schema import Recipe
+from compressor.data import DataBundle
+from compressor.data.sources import as_float
+from compressor.models.build import load_student
+from compressor.pipeline.stage import Stage, StageContext
+
+
+def _held_out(data: DataBundle, calibration: int, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Validation images for robustness-aware int8: never trained on, never the probes or calibration set."""
+    start = calibration if data.train is None else 0  # without a train split, calibration took val's head
+    return as_float(data.val.x[start : start + n]), data.val.y[start : start + n]
+
+
+def run_export(ctx: StageContext) -> dict[str, Any]:
+    """Export the student to the edge bundle with clean and adversarial probes crafted in PyTorch."""
+    from compressor.attacks import get_attack
+    from compressor.exporting import export_bundle
+
+    recipe, run, data = ctx.recipe, ctx.run, ctx.data
+    student = load_student(run, recipe, "cpu")
+    cfg = recipe.export
+    eps, norm = recipe.evaluation_threat()
+    probe_attack = get_attack(cfg.probe_attack)
+
+    def adversarial(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return probe_attack(student, x, y, eps=eps, norm=norm).x_adv
+
+    pool = data.train if data.train is not None else data.val
+    calib = as_float(pool.x[: cfg.calibration_images])
+    probes_x = as_float(data.test.x[: cfg.num_probes])
+    probes_y = data.test.y[: cfg.num_probes]
+    probes_adv = adversarial(probes_x, probes_y)
+    adv_calib = adversarial(calib, pool.y[: cfg.calibration_images]) if cfg.calibrate_on_adversarial else None
+    robust_x, robust_y = _held_out(data, cfg.calibration_images, cfg.int8_robust_images)
+    robust_aware = "int8" in cfg.formats and cfg.int8_max_robust_drop is not None
+    robust_adv = adversarial(robust_x, robust_y) if robust_aware else None
+    evaluation = run.stage("evaluate") / "evaluation.json"
+    metrics = json.loads(evaluation.read_text()) if evaluation.is_file() else {}
+    bundle = export_bundle(
+        student,
+        run.bundle,
+        formats=tuple(cfg.formats),
+        opset=cfg.opset,
+        dynamic_batch=cfg.dynamic_batch,
+        calibration_images=calib,
+        adversarial_calibration_images=adv_calib,
+        probe_images=probes_x,
+        probe_labels=probes_y,
+        probe_adversarial_images=probes_adv,
+        class_names=data.class_names,
+        eps=eps,
+        norm=norm,
+        pytorch_metrics=metrics,
+        extra_manifest={
+            "recipe": recipe.run.name,
+            "student": recipe.student.name,
+            "method": recipe.method.name,
+        },
+        exporter=cfg.exporter,
+        int8_calibration_method=cfg.int8_calibration_method,
+        int8_reduce_range=cfg.int8_reduce_range,
+        int8_tensorrt=cfg.tensorrt.enabled,
+        int8_robust_images=robust_x if robust_aware else None,
+        int8_robust_adversarial_images=robust_adv,
+        int8_robust_labels=robust_y if robust_aware else None,
+        int8_max_robust_drop=cfg.int8_max_robust_drop,
+        square_queries=cfg.square_queries,
+        square_points=cfg.square_points,
+        seed=recipe.run.seed,
+    )
+    return {"bundle": str(bundle), "formats": list(cfg.formats)}
+
+
+def _parts(recipe: Recipe) -> tuple[object, ...]:
+    return (recipe.export, recipe.evaluate.eps)
+
+
+EXPORT = Stage(
+    "export",
+    run_export,
+    _parts,
+    needs=("distill",),
+    uses=("evaluate",),  # PyTorch's metrics go into the manifest
+    outputs=("bundle/manifest.json",),
+    description="export the edge bundle",
+)

@@ -1,0 +1,29 @@
+"""The report stage: the run's measured results in report.md / report.json and the final table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from compressor.config.schema import Recipe
+from compressor.pipeline.stage import Stage, StageContext
+
+
+def run_report(ctx: StageContext) -> dict[str, Any]:
+    """Collect what the other stages wrote (whichever ran) into one report."""
+    from compressor.report import write_report
+
+    return write_report(ctx.recipe, ctx.run, ctx.console)
+
+
+def _parts(recipe: Recipe) -> tuple[object, ...]:
+    return (recipe,)
+
+
+REPORT = Stage(
+    "report",
+    run_report,
+    _parts,
+    uses=("teachers", "distill", "evaluate", "export", "verify"),
+    outputs=("report.md",),
+    description="write the report",
+)

@@ -1,0 +1,72 @@
+"""The teachers stage: pre-train the CLIPs the recipe asks for, train or load every teacher, save them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from compressor.config.schema import Recipe, TeacherSpec
+from compressor.engine.distributed import wrap_ddp
+from compressor.engine.precision import maybe_compile
+from compressor.engine.trainer import FitSetup
+from compressor.engine.validation import clean_and_robust_accuracy
+from compressor.methods.registry import method_info
+from compressor.models.build import build_model, data_info, freeze
+from compressor.models.weights import load_weights, save_weights
+from compressor.pipeline.stage import Stage, StageContext
+from compressor.pipeline.stages.training import pretrain_if_asked, train_model
+from compressor.report.chance import chance_warnings
+
+
+def _prepare_teacher(spec: TeacherSpec, ctx: StageContext) -> dict[str, Any]:
+    recipe, run, data, speed, dist = ctx.recipe, ctx.run, ctx.data, ctx.speed, ctx.dist
+    pretrain_if_asked(spec.model, recipe, data, dist, ctx.console)
+    model = speed.prepare(build_model(spec.model, data_info(data), device=speed.device))
+    if spec.train is not None:
+        ctx.console.print(
+            f"[bold]teacher[/] {spec.role}: training {spec.model.name} with {spec.train.method.name}"
+        )
+        attack = spec.train.attack or recipe.attack
+        train_cfg = recipe.train.model_copy(update={"epochs": spec.train.epochs})
+        trained = wrap_ddp(maybe_compile(model, speed), dist)
+        val_attack = attack if method_info(spec.train.method.name).robust_validation else None
+        setup = FitSetup(
+            spec.train.optim,
+            spec.train.schedule,
+            train_cfg,
+            val_attack,
+            run.stage("teachers") / spec.role,
+            speed,
+            dist,
+            label=f"teacher {spec.role}",
+        )
+        result = train_model(trained, spec.train.method, {}, attack, recipe, data, setup, ctx.resume)
+        load_weights(model, result.best)
+    clean, robust = clean_and_robust_accuracy(freeze(model), data.test, recipe.attack, speed, limit=1000)
+    if dist.is_main:
+        save_weights(model, run.teacher_weights(spec.role))
+    return {"role": spec.role, "model": spec.model.name, "test_clean": clean, "test_pgd10": robust}
+
+
+def run_teachers(ctx: StageContext) -> list[dict[str, Any]]:
+    """Pre-train the CLIPs the recipe asks for, train or load every teacher and save it into the run."""
+    pretrain_if_asked(ctx.recipe.student, ctx.recipe, ctx.data, ctx.dist, ctx.console)
+    summary = [_prepare_teacher(spec, ctx) for spec in ctx.recipe.teachers]
+    for message in chance_warnings(summary, None, ctx.data.num_classes):
+        ctx.console.print(f"[bold red]WARNING[/] {message}")
+    if ctx.dist.is_main:
+        ctx.run.write_json(ctx.run.stage("teachers") / "summary.json", summary)
+    return summary
+
+
+def _parts(recipe: Recipe) -> tuple[object, ...]:
+    return (recipe.data, recipe.teachers, recipe.attack, recipe.run.seed)
+
+
+TEACHERS = Stage(
+    "teachers",
+    run_teachers,
+    _parts,
+    outputs=("summary.json",),
+    all_ranks=True,
+    description="train or load the teachers",
+)

@@ -1,0 +1,56 @@
+"""What the two training stages share: one model trained with a method, and CLIP pre-training on demand."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from torch import nn
+
+from compressor.config.schema import AttackConfig, ModelSpec, Recipe
+from compressor.data import DataBundle, train_batches
+from compressor.engine.distributed import DistInfo
+from compressor.engine.trainer import FitResult, FitSetup, fit
+from compressor.methods.base import build_method
+from compressor.models.clip_pretrain import ensure_pretrained
+
+
+def train_model(
+    model: nn.Module,
+    method_params: Any,
+    teachers: dict[str, nn.Module],
+    attack: AttackConfig,
+    recipe: Recipe,
+    data: DataBundle,
+    setup: FitSetup,
+    resume: bool,
+) -> FitResult:
+    """Train one model (a teacher or the student) with a method, on this rank's shard of the data."""
+    speed, dist = setup.speed, setup.dist
+    batches = train_batches(
+        data,
+        recipe.data,
+        device=speed.device,
+        seed=recipe.run.seed,
+        rank=dist.rank,
+        world_size=dist.world_size,
+    )
+    method = build_method(
+        method_params,
+        model,
+        teachers,
+        attack,
+        epochs=setup.train.epochs,
+        steps_per_epoch=len(batches),
+        speed=speed,
+    )
+    return fit(model, method, batches, data.val, setup, resume=resume)
+
+
+def pretrain_if_asked(
+    spec: ModelSpec, recipe: Recipe, data: DataBundle, dist: DistInfo, console: Console
+) -> None:
+    """Contrastively pre-train a CLIP the recipe asks for (rank 0; cached in the run by its settings)."""
+    if dist.is_main:
+        ensure_pretrained(spec, data.train, data.val, data.class_names, recipe.run.seed, console.print)
+    dist.barrier()
