@@ -2,8 +2,9 @@
 
 A refactor that changes any number fails here. The run is the shipped quickstart recipe at a cut budget,
 through `compressor distill` in a subprocess, on one thread (so the result does not depend on the core
-count). Float kernels differ between CPU kinds (AVX2 vs AVX-512 paths in oneDNN), so the evaluation is
-pinned exactly per CPU kind; the first losses are pinned to 1e-4 on every kind.
+count). Float kernels differ between CPU kinds (AVX2 vs AVX-512 paths in oneDNN), so the numbers are pinned
+per CPU kind: on a recorded kind the losses to 1e-5 and the evaluation exactly; on another kind they must stay
+near the recorded ones (losses to 2%, accuracies within 5 points), which still catches a changed algorithm.
 
 To record this CPU kind (after a change that is meant to alter the numbers, say why in the commit):
 `COMPRESSOR_RECORD_GOLDEN=1 python -m pytest tests/pipeline/test_golden_quickstart.py`.
@@ -71,13 +72,23 @@ def test_quickstart_numbers_match_the_golden_values(tmp_path: Path) -> None:
     golden = json.loads(GOLDEN.read_text()) if GOLDEN.is_file() else {"overrides": OVERRIDES, "by_cpu": {}}
     kind = cpu_kind()
     if os.environ.get("COMPRESSOR_RECORD_GOLDEN") == "1":
-        golden["overrides"], golden["losses"] = OVERRIDES, measured["losses"]
-        golden["by_cpu"][kind] = measured["evaluation"]
+        golden["overrides"] = OVERRIDES
+        golden["by_cpu"][kind] = measured
         GOLDEN.parent.mkdir(exist_ok=True)
         GOLDEN.write_text(json.dumps(golden, indent=2, sort_keys=True) + "\n")
         return
     assert golden.get("overrides") == OVERRIDES, "the golden run's budget changed: record it again"
-    assert measured["losses"] == pytest.approx(golden["losses"], rel=1e-4, abs=1e-6)
-    if kind not in golden["by_cpu"]:
-        pytest.skip(f"no evaluation pinned for CPU kind '{kind}' (losses matched); record it (module doc)")
-    assert measured["evaluation"] == golden["by_cpu"][kind]
+    if kind in golden["by_cpu"]:
+        pinned = golden["by_cpu"][kind]
+        assert measured["losses"] == pytest.approx(pinned["losses"], rel=1e-5, abs=1e-7)
+        assert measured["evaluation"] == pinned["evaluation"]
+        return
+    nearest = next(iter(golden["by_cpu"].values()))  # another CPU kind: the same algorithm, other rounding
+    assert measured["losses"] == pytest.approx(nearest["losses"], rel=2e-2, abs=1e-3)
+    assert _accuracies(measured["evaluation"]) == pytest.approx(_accuracies(nearest["evaluation"]), abs=0.05)
+
+
+def _accuracies(evaluation: dict[str, Any]) -> list[float]:
+    robust = [evaluation["robust_accuracy"][k] for k in sorted(evaluation["robust_accuracy"])]
+    teachers = [a for role in sorted(evaluation["teachers"]) for a in evaluation["teachers"][role]]
+    return [evaluation["clean_accuracy"], *robust, *teachers]
