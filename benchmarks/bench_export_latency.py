@@ -205,12 +205,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--threads", type=int, default=1, help="torch and runtime intra-op threads")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--bundles",
+        type=Path,
+        default=None,
+        help="keep the exported bundles here (default: a temporary folder)",
+    )
     args = parser.parse_args(argv)
     args.formats = [f for f in args.formats.split(",") if f]
     torch.set_num_threads(args.threads)
     args.backends_used = _backends(args.backends.split(",") if args.backends else None)
     with tempfile.TemporaryDirectory(prefix="bench-export-") as tmp:
-        results = {name: bench_model(name, args, Path(tmp)) for name in args.models.split(",")}
+        work = args.bundles or Path(tmp)
+        results = {name: bench_model(name, args, work) for name in args.models.split(",")}
     print(_table(results))
     cpu = cpu_info()
     gates = [g for name, r in results.items() for g in latency_gates(name, r["rows"], cpu["vnni"])]

@@ -5,11 +5,11 @@ parity (max |dlogit| 0.065-0.13 on an AMX Xeon); INFERENCE_PRECISION_HINT=f32 ke
 The hint does not touch int8: OpenVINO's low-precision transformations turn the QDQ pairs of the int8 file
 into int8 kernels either way, and the fp16 file's float16 weights are computed in f32.
 
-Two settings are for shared machines and small batches. ENABLE_CPU_PINNING is off: a pinned inference thread
-waits whenever another process runs on its core (measured on a 2-core VM under load: int8 ResNet-18 at batch 1
-14.5 ms per call with 1.9 ms of it in the graph, 1.7-2.0 ms unpinned). And a model with a dynamic batch is also
-compiled reshaped to each of `batch_sizes` (static shapes skip per-call shape inference; 12% faster at batch 1
-there); other batch sizes run on the dynamic one.
+Two settings are for shared machines and small batches (benchmarks/bench_openvino_setup.py, int8 ResNet-18,
+batch 1, one thread, 2-core EPYC). ENABLE_CPU_PINNING is off: a pinned inference thread waits whenever another
+process runs on its core (with a third process running: 8.0 ms pinned, 1.8-2.0 ms unpinned, onnxruntime
+1.8 ms). And a model with a dynamic batch is also compiled reshaped to each of `batch_sizes` (static shapes:
+1.52 against 1.61 ms dynamic without the extra load); other batch sizes run on the dynamic one.
 """
 
 from __future__ import annotations
