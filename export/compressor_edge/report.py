@@ -182,7 +182,7 @@ class VerifyReport:
             ]
             for b in batches:
                 speedup = self.speedup_vs_fp32(r, b)
-                cells.append(f"{r.latency[b].median_ms:.2f}" if b in r.latency else "-")
+                cells.append(_ms(r.latency[b].median_ms) if b in r.latency else "-")
                 cells.append("-" if speedup is None else f"{speedup:.2f}x")
             lines.append("| " + " | ".join(cells) + " |")
         fastest = self.fastest_passing
@@ -235,6 +235,11 @@ def _robust_gate(record: dict[str, Any]) -> str:
 
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def _ms(value: float) -> str:
+    """Milliseconds with three significant digits at least down to 0.001 ms (tiny models run in microseconds)."""
+    return f"{value:.1f}" if value >= 100 else f"{value:.3g}" if value >= 0.001 else f"{value:.1e}"
 
 
 def _num(value: float | None) -> str:
