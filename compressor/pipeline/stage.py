@@ -71,7 +71,11 @@ def register_stage(stage: Stage, *, before: str | None = None) -> Stage:
     if stage.name in _STAGES:
         raise ValueError(f"a stage named '{stage.name}' is already registered")
     items = list(_STAGES.items())
-    at = [name for name, _ in items].index(before) if before is not None else len(items)
+    names = [name for name, _ in items]
+    at = names.index(before) if before is not None else len(items)
+    late = [n for n in (*stage.needs, *stage.uses) if names.index(n) >= at]
+    if late:
+        raise ValueError(f"stage '{stage.name}' must come after '{late[0]}', which it reads")
     items.insert(at, (stage.name, stage))
     _STAGES.clear()
     _STAGES.update(items)

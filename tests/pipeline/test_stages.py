@@ -119,6 +119,11 @@ def test_a_new_stage_is_one_registration(tiny_recipe) -> None:
     finally:
         unregister_stage("size")
     assert "size" not in stage_names()
+    with pytest.raises(ValueError, match="must come after 'distill'"):
+        register_stage(size, before="distill")
+    with pytest.raises(ValueError, match="unknown stage 'nosuch'"):
+        register_stage(Stage("x", _count_parameters, _size_parts, needs=("nosuch",)))
+    assert "size" not in stage_names() and "x" not in stage_names()
 
 
 def test_a_stage_that_skips_its_declared_output_is_a_bug_not_a_pass(tiny_recipe) -> None:
