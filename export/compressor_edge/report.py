@@ -225,7 +225,9 @@ class VerifyReport:
 
 def _robust_gate(record: dict[str, Any]) -> str:
     """The export's robustness-aware int8 gate in words."""
-    met = "met" if record["gate_met"] else "NOT met (layer cap reached)"
+    cap = record.get("max_float_layers")
+    unmet = f"NOT met (not even with {cap} layers in float)" if cap else "NOT met (layer cap reached)"
+    met = "met" if record["gate_met"] else unmet
     return (
         f"robust-int8 gate at export {met}: held-out worst-case robust accuracy fp32 "
         f"{_pct(record['fp32_robust_acc'])}, plain int8 {_pct(record['plain_int8_robust_acc'])}, this file "

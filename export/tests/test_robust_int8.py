@@ -1,0 +1,62 @@
+"""The robustness-aware float-layer search, on scripted scores (the real model's search: tests/exporting)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from compressor_edge.robust_int8 import Score, search_float_nodes
+
+LAYERS = [f"l{i}" for i in range(21)]  # as many weighted layers as cifar_resnet18
+
+
+def _passes(acc: float) -> bool:
+    return 0.79 - acc <= 0.03
+
+
+class Interacting:
+    """l0 alone wins back most of the loss, l20 alone nothing, and only the two together meet the gate."""
+
+    def __init__(self) -> None:
+        self.calls: list[frozenset[str]] = []
+
+    def __call__(self, nodes: Sequence[str]) -> Score:
+        kept = frozenset(nodes)
+        self.calls.append(kept)
+        if {"l0", "l20"} <= kept:
+            return 0.80, 3.0
+        if kept == {"l20"}:
+            return 0.57, 0.0
+        others = len(kept - {"l0", "l20"})
+        return 0.58 + 0.13 * ("l0" in kept) + 0.005 * min(others, 1), -min(int(n[1:]) for n in kept)
+
+
+def test_interacting_layers_are_found_where_greedy_growth_stops_at_its_cap() -> None:
+    evaluate = Interacting()
+    found = search_float_nodes(LAYERS, evaluate, _passes)
+    ranked = [r["node"] for r in found["ranking"]]
+    assert ranked[0] == "l0" and ranked[-1] == "l20"  # adding in rank order reaches l20 only at the end
+    assert found["gate_met"] and sorted(found["float_nodes"]) == ["l0", "l20"]
+    assert found["robust_acc"] == 0.80
+    assert len(evaluate.calls) == len(set(evaluate.calls)) == found["evaluations"]
+    assert found["evaluations"] <= found["max_evaluations"] == 21 + 1 + 5 + 21
+    # every single layer dropped from the result fails the gate: no layer is kept in float for nothing
+    for name in found["float_nodes"]:
+        assert not _passes(evaluate([n for n in found["float_nodes"] if n != name])[0])
+
+
+def test_the_search_stops_at_the_shortest_passing_prefix() -> None:
+    def evaluate(nodes: Sequence[str]) -> Score:  # each of l0..l2 in float wins back a third of the loss
+        gained = len({"l0", "l1", "l2"} & set(nodes))
+        return 0.58 + 0.07 * gained, -sum(int(n[1:]) for n in nodes)
+
+    found = search_float_nodes(LAYERS, evaluate, _passes)
+    assert found["float_nodes"] == ["l0", "l1", "l2"] and found["gate_met"]
+    prefixes = {len(t["float_nodes"]): t["gate_met"] for t in found["trace"] if t["step"] == "prefix"}
+    assert prefixes[2] is False and prefixes[3] is True and prefixes[21] is True
+
+
+def test_a_cap_below_what_the_gate_needs_is_recorded_as_unmet() -> None:
+    found = search_float_nodes(LAYERS, Interacting(), _passes, max_float_layers=8)
+    ranked = [r["node"] for r in found["ranking"]]
+    assert not found["gate_met"] and found["float_nodes"] == ranked[:8]
+    assert found["max_float_layers"] == 8 and found["robust_acc"] < 0.76
