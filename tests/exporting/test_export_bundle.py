@@ -281,6 +281,16 @@ def test_robustness_aware_int8_keeps_the_worst_layers_in_float(
     assert len(record["ranking"]) == 3 and 1 <= len(record["float_nodes"]) <= 3
     assert record["gate_met"] and record["fp32_robust_acc"] - record["robust_acc"] <= 0.02
     assert record["robust_acc"] > record["plain_int8_robust_acc"]
+    assert record["evaluations"] <= record["max_evaluations"] and record["search_seconds"] > 0
+    kept = set(record["float_nodes"])
+    for name in kept if len(kept) > 1 else ():  # each was tried back in int8 (the rest in float): it failed
+        assert any(
+            t["step"] == "prune"
+            and not t["gate_met"]
+            and set(t["float_nodes"]) >= kept - {name}
+            and name not in t["float_nodes"]
+            for t in record["trace"]
+        )
     quant = load_bundle(bundle).manifest["formats"]["int8"]["quantization"]
     assert quant["float_nodes"] == record["float_nodes"]
     report = verify_bundle(bundle, formats=["int8"], square_queries=0, latency_runs=3, batch_sizes=(1,))
