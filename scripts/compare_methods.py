@@ -30,6 +30,7 @@ from rich.console import Console
 
 from compressor.config import load_recipe
 from compressor.engine.metrics import read_metrics
+from compressor.files import atomic_write_bytes
 from compressor.pipeline.run import run_pipeline
 
 
@@ -62,6 +63,11 @@ def best_validation(run_dir: Path) -> dict[str, float]:
     }
 
 
+def failed_sanity_checks(evaluation: dict[str, Any]) -> list[str]:
+    """Names of the evaluation's sanity checks that failed (gradient masking and the like)."""
+    return [c["name"] for c in evaluation.get("sanity_checks", []) if not c["passed"]]
+
+
 class Comparison:
     """Runs and records one comparison; rows already in the results file are not run again."""
 
@@ -84,6 +90,21 @@ class Comparison:
         self.args.results.parent.mkdir(parents=True, exist_ok=True)
         with self.args.results.open("a") as f:
             f.write(json.dumps(row) + "\n")
+
+    def add_sanity_results(self) -> None:
+        """Fill `sanity_failed` into test rows written before rows carried it, from their runs' evaluation.json."""
+        changed = False
+        for row in self.rows:
+            if row["phase"] != "test" or "sanity_failed" in row:
+                continue
+            _, run_dir = self._recipe(row["method"], row["lr"], row["seed"], shared_teachers=False)
+            evaluation = run_dir / "evaluate" / "evaluation.json"
+            if evaluation.is_file():
+                row["sanity_failed"] = failed_sanity_checks(json.loads(evaluation.read_text()))
+                changed = True
+        if changed:
+            text = "".join(json.dumps(row) + "\n" for row in self.rows)
+            atomic_write_bytes(self.args.results, text.encode())
 
     def prepare_teachers(self, *, train: bool = True) -> list[dict[str, Any]]:
         """Train the shared teachers once; their summary (empty when not trained yet).
@@ -189,6 +210,7 @@ class Comparison:
             evaluation = json.loads((run_dir / "evaluate" / "evaluation.json").read_text())
             self._record(
                 {
+                    "sanity_failed": failed_sanity_checks(evaluation),
                     "phase": "test",
                     "method": entry,
                     "lr": lr,
@@ -207,6 +229,17 @@ def _mean_sd(values: list[float]) -> str:
     if len(values) < 2:
         return f"{100 * values[0]:.2f}"
     return f"{100 * statistics.mean(values):.2f} ± {100 * statistics.stdev(values):.2f}"
+
+
+def _sanity_cell(rows: list[dict[str, Any]]) -> str:
+    """'pass', or which seeds failed which evaluation sanity checks ('n/a' for rows that did not record it)."""
+    if any("sanity_failed" not in r for r in rows):
+        return "n/a"
+    failed = {r["seed"]: r["sanity_failed"] for r in rows if r["sanity_failed"]}
+    if not failed:
+        return "pass"
+    names = sorted({name for names in failed.values() for name in names})
+    return f"FAIL seed {', '.join(map(str, sorted(failed)))}: {', '.join(names)}"
 
 
 def render(
@@ -232,6 +265,7 @@ def render(
         "val_robust",
         "val_score",
         "val_curve",
+        "sanity_failed",
     }
     metrics = [k for k in tests[0] if k not in skip] if tests else []
     head = [
@@ -241,6 +275,7 @@ def render(
         *[f"{m} %" for m in metrics],
         "(clean + AA) / 2 %",
         "val score %",
+        "sanity checks",
     ]
     lines = [header_line, ""]
     teacher_rows = [r for r in rows if r["phase"] == "teacher"]
@@ -278,6 +313,7 @@ def render(
             *[_mean_sd([r[m] for r in mine]) for m in metrics],
             _mean_sd([(r["clean"] + r[aa]) / 2 for r in mine]),
             _mean_sd([r["val_score"] for r in mine]),
+            _sanity_cell(mine),
         ]
         lines.append("| " + " | ".join(cells) + " |")
     tunes = [r for r in rows if r["phase"] == "tune"]
@@ -350,6 +386,7 @@ def main() -> None:
         comparison.evaluate_teachers()
         for entry in methods:
             comparison.test(entry, comparison.tune(entry))
+    comparison.add_sanity_results()
     base = comparison.base
     header = (
         f"`python scripts/compare_methods.py {args.recipe} --methods {args.methods} --lrs "

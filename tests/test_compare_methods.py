@@ -72,7 +72,7 @@ def test_the_table_reports_mean_and_sd_over_seeds_with_the_chosen_rate():
         ],
     ]
     table = render(rows, [], "header")
-    assert "| `pgd_at` | 0.1 | 3 | 92.00 ± 2.00 | 52.00 ± 2.00 | 72.00 ± 2.00 | 80.00 ± 0.00 |" in table
+    assert "| `pgd_at` | 0.1 | 3 | 92.00 ± 2.00 | 52.00 ± 2.00 | 72.00 ± 2.00 | 80.00 ± 0.00 | n/a |" in table
     assert "| `pgd_at` | 80.0 | 70.0 |" in table
 
 
@@ -104,7 +104,7 @@ def test_render_fills_the_readme_block_from_the_rows_without_training(tmp_path: 
     command += ["--methods", "pgd_at", "--results", str(results), "--render", "--readme", str(readme)]
     done = subprocess.run([*command, f"run.output_dir={tmp_path / 'runs'}"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-1500:]
-    assert "| `pgd_at` | 0.1 | 1 | 90.00 | 50.00 | 70.00 | 80.00 |" in readme.read_text()
+    assert "| `pgd_at` | 0.1 | 1 | 90.00 | 50.00 | 70.00 | 80.00 | n/a |" in readme.read_text()
     assert not (tmp_path / "runs").exists()  # rendering trains nothing
 
 
@@ -142,3 +142,29 @@ def test_a_typo_in_a_method_entry_stops_before_the_teachers_train(tmp_path: Path
     assert "unknown key 'method.push_scal'; did you mean 'push_scale'?" in done.stderr
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "runs").exists()
+
+
+def test_the_table_says_which_seeds_failed_an_evaluation_sanity_check():
+    from compare_methods import failed_sanity_checks, render
+
+    masked = {
+        "sanity_checks": [{"name": "black_box_vs_white_box", "passed": False}, {"name": "x", "passed": True}]
+    }
+    assert failed_sanity_checks(masked) == ["black_box_vs_white_box"]
+
+    def row(method: str, seed: int, failed: list[str]) -> dict:
+        return {
+            "phase": "test",
+            "method": method,
+            "lr": 0.1,
+            "seed": seed,
+            "clean": 0.9,
+            "autoattack": 0.5,
+            "val_score": 0.8,
+            "sanity_failed": failed,
+        }
+
+    rows = [row("pgd_at", 0, []), row("pgd_at", 1, ["black_box_vs_white_box"]), row("rslad", 0, [])]
+    table = render(rows, [], "header")
+    assert "| FAIL seed 1: black_box_vs_white_box |" in table
+    assert table.count("| pass |") == 1
