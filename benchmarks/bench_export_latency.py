@@ -16,9 +16,6 @@ Appends one JSON line (CPU model and ISA flags, versions, command, rows, gates) 
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
-import os
 import sys
 import tempfile
 from collections.abc import Callable
@@ -33,6 +30,7 @@ from compressor_edge import create_backend, load_bundle
 from compressor_edge.latency import measure_interleaved, tile_batch
 from compressor_edge.machine import cpu_info, describe_cpu
 from export_gates import latency_gates
+from records import append_record, record_header
 from torch import nn
 
 import compressor.models.zoo  # noqa: F401  (registers the small-input models with timm)
@@ -225,18 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(g.line() for g in gates) or "no gate applies to these rows")
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
     record = {
-        "bench": "export_latency",
-        "utc": datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat(),
-        "command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
-        "device": {
-            "cpu": cpu["model"],
-            "cpu_isa": cpu["isa"],
-            "cpu_vnni": cpu["vnni"],
-            "cpu_amx": cpu["amx"],
-            "cpu_count": os.cpu_count(),
-            "gpu": gpu,
-            "loadavg_1m_after": os.getloadavg()[0],
-        },
+        **record_header("export_latency", argv, gpu=gpu),
         "threads": args.threads,
         "runs": args.runs,
         "warmup": args.warmup,
@@ -245,9 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         "gates": [g.to_dict() for g in gates],
         "gates_passed": all(g.passed for g in gates),
     }
-    with open(args.out, "a") as handle:
-        handle.write(json.dumps(record) + "\n")
-    print(f"appended to {args.out}")
+    append_record(args.out, record)
     return 0
 
 

@@ -13,8 +13,6 @@ flags, versions, command, load, rows) to benchmarks/results.jsonl. Torch-free.
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
 import os
 import sys
 from collections.abc import Callable
@@ -26,7 +24,8 @@ import onnxruntime
 import openvino as ov
 from compressor_edge import create_backend, load_bundle
 from compressor_edge.latency import measure_interleaved, tile_batch
-from compressor_edge.machine import cpu_info, describe_cpu
+from compressor_edge.machine import describe_cpu
+from records import append_record, record_header
 
 RESULTS = Path(__file__).resolve().parent / "results.jsonl"
 SETTINGS = {
@@ -111,29 +110,15 @@ def main(argv: list[str] | None = None) -> int:
             f"| {r['batch']} | {r['setting']} | {r['median_ms']:.3f} | {r['p90_ms']:.3f} "
             f"| {r['onnxruntime_ms_over_this']:.2f}x |"
         )
-    cpu = cpu_info()
     record = {
-        "bench": "openvino_setup",
-        "utc": datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat(),
-        "command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
-        "device": {
-            "cpu": cpu["model"],
-            "cpu_isa": cpu["isa"],
-            "cpu_vnni": cpu["vnni"],
-            "cpu_amx": cpu["amx"],
-            "cpu_count": os.cpu_count(),
-            "loadavg_1m_before": load_before,
-            "loadavg_1m_after": load_after,
-        },
+        **record_header("openvino_setup", argv, loadavg_1m_before=load_before),
         "versions": {"openvino": ov.__version__, "onnxruntime": onnxruntime.__version__},
         "file": path.name,
         "threads": args.threads,
         "runs": args.runs,
         "rows": rows,
     }
-    with open(args.out, "a") as handle:
-        handle.write(json.dumps(record) + "\n")
-    print(f"appended to {args.out}")
+    append_record(args.out, record)
     return 0
 
 

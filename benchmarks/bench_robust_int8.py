@@ -13,7 +13,6 @@ flags, command, the robustness-aware record, the verify rows) to benchmarks/resu
 from __future__ import annotations
 
 import argparse
-import datetime
 import importlib.util
 import json
 import sys
@@ -23,7 +22,7 @@ from typing import Any
 
 import torch
 from compressor_edge import verify_bundle
-from compressor_edge.machine import cpu_info, describe_cpu
+from records import append_record, record_header
 
 from compressor.attacks import get_attack
 from compressor.config import load_recipe
@@ -90,20 +89,14 @@ def main(argv: list[str] | None = None) -> int:
             rows[name] = report.to_dict()
             print(f"## {name} int8\n\n{report.to_markdown()}")
     record = {
-        "bench": "robust_int8",
-        "utc": datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat(),
-        "command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
-        "cpu": cpu_info(),
-        "cpu_described": describe_cpu(),
+        **record_header("robust_int8", argv),
         "threads": args.threads,
         "student": recipe.student.name,
         "calibration_scale": args.calibration_scale,
         "robustness_aware": records["robustness-aware"],
         "verify": rows,
     }
-    with open(args.out, "a") as handle:
-        handle.write(json.dumps(record) + "\n")
-    print(f"appended to {args.out}")
+    append_record(args.out, record)
     return 0
 
 

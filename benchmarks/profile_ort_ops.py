@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import argparse
 import collections
-import datetime
 import json
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -27,7 +25,8 @@ import onnx
 import onnxruntime as ort
 from compressor_edge import load_bundle
 from compressor_edge.latency import tile_batch
-from compressor_edge.machine import cpu_info, describe_cpu
+from compressor_edge.machine import describe_cpu
+from records import append_record, record_header
 
 RESULTS = Path(__file__).resolve().parent / "results.jsonl"
 CONVS = ("Conv", "FusedConv", "QLinearConv", "NhwcFusedConv")
@@ -121,27 +120,15 @@ def main(argv: list[str] | None = None) -> int:
         print("| op | ms per call | share |\n|---|---|---|")
         for op, ms in result["ms_per_call"].items():
             print(f"| {op} | {ms:.3f} | {100 * ms / total:.1f}% |")
-    cpu = cpu_info()
     record = {
-        "bench": "profile_ort_ops",
-        "utc": datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat(),
-        "command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
-        "device": {
-            "cpu": cpu["model"],
-            "cpu_isa": cpu["isa"],
-            "cpu_vnni": cpu["vnni"],
-            "cpu_amx": cpu["amx"],
-            "loadavg_1m_after": os.getloadavg()[0],
-        },
+        **record_header("profile_ort_ops", argv),
         "onnxruntime": ort.__version__,
         "batch": args.batch,
         "threads": args.threads,
         "runs": args.runs,
         "files": files,
     }
-    with open(args.out, "a") as handle:
-        handle.write(json.dumps(record) + "\n")
-    print(f"appended to {args.out}")
+    append_record(args.out, record)
     return 0
 
 
