@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from compressor_edge.files import atomic_write_bytes, sha256_file
+
 from compressor.errors import UserInputError
-from compressor.files import atomic_write_bytes, file_digest
 
 
 @dataclass
@@ -64,7 +65,7 @@ class RunDir:
             path = self.stage(stage) / name
             if not path.is_file():
                 return f"its output {stage}/{name} is missing"
-            if file_digest(path) != expected:
+            if sha256_file(path) != expected:
                 return f"its output {stage}/{name} changed since it was written"
         return None
 
@@ -86,7 +87,7 @@ class RunDir:
             return {}
         skipped = {"tensorboard", "checkpoints"}
         files = sorted(p for p in folder.rglob("*") if p.is_file() and not skipped & set(p.parts))
-        return {p.relative_to(folder).as_posix(): file_digest(p) for p in files}
+        return {p.relative_to(folder).as_posix(): sha256_file(p) for p in files}
 
     def write_json(self, path: Path, payload: Any) -> None:
         """Write a JSON result file atomically."""

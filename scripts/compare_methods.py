@@ -26,11 +26,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from compressor_edge.files import atomic_write_bytes
 from rich.console import Console
 
 from compressor.config import load_recipe
 from compressor.engine.metrics import read_metrics
-from compressor.files import atomic_write_bytes
 from compressor.pipeline.run import run_pipeline
 
 

@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 import torch
+from compressor_edge.files import atomic_write_bytes
 from torch import nn
 
-from compressor.files import atomic_write_bytes
 from compressor.models.weights import load_weights, save_weights
 
 LATEST = "LATEST"

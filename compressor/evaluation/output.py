@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
+from compressor_edge.files import atomic_write_bytes
+
 from compressor.evaluation.result import EvaluationResult
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file, so a crash never leaves half a file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def write_evaluation(result: EvaluationResult, out_dir: str | Path) -> dict[str, Path]:
@@ -22,8 +16,8 @@ def write_evaluation(result: EvaluationResult, out_dir: str | Path) -> dict[str,
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"json": out / "evaluation.json", "markdown": out / "evaluation.md"}
-    write_atomic(paths["json"], json.dumps(result.to_dict(), indent=2) + "\n")
-    write_atomic(paths["markdown"], result.to_markdown())
+    atomic_write_bytes(paths["json"], (json.dumps(result.to_dict(), indent=2) + "\n").encode())
+    atomic_write_bytes(paths["markdown"], result.to_markdown().encode())
     return paths
 
 

@@ -135,9 +135,8 @@ def pretrain_clip(
 
 def save_clip(clip: Any, path: Path) -> None:
     """The full open_clip state dict (both towers) as safetensors, written atomically."""
+    from compressor_edge.files import atomic_write_bytes
     from safetensors.torch import save
-
-    from compressor.files import atomic_write_bytes
 
     state = {k: v.detach().contiguous().cpu() for k, v in clip.state_dict().items()}
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from compressor_edge.files import atomic_write_bytes
 from safetensors import safe_open
 from safetensors.torch import load_file
 from safetensors.torch import save as safetensors_bytes
 from torch import Tensor, nn
 
 from compressor.errors import UserInputError
-from compressor.files import atomic_write_bytes
 from compressor.models.wrapper import unwrap
 
 CONTAINER_KEYS = ("state_dict", "model_state_dict", "model", "net")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from collections.abc import Mapping
@@ -13,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from compressor_edge.errors import BundleError
+from compressor_edge.files import sha256_file
 
 SCHEMA_VERSION = 1
 MANIFEST_FILE = "manifest.json"
@@ -23,15 +23,6 @@ INT8_TENSORRT_FILE = "model.int8.tensorrt.onnx"  # the symmetric QDQ file, an al
 PROBE_KEYS = ("clean_images", "labels", "adversarial_images", "clean_logits", "adversarial_logits")
 NORMS = ("linf", "l2")
 _REQUIRED_KEYS = ("schema_version", "input", "output", "class_names", "threat_model", "formats", "probes")
-
-
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

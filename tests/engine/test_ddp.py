@@ -58,7 +58,7 @@ if os.environ.get("DDP_TEST_TRACE") and "LOCAL_RANK" in os.environ:
 
     import compressor.data.batches as _batches
     import compressor.engine.resume as _ckpt
-    import compressor.files as _files
+    import compressor_edge.files as _files
     import compressor.engine.metrics as _metrics
     import compressor.models.weights as _weights
     import compressor.pipeline.run  # noqa: F401  (so every module holding a traced name is loaded)

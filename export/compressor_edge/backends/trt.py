@@ -14,10 +14,10 @@ from compressor_edge.backends.trt_build import (
     engine_cache_path,
     import_tensorrt,
     profile_ranges,
-    write_atomic,
 )
 from compressor_edge.bundle import sha256_file
 from compressor_edge.errors import BackendUnavailable, BundleError
+from compressor_edge.files import atomic_write_bytes
 
 
 def _import_cudart() -> Any:
@@ -97,7 +97,7 @@ class TensorRTBackend(Backend):
         image = [d.dim_value for d in graph_input.type.tensor_type.shape.dim][1:]
         batches = [r[2] for r in self._ranges]
         plan = build_serialized_engine(trt, logger, onnx_path, image, batches, self._workspace)
-        write_atomic(cache, plan)
+        atomic_write_bytes(cache, plan)
         return self._runtime.deserialize_cuda_engine(plan)
 
     def _make_context(self, index: int) -> Any:

@@ -9,9 +9,7 @@ precision builder flags, so neither version sets any.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -92,16 +90,3 @@ def build_serialized_engine(
     if plan is None:
         raise BundleError(f"{onnx_path}: TensorRT failed to build an engine (see the TensorRT log above)")
     return bytes(plan)
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write bytes to `path` through a temporary file and a rename, so a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

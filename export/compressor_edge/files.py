@@ -1,4 +1,5 @@
-"""File primitives every layer shares: atomic writes (a kill leaves the old or the new file) and digests."""
+"""File primitives the edge kit and the toolkit share: atomic writes (a kill leaves the old or the new file) and
+SHA-256 digests. Torch-free."""
 
 from __future__ import annotations
 
@@ -23,8 +24,8 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
-def file_digest(path: Path) -> str:
-    """sha256 of a file's bytes, read in 1 MiB blocks."""
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB chunks."""
     sha = hashlib.sha256()
     with path.open("rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
