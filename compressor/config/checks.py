@@ -13,7 +13,7 @@ from pathlib import Path
 from compressor.config.schema import DataConfig, ModelSpec, Recipe
 from compressor.errors import UserInputError
 
-DATASET_CLASSES = {"digits": 10, "mnist": 10, "cifar10": 10, "cifar100": 100}
+DATASET_CLASSES = {"digits": 10, "mnist": 10, "fashion_mnist": 10, "cifar10": 10, "cifar100": 100}
 
 
 def num_classes(data: DataConfig) -> int | None:

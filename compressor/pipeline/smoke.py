@@ -70,7 +70,7 @@ def smoke_recipe(recipe: Recipe, output_dir: str | None = None) -> Recipe:
     """A copy of `recipe` shrunk to a few steps on synthetic data."""
     d = recipe.data
     clip = recipe.student.source == "open_clip"
-    channels = 1 if d.dataset in ("digits", "mnist") else 3
+    channels = 1 if d.dataset in ("digits", "mnist", "fashion_mnist") else 3
     classes = num_classes(d) or 10
     size = 32 if clip else 16
     data = d.model_copy(
