@@ -242,6 +242,59 @@ def _sanity_cell(rows: list[dict[str, Any]]) -> str:
     return f"FAIL seed {', '.join(map(str, sorted(failed)))}: {', '.join(names)}"
 
 
+def _scores(rows: list[dict[str, Any]], aa: str) -> list[float]:
+    return [(r["clean"] + r[aa]) / 2 for r in rows]
+
+
+def _passing(tests: list[dict[str, Any]], aa: str) -> dict[str, list[float]]:
+    """(clean + AA) / 2 per seed of every method whose every seed passed its sanity checks."""
+    methods = dict.fromkeys(r["method"] for r in tests)
+    mine = {m: [r for r in tests if r["method"] == m] for m in methods}
+    return {m: _scores(rs, aa) for m, rs in mine.items() if _sanity_cell(rs) == "pass"}
+
+
+def rank_methods(tests: list[dict[str, Any]], aa: str) -> dict[str, int]:
+    """Rank 1.. by mean (clean + AA) / 2, over methods that passed every sanity check (the rest are masked)."""
+    passing = _passing(tests, aa)
+    order = sorted(passing, key=lambda m: -statistics.mean(passing[m]))
+    return {m: i + 1 for i, m in enumerate(order)}
+
+
+def _trained_alone(entry: str) -> bool:
+    from compressor.methods.registry import method_info
+
+    return not method_info(entry.split("@")[0]).teacher_roles
+
+
+def verdict(tests: list[dict[str, Any]], aa: str, teacher_rows: list[dict[str, Any]]) -> list[str]:
+    """The comparison's answer in words: does the best distilled student beat the best one trained alone?"""
+    passing = _passing(tests, aa)
+    alone = {m: v for m, v in passing.items() if _trained_alone(m)}
+    distilled = {m: v for m, v in passing.items() if not _trained_alone(m)}
+    if not alone or not distilled:
+        return ["Verdict: needs a passing distillation row and a passing trained-alone row."]
+    best_d = max(distilled, key=lambda m: statistics.mean(distilled[m]))
+    best_a = max(alone, key=lambda m: statistics.mean(alone[m]))
+    gain = statistics.mean(distilled[best_d]) - statistics.mean(alone[best_a])
+    sds = [statistics.stdev(v) if len(v) > 1 else float("nan") for v in (distilled[best_d], alone[best_a])]
+    sd_gain = (sds[0] ** 2 + sds[1] ** 2) ** 0.5
+    clear = gain > 2 * sd_gain
+    lines = [
+        f"Verdict: the best distilled student (`{best_d}`) {'beats' if gain > 0 else 'trails'} the best one "
+        f"trained alone (`{best_a}`) by {100 * gain:+.2f} points of (clean + AA) / 2 "
+        f"(sd of the difference {100 * sd_gain:.2f}; {'more' if clear else 'not more'} than two sd)."
+    ]
+    robust = next((t for t in teacher_rows if t["method"] == "robust" and aa in t), None)
+    if robust is not None:
+        alone_aa = max(statistics.mean(r[aa] for r in tests if r["method"] == m) for m in alone)
+        if robust[aa] <= alone_aa:
+            lines.append(
+                f"WARNING: the robust teacher ({100 * robust[aa]:.2f}% {aa}) is not more robust than the "
+                f"student trained alone ({100 * alone_aa:.2f}%): it has little to teach."
+            )
+    return lines
+
+
 def render(
     rows: list[dict[str, Any]],
     teachers: list[dict[str, Any]],
@@ -269,6 +322,7 @@ def render(
     }
     metrics = [k for k in tests[0] if k not in skip] if tests else []
     head = [
+        "rank",
         "method",
         "lr (chosen on val)",
         "seeds",
@@ -304,9 +358,11 @@ def render(
         "|" + "---|" * len(head),
     ]
     aa = "autoattack" if metrics and "autoattack" in metrics else "worst_case"
+    ranks = rank_methods(tests, aa)
     for method in methods:
         mine = [r for r in tests if r["method"] == method]
         cells = [
+            str(ranks[method]) if method in ranks else "masked",
             f"`{method}`",
             f"{mine[0]['lr']:g}",
             str(len(mine)),
@@ -316,6 +372,7 @@ def render(
             _sanity_cell(mine),
         ]
         lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", *verdict(tests, aa, teacher_rows)]
     tunes = [r for r in rows if r["phase"] == "tune"]
     if tunes:
         lines += ["", "Validation score ((clean + PGD) / 2 %, first seed) per learning rate:", ""]

@@ -168,3 +168,48 @@ def test_the_table_says_which_seeds_failed_an_evaluation_sanity_check():
     table = render(rows, [], "header")
     assert "| FAIL seed 1: black_box_vs_white_box |" in table
     assert table.count("| pass |") == 1
+
+
+def _seeded(method: str, scores: list[float], failed: list[str] | None = None) -> list[dict]:
+    """Test rows whose (clean + autoattack) / 2 per seed are `scores` (clean fixed at 0.9)."""
+    return [
+        {
+            "phase": "test",
+            "method": method,
+            "lr": 0.1,
+            "seed": seed,
+            "clean": 0.9,
+            "autoattack": 2 * score - 0.9,
+            "val_score": 0.8,
+            "sanity_failed": failed or [],
+        }
+        for seed, score in enumerate(scores)
+    ]
+
+
+def test_only_rows_that_pass_their_sanity_checks_are_ranked():
+    from compare_methods import rank_methods, render
+
+    rows = [
+        *_seeded("pgd_at", [0.80, 0.81, 0.79], failed=["black_box_vs_white_box"]),  # best, but masked
+        *_seeded("rslad", [0.70, 0.71, 0.69]),
+        *_seeded("ciard", [0.72, 0.73, 0.71]),
+    ]
+    assert rank_methods(rows, "autoattack") == {"ciard": 1, "rslad": 2}
+    table = render(rows, [], "header")
+    assert "| masked | `pgd_at` |" in table and "| 1 | `ciard` |" in table and "| 2 | `rslad` |" in table
+    assert "Verdict: needs a passing distillation row and a passing trained-alone row." in table
+
+
+def test_verdict_states_the_gain_over_training_alone_against_two_sd():
+    from compare_methods import verdict
+
+    alone = _seeded("pgd_at", [0.70, 0.71, 0.69])
+    clear = verdict([*alone, *_seeded("rslad", [0.75, 0.76, 0.74])], "autoattack", [])
+    assert "`rslad`) beats the best one trained alone (`pgd_at`) by +5.00 points" in clear[0]
+    assert "sd of the difference 1.41; more than two sd" in clear[0]
+    noisy = verdict([*alone, *_seeded("ciard", [0.74, 0.70, 0.72])], "autoattack", [])
+    assert "by +2.00 points" in noisy[0] and "not more than two sd" in noisy[0]
+    weak = {"phase": "teacher", "method": "robust", "clean": 0.8, "autoattack": 0.45}
+    warned = verdict([*alone, *_seeded("ciard", [0.74, 0.70, 0.72])], "autoattack", [weak])
+    assert warned[1].startswith("WARNING: the robust teacher (45.00% autoattack) is not more robust")

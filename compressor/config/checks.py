@@ -80,14 +80,22 @@ def _check_attacks(recipe: Recipe, source: str) -> None:
                 f"{source}: evaluate.attacks.{index}: '{name}' needs at least {spec.min_classes} classes, "
                 f"the data has {classes}"
             )
+    _check_white_box(recipe.export.probe_attack, f"{source}: export.probe_attack", "probes")
+    _check_white_box(
+        recipe.evaluate.teacher_attack, f"{source}: evaluate.teacher_attack", "the teacher check"
+    )
+
+
+def _check_white_box(name: str, where: str, purpose: str) -> None:
+    from compressor.attacks.registry import get_attack
+
     try:
-        probe = get_attack(recipe.export.probe_attack)
+        attack = get_attack(name)
     except UserInputError as err:
-        raise UserInputError(f"{source}: export.probe_attack: {err}") from None
-    if probe.kind != "white-box":
+        raise UserInputError(f"{where}: {err}") from None
+    if attack.kind != "white-box":
         raise UserInputError(
-            f"{source}: export.probe_attack: '{probe.name}' is {probe.kind}; probes need one white-box "
-            "attack (e.g. pgd20, apgd-ce)"
+            f"{where}: '{attack.name}' is {attack.kind}; {purpose} need one white-box attack (e.g. pgd20, apgd-ce)"
         )
 
 

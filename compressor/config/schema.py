@@ -39,7 +39,9 @@ class SyntheticData(Strict):
 
 
 class DataConfig(Strict):
-    dataset: Literal["digits", "mnist", "fashion_mnist", "cifar10", "cifar100", "imagefolder", "synthetic"] = "digits"
+    dataset: Literal[
+        "digits", "mnist", "fashion_mnist", "cifar10", "cifar100", "imagefolder", "synthetic"
+    ] = "digits"
     root: Path | None = None
     download: bool = False
     image_size: int | None = Field(None, ge=4)
@@ -67,7 +69,10 @@ class DataConfig(Strict):
 
     @model_validator(mode="after")
     def _root_needed(self) -> DataConfig:
-        if self.dataset in ("mnist", "fashion_mnist", "cifar10", "cifar100", "imagefolder") and self.root is None:
+        if (
+            self.dataset in ("mnist", "fashion_mnist", "cifar10", "cifar100", "imagefolder")
+            and self.root is None
+        ):
             raise ValueError(f"data.root is required for dataset '{self.dataset}' (the folder holding it)")
         return self
 
@@ -183,6 +188,10 @@ class EvaluateConfig(Strict):
     eps_curve: list[Number] = Field(default_factory=list)
     zero_shot: list[DataConfig] = Field(default_factory=list)
     zero_shot_eps: list[Number] = Field(default_factory=lambda: [2 / 255, 4 / 255])
+    # the teachers stage measures each teacher with this white-box attack at the evaluation threat; the
+    # robust teacher should beat the distilled student under it by more than teacher_margin (else a warning)
+    teacher_attack: str = "pgd20"
+    teacher_margin: Number = Field(0.0, ge=0, lt=1)
 
 
 BatchSizes = list[PositiveInt]

@@ -55,7 +55,12 @@ def digits() -> tuple[Split, Split, list[str]]:
 def _torchvision(cfg: DataConfig, train: bool):  # type: ignore[no-untyped-def]
     import torchvision.datasets as tvd
 
-    cls = {"mnist": tvd.MNIST, "fashion_mnist": tvd.FashionMNIST, "cifar10": tvd.CIFAR10, "cifar100": tvd.CIFAR100}[cfg.dataset]
+    cls = {
+        "mnist": tvd.MNIST,
+        "fashion_mnist": tvd.FashionMNIST,
+        "cifar10": tvd.CIFAR10,
+        "cifar100": tvd.CIFAR100,
+    }[cfg.dataset]
     root = Path(str(cfg.root)).expanduser()
     try:
         return cls(str(root), train=train, download=cfg.download)

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from compressor.config.schema import Recipe
 from compressor.engine.metrics import read_metrics
+from compressor.evaluation.teacher_check import teacher_warnings
 from compressor.report.chance import chance_warnings
 from compressor.rundir import RunDir
 
@@ -62,6 +63,12 @@ def _student_rows(evaluation: dict[str, Any] | None) -> list[tuple[str, Any]]:
     return rows
 
 
+def _teacher_robust(teacher: dict[str, Any]) -> str:
+    """'83.10 (pgd20)', or '-' for a summary written before teachers were measured at the evaluation threat."""
+    robust = teacher.get("test_robust")
+    return f"{_pct(robust['accuracy'])} ({robust['attack']})" if robust else "-"
+
+
 def write_report(recipe: Recipe, run: RunDir, console: Console) -> dict[str, Any]:
     """Write report.md, report.json and training.png from the run's files; print the final table."""
     out = run.stage("report")
@@ -84,16 +91,18 @@ def write_report(recipe: Recipe, run: RunDir, console: Console) -> dict[str, Any
     ]
     student_clean = evaluation.get("clean_accuracy") if evaluation else None
     warnings = chance_warnings(teachers, student_clean, num_classes(run))
+    warnings += teacher_warnings(teachers, evaluation, float(recipe.evaluate.teacher_margin))
     lines += [f"> **WARNING: {message}.**" for message in warnings] + ([""] if warnings else [])
     if teachers:
         lines += [
             "## Teachers (test split)",
             "",
-            "| role | model | clean % | PGD-10 % |",
-            "|---|---|---|---|",
+            "| role | model | clean % | PGD-10 (training attack) % | at the evaluation threat % |",
+            "|---|---|---|---|---|",
         ]
         lines += [
-            f"| {t['role']} | {t['model']} | {_pct(t['test_clean'])} | {_pct(t['test_pgd10'])} |"
+            f"| {t['role']} | {t['model']} | {_pct(t['test_clean'])} | {_pct(t['test_pgd10'])} | "
+            f"{_teacher_robust(t)} |"
             for t in teachers
         ]
         lines.append("")

@@ -12,6 +12,7 @@ from compressor.methods.base import Progress, get_method, method_names
 CLASSIFIER_METHODS = [
     "natural",
     "pgd_at",
+    "fast_at",
     "trades",
     "kd",
     "ard",

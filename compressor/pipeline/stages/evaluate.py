@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from compressor.config.schema import Recipe
 from compressor.evaluation.student import evaluate_recipe_model
+from compressor.evaluation.teacher_check import robust_teacher_warning
 from compressor.models.build import load_student
 from compressor.pipeline.stage import Stage, StageContext
 
@@ -20,6 +22,11 @@ def run_evaluate(ctx: StageContext) -> dict[str, Any]:
     summary = result.to_dict()
     if zero_shot is not None:
         summary["zero_shot"] = zero_shot
+    teachers_file = ctx.run.stage("teachers") / "summary.json"
+    teachers = json.loads(teachers_file.read_text()) if teachers_file.is_file() else []
+    warning = robust_teacher_warning(teachers, result.robust_accuracy, ctx.recipe.evaluate.teacher_margin)
+    if warning:
+        ctx.console.print(f"[bold yellow]WARNING[/] {warning}")
     return summary
 
 

@@ -1,0 +1,79 @@
+"""Fast adversarial training (Wong, Rice & Kolter, ICLR 2020, arXiv 2001.03994): FGSM with a random start.
+
+One gradient step from a uniform start in the eps-ball, of size alpha_scale x eps, then CE on the result:
+about the cost of two forward-backward passes instead of PGD-10's eleven. Single-step training can collapse
+("catastrophic overfitting": FGSM accuracy soars while PGD accuracy falls to ~0 within a few steps); the paper
+guards by early stopping on PGD accuracy of a training batch. Here, every `guard_every` steps PGD (the
+recipe's training attack) runs on the batch in eval mode; once its accuracy falls below `guard_ratio` x the
+best seen, training switches to PGD examples for the rest of the run (logged as `guard_pgd`, `pgd_fallback`).
+The trainer's per-epoch PGD validation and best-checkpoint selection stay in force as for every method.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from compressor.methods.base import Method, MethodContext, Progress, StepOutput, register_method
+from compressor.methods.common import ce_objective, run_attack
+from compressor.models.modes import model_mode
+
+
+@register_method
+class FastAT(Method):
+    """CE(S(x'), y) with x' = one FGSM step from a random start (PGD after a detected collapse)."""
+
+    name = "fast_at"
+
+    def __init__(self, ctx: MethodContext) -> None:
+        super().__init__(ctx)
+        eps = float(ctx.attack.eps)
+        single = ctx.attack.model_copy(
+            update={"steps": 1, "alpha": float(self.params.alpha_scale) * eps, "init": "uniform"}
+        )
+        self.fgsm_ctx = replace(ctx, attack=single)
+        self.best_guard = 0.0
+        self.last_guard: float | None = None
+        self.fallback = False
+
+    def adversarial(self, x: Tensor, y: Tensor) -> Tensor | None:
+        """FGSM-RS on the student's cross-entropy (the training attack once the guard has fired)."""
+        ctx = self.ctx if self.fallback else self.fgsm_ctx
+        return run_attack(ctx, ce_objective(self.student, y), x)
+
+    def loss(self, x: Tensor, y: Tensor, x_adv: Tensor | None) -> StepOutput:
+        """Cross-entropy on the adversarial batch."""
+        assert x_adv is not None
+        ce = F.cross_entropy(self.student(x_adv).float(), y)
+        logs: dict[str, Tensor | float] = {"ce_adv": ce.detach(), "pgd_fallback": float(self.fallback)}
+        if self.last_guard is not None:
+            logs["guard_pgd"] = self.last_guard
+        return StepOutput(ce, logs)
+
+    def after_step(self, x: Tensor, y: Tensor, x_adv: Tensor | None, progress: Progress) -> None:
+        """Every guard_every steps: PGD accuracy on this batch; fall back to PGD when it collapses."""
+        if self.fallback or progress.global_step % int(self.params.guard_every):
+            return
+        accuracy = self.pgd_accuracy(x, y)
+        self.last_guard = accuracy
+        if accuracy < float(self.params.guard_ratio) * self.best_guard:
+            self.fallback = True
+        self.best_guard = max(self.best_guard, accuracy)
+
+    def pgd_accuracy(self, x: Tensor, y: Tensor) -> float:
+        """The student's accuracy (eval mode) on PGD examples of the batch, under the recipe's attack."""
+        x_pgd = run_attack(self.ctx, ce_objective(self.student, y), x)
+        with torch.no_grad(), model_mode(self.student, False), self.ctx.autocast():
+            return float((self.student(x_pgd).argmax(1) == y).float().mean())
+
+    def state_dict(self) -> dict[str, object]:
+        """The guard's memory, so a resumed run keeps its fallback decision."""
+        return {"best_guard": self.best_guard, "fallback": self.fallback}
+
+    def load_state_dict(self, state: dict[str, object]) -> None:
+        """Restore the guard."""
+        self.best_guard = float(state.get("best_guard", 0.0))  # type: ignore[arg-type]
+        self.fallback = bool(state.get("fallback", False))

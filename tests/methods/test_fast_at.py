@@ -1,0 +1,64 @@
+"""Fast-AT: one FGSM step of alpha_scale x eps from a uniform start; the guard falls back to PGD on collapse."""
+
+from __future__ import annotations
+
+import torch
+
+from compressor.config.methods import FastATParams
+from compressor.methods.base import Progress
+from compressor.methods.fast_at import FastAT
+
+
+def _progress(step: int) -> Progress:
+    return Progress(epoch=0, step=step, global_step=step, epochs=1, steps_per_epoch=100)
+
+
+def test_one_step_of_alpha_scale_eps_from_a_random_start(batch, ctx_factory):
+    x, y = batch
+    ctx = ctx_factory(FastATParams(name="fast_at", alpha_scale=1.25))
+    method = FastAT(ctx)
+    assert method.fgsm_ctx.attack.steps == 1
+    assert method.fgsm_ctx.attack.alpha == 1.25 * ctx.attack.eps
+    assert method.fgsm_ctx.attack.init == "uniform"
+    assert ctx.attack.steps > 1, "the recipe's attack (the guard's and the fallback's) is left as it was"
+    torch.manual_seed(0)
+    first = method.adversarial(x, y)
+    torch.manual_seed(1)
+    second = method.adversarial(x, y)
+    eps = ctx.attack.eps
+    assert (first - x).abs().max() <= eps + 1e-6 and first.min() >= 0 and first.max() <= 1
+    assert not torch.equal(first, second), "a random start differs between draws"
+
+
+def test_guard_switches_to_pgd_when_pgd_accuracy_collapses(batch, ctx_factory, monkeypatch):
+    x, y = batch
+    method = FastAT(ctx_factory(FastATParams(name="fast_at", guard_every=10, guard_ratio=0.5)))
+    assert 0.0 <= method.pgd_accuracy(x, y) <= 1.0
+    accuracies = iter([0.6, 0.5, 0.2])  # PGD accuracy on the batch at steps 10, 20, 30
+    monkeypatch.setattr(method, "pgd_accuracy", lambda x, y: next(accuracies))
+    method.after_step(x, y, None, _progress(5))  # not a guard step: nothing measured
+    assert method.last_guard is None
+    for step in (10, 20):
+        method.after_step(x, y, None, _progress(step))
+        assert not method.fallback
+    assert method.adversarial(x, y).shape == x.shape
+    method.after_step(x, y, None, _progress(30))  # 0.2 < 0.5 x best 0.6: collapse
+    assert method.fallback and method.state_dict() == {"best_guard": 0.6, "fallback": True}
+    assert method.loss(x, y, x).logs["pgd_fallback"] == 1.0
+    method.after_step(x, y, None, _progress(40))  # after the fallback the guard stops measuring
+    restored = FastAT(method.ctx)
+    restored.load_state_dict(method.state_dict())
+    assert restored.fallback, "a resumed run keeps the fallback decision"
+
+
+def test_fallback_attacks_with_the_recipe_attack(batch, ctx_factory, monkeypatch):
+    x, y = batch
+    method = FastAT(ctx_factory(FastATParams(name="fast_at")))
+    used = []
+    monkeypatch.setattr(
+        "compressor.methods.fast_at.run_attack", lambda ctx, objective, x: used.append(ctx.attack.steps) or x
+    )
+    method.adversarial(x, y)
+    method.fallback = True
+    method.adversarial(x, y)
+    assert used == [1, method.ctx.attack.steps]
