@@ -1,0 +1,100 @@
+"""The teacher-strength table: each distillation method's gain over training alone, per teacher budget."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "teacher_strength.py"
+
+
+def _rows(teacher_aa: float, method_scores: dict[str, list[float]], failed: str | None = None) -> list[dict]:
+    rows: list[dict] = [{"phase": "teacher", "method": "robust", "clean": 0.85, "autoattack": teacher_aa}]
+    for method, scores in method_scores.items():
+        rows += [
+            {
+                "phase": "test",
+                "method": method,
+                "seed": seed,
+                "lr": 0.5,
+                "clean": 0.8,
+                "autoattack": 2 * score - 0.8,
+                "sanity_failed": ["black_box_vs_white_box"] if method == failed else [],
+            }
+            for seed, score in enumerate(scores)
+        ]
+    return rows
+
+
+def _write(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_gain_against_teacher_strength_from_results_files(tmp_path: Path) -> None:
+    baseline = _write(
+        tmp_path / "main.jsonl",
+        _rows(
+            0.70, {"pgd_at": [0.70, 0.71, 0.69], "trades": [0.68, 0.68, 0.68], "ciard": [0.73, 0.74, 0.72]}
+        ),
+    )
+    weak = _write(
+        tmp_path / "weak.jsonl",
+        _rows(0.55, {"ciard": [0.66, 0.65, 0.67], "rslad": [0.9, 0.9]}, failed="rslad"),
+    )
+    out = tmp_path / "strength"
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--baseline",
+            str(baseline),
+            str(weak),
+            str(baseline),
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr[-1500:]
+    table = out.with_suffix(".md").read_text()
+    assert "(`pgd_at`, 70.00%)" in table, "the best trained-alone method is the reference"
+    assert "| `weak` | 85.00 | 55.00 | `ciard` | 3 | 66.00 ± 1.00 | -4.00 |" in table
+    assert "| `main` | 85.00 | 70.00 | `ciard` | 3 | 73.00 ± 1.00 | +3.00 |" in table
+    assert "rslad" not in table, "a masked method is left out"
+    assert out.with_suffix(".png").stat().st_size > 1000
+
+
+def test_a_budget_without_teacher_rows_is_one_error_line(tmp_path: Path) -> None:
+    baseline = _write(tmp_path / "b.jsonl", _rows(0.7, {"pgd_at": [0.7, 0.7]}))
+    bare = _write(tmp_path / "bare.jsonl", _rows(0.7, {"ciard": [0.7, 0.7]})[1:])
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--baseline", str(baseline), str(bare), "--out", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 1 and "no robust teacher row with autoattack" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_missing_results_file_is_named(tmp_path: Path) -> None:
+    baseline = _write(tmp_path / "b.jsonl", _rows(0.7, {"pgd_at": [0.7, 0.7]}))
+    missing = tmp_path / "nosuch.jsonl"
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--baseline",
+            str(baseline),
+            str(missing),
+            "--out",
+            str(tmp_path / "o"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 1 and f"error: {missing}: no such results file" in done.stderr
+    assert not (tmp_path / "o.md").exists()
