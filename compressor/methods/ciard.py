@@ -23,8 +23,9 @@ the eval-mode soft-label forward keeps its graph and feeds the CE step, one teac
 per-step tau decay quirk is `quirk_tau_decay_every_step` (see `mtard`); selecting the best checkpoint on
 the test set is the trainer's `train.quirk_select_on_test`. Under DDP the teacher's gradients are
 averaged over ranks (its BatchNorm statistics stay per rank).
-Deviations from the released script: loss weights are fixed 1:1 by default (METHODS.md; the script
-applies MTARD's adaptive weights: `weights: adaptive`); exact KL / entropy (theirs add 1e-5 in the log);
+Deviations from the released script: loss weights are fixed 1:1 by default (the released code computes
+MTARD's adaptive weights, then uses 1:1; `weights: adaptive` applies them); exact KL / entropy (theirs add
+1e-5 in the log);
 the student's clean forward runs after the attack (theirs runs before, so their eval-mode attack sees
 BatchNorm running statistics already updated by the clean batch); the attack's start x + 0.001 N(0,1) is
 clamped to [0,1] (theirs is not). With these aligned, one step matches theirs bit for bit

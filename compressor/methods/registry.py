@@ -3,7 +3,7 @@
 Two decorators join a method, as models join timm's registry:
 
     @register_params(teacher_roles=("robust",))      # torch-free: the recipe schema and `validate` read it
-    class MyParams(MethodParams):
+    class MyParams(Params):                           # compressor.config.methods.Params
         name: Literal["my_method"]
 
     @register_method                                  # the implementation (torch), `name = "my_method"`
