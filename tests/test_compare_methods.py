@@ -8,9 +8,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-
-from compare_methods import method_overrides  # noqa: E402
+from compressor.experiments.comparison import method_overrides
 
 
 def test_the_recipe_method_keeps_its_parameters_and_others_are_selected_by_name():
@@ -36,7 +34,7 @@ def _test_row(**changes: object) -> dict[str, object]:
 
 
 def test_the_kept_checkpoint_is_the_first_best_validation_score(tmp_path: Path):
-    from compare_methods import best_validation
+    from compressor.experiments.comparison import best_validation
 
     distill = tmp_path / "distill"
     distill.mkdir()
@@ -53,7 +51,7 @@ def test_the_kept_checkpoint_is_the_first_best_validation_score(tmp_path: Path):
 
 
 def test_the_table_reports_mean_and_sd_over_seeds_with_the_chosen_rate():
-    from compare_methods import render
+    from compressor.experiments.tables import render
 
     rows = [
         {"phase": "tune", "method": "pgd_at", "lr": 0.1, "seed": 0, "val_score": 0.8},
@@ -77,7 +75,7 @@ def test_the_table_reports_mean_and_sd_over_seeds_with_the_chosen_rate():
 
 
 def test_the_readme_block_is_replaced_and_the_rest_kept(tmp_path: Path):
-    from compare_methods import write_block
+    from compressor.experiments.tables import write_block
 
     readme = tmp_path / "README.md"
     readme.write_text("intro\n<!-- table:x -->\nold\n<!-- /table:x -->\noutro\n")
@@ -109,7 +107,7 @@ def test_render_fills_the_readme_block_from_the_rows_without_training(tmp_path: 
 
 
 def test_teacher_rows_are_stated_with_the_students_attacks():
-    from compare_methods import render
+    from compressor.experiments.tables import render
 
     rows = [
         {
@@ -145,7 +143,8 @@ def test_a_typo_in_a_method_entry_stops_before_the_teachers_train(tmp_path: Path
 
 
 def test_the_table_says_which_seeds_failed_an_evaluation_sanity_check():
-    from compare_methods import failed_sanity_checks, render
+    from compressor.experiments.comparison import failed_sanity_checks
+    from compressor.experiments.tables import render
 
     masked = {
         "sanity_checks": [{"name": "black_box_vs_white_box", "passed": False}, {"name": "x", "passed": True}]
@@ -188,7 +187,7 @@ def _seeded(method: str, scores: list[float], failed: list[str] | None = None) -
 
 
 def test_only_rows_that_pass_their_sanity_checks_are_ranked():
-    from compare_methods import rank_methods, render
+    from compressor.experiments.tables import rank_methods, render
 
     rows = [
         *_seeded("pgd_at", [0.80, 0.81, 0.79], failed=["black_box_vs_white_box"]),  # best, but masked
@@ -202,7 +201,7 @@ def test_only_rows_that_pass_their_sanity_checks_are_ranked():
 
 
 def test_verdict_states_the_gain_over_training_alone_against_two_sd():
-    from compare_methods import verdict
+    from compressor.experiments.tables import verdict
 
     alone = _seeded("pgd_at", [0.70, 0.71, 0.69])
     clear = verdict([*alone, *_seeded("rslad", [0.75, 0.76, 0.74])], "autoattack", [])

@@ -1,0 +1,1 @@
+"""Experiments over many runs: method comparisons, teacher strength (the scripts/ entry points)."""

@@ -1,0 +1,286 @@
+"""Compare robust-distillation methods fairly: shared teachers, a tuned learning rate each, several seeds.
+
+    python scripts/compare_methods.py recipes/quickstart.yaml --results results/digits-methods.jsonl
+    python scripts/compare_methods.py recipes/mnist-ciard.yaml --methods pgd_at,rslad,ciard@push_scale=1 \
+        --lrs 0.0003,0.001,0.003 --seeds 0,1,2 --results results/mnist-methods.jsonl
+    python scripts/compare_methods.py recipes/quickstart.yaml --results results/digits-methods.jsonl --render
+
+1. The recipe's teachers are trained once (runs/<name>-teachers) and every student distils from those files.
+2. Tuning: each method trains at every learning rate of `--lrs` with the first seed; the rate whose best
+   checkpoint scores highest on the validation split ((clean + PGD) / 2, the trainer's own validation) is
+   chosen. The test split is never looked at to choose.
+3. Testing: each method trains with its chosen rate for every seed (the tuning run is reused for the first
+   seed) and is evaluated on the test split with the recipe's attacks.
+
+A method may carry parameters after `@` (`ciard@push_scale=1`): an ablation row. Every finished run appends
+one JSON line to `--results` at once; a rerun skips the rows already there, so an interrupted comparison
+resumes. `--render` only rebuilds the Markdown table (`--results` with `.md`) from the rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from compressor_edge.files import atomic_write_bytes
+from rich.console import Console
+
+from compressor.config import load_recipe
+from compressor.engine.metrics import read_metrics
+from compressor.experiments.tables import render, write_block
+from compressor.pipeline.run import run_pipeline
+
+
+def method_overrides(entry: str, recipe_method: str) -> tuple[str, list[str]]:
+    """`name@key=value@...` -> a run-name suffix and the overrides that select that method and parameters."""
+    name, *params = entry.split("@")
+    bad = [p for p in params if "=" not in p]
+    if bad:
+        raise SystemExit(
+            f"--methods: '{bad[0]}' in '{entry}' is not key=value; write e.g. ciard@push_scale=1"
+        )
+    own = [] if name == recipe_method else [f"method={{name: {name}}}"]  # else keep the recipe's own params
+    suffix = "-".join([name, *(p.replace("=", "") for p in params)])
+    return suffix, [*own, *(f"method.{p}" for p in params)]
+
+
+def best_validation(run_dir: Path) -> dict[str, float]:
+    """The validation record of the checkpoint the trainer kept (first maximum of its score)."""
+    records = [r for r in read_metrics(run_dir / "distill" / "metrics.jsonl", "val") if "score" in r]
+    if not records:
+        raise SystemExit(f"{run_dir}: no validation records in distill/metrics.jsonl")
+    best = max(records, key=lambda r: r["score"])  # max() keeps the first of equal scores, as the trainer
+    clean, robust = best["val_clean"], best.get("val_robust", best["val_clean"])
+    return {
+        "val_clean": clean,
+        "val_robust": robust,
+        "val_score": (clean + robust) / 2,
+        "best_epoch": best["epoch"],
+        "val_curve": [[r["epoch"], r["val_clean"], r.get("val_robust")] for r in records],
+    }
+
+
+def failed_sanity_checks(evaluation: dict[str, Any]) -> list[str]:
+    """Names of the evaluation's sanity checks that failed (gradient masking and the like)."""
+    return [c["name"] for c in evaluation.get("sanity_checks", []) if not c["passed"]]
+
+
+class Comparison:
+    """Runs and records one comparison; rows already in the results file are not run again."""
+
+    def __init__(self, args: argparse.Namespace, console: Console) -> None:
+        self.args, self.console = args, console
+        self.common = list(args.overrides) + ([f"run.device={args.device}"] if args.device else [])
+        self.base = load_recipe(args.recipe, self.common)
+        self.teachers_run = Path(self.base.run.output_dir) / f"{self.base.run.name}-teachers"
+        self.rows = (
+            [json.loads(line) for line in args.results.read_text().splitlines()]
+            if args.results.is_file()
+            else []
+        )
+
+    def _find(self, **key: Any) -> dict[str, Any] | None:
+        return next((r for r in self.rows if all(r.get(k) == v for k, v in key.items())), None)
+
+    def _record(self, row: dict[str, Any]) -> None:
+        self.rows.append(row)
+        self.args.results.parent.mkdir(parents=True, exist_ok=True)
+        with self.args.results.open("a") as f:
+            f.write(json.dumps(row) + "\n")
+
+    def add_sanity_results(self) -> None:
+        """Fill `sanity_failed` into test rows written before rows carried it, from their runs' evaluation.json."""
+        changed = False
+        for row in self.rows:
+            if row["phase"] != "test" or "sanity_failed" in row:
+                continue
+            _, run_dir = self._recipe(row["method"], row["lr"], row["seed"], shared_teachers=False)
+            evaluation = run_dir / "evaluate" / "evaluation.json"
+            if evaluation.is_file():
+                row["sanity_failed"] = failed_sanity_checks(json.loads(evaluation.read_text()))
+                changed = True
+        if changed:
+            text = "".join(json.dumps(row) + "\n" for row in self.rows)
+            atomic_write_bytes(self.args.results, text.encode())
+
+    def prepare_teachers(self, *, train: bool = True) -> list[dict[str, Any]]:
+        """Train the shared teachers once; their summary (empty when not trained yet).
+
+        Teachers already in the teachers run are reused as they are (students load them as weight files),
+        so a change of toolkit code that alters recipe hashes does not retrain them mid-comparison.
+        """
+        summary = self.teachers_run / "teachers" / "summary.json"
+        if summary.is_file():
+            self.console.print(f"teachers: reusing {self.teachers_run / 'teachers'}")
+        elif train:
+            recipe = load_recipe(self.args.recipe, [*self.common, f"run.name={self.teachers_run.name}"])
+            run_pipeline(recipe, stages=["teachers"], console=self.console)
+        return json.loads(summary.read_text()) if summary.is_file() else []
+
+    def evaluate_teachers(self) -> None:
+        """Each shared teacher under the recipe's own evaluation attacks (one row each, written once)."""
+        from compressor.data import load_data
+        from compressor.data.sources import as_float
+        from compressor.engine.precision import resolve_device
+        from compressor.evaluation import evaluate_robustness
+        from compressor.models.build import build_model, data_info
+        from compressor.rundir import RunDir
+
+        data = load_data(self.base.data, self.base.run.seed)
+        run, cfg = RunDir(self.teachers_run), self.base.evaluate
+        n = min(cfg.num_images, len(data.test))
+        eps, norm = self.base.evaluation_threat()
+        device = resolve_device(self.base.run.device, 0)
+        for spec in self.base.teachers:
+            if self._find(phase="teacher", method=spec.role):
+                continue
+            model = build_model(spec.model, data_info(data), run.teacher_weights(spec.role), device)
+            result = evaluate_robustness(
+                model.eval(),
+                as_float(data.test.x[:n]),
+                data.test.y[:n],
+                attacks=cfg.attacks,
+                eps=eps,
+                norm=norm,
+                batch_size=cfg.batch_size,
+                seed=self.base.run.seed,
+                sanity_checks=False,
+                device=device,
+            ).to_dict()
+            row = {
+                "phase": "teacher",
+                "method": spec.role,
+                "model": spec.model.name,
+                "clean": result["clean_accuracy"],
+            }
+            self._record({**row, **result["robust_accuracy"], "num_images": n})
+
+    def _recipe(self, entry: str, lr: float, seed: int, *, shared_teachers: bool = True) -> tuple[Any, Path]:
+        """One run's recipe; `shared_teachers=False` keeps the recipe's own teachers (to check it early)."""
+        suffix, selected = method_overrides(entry, self.base.method.name)
+        teachers = []
+        for index, spec in enumerate(self.base.teachers if shared_teachers else []):
+            weights = self.teachers_run / "teachers" / f"{spec.role}.safetensors"
+            teachers += [f"teachers.{index}.train=null", f"teachers.{index}.model.checkpoint={weights}"]
+        name = f"{self.base.run.name}-{suffix}-lr{lr:g}-s{seed}"
+        overrides = [
+            *self.common,
+            f"run.name={name}",
+            f"run.seed={seed}",
+            f"optim.lr={lr}",
+            *selected,
+            *teachers,
+        ]
+        recipe = load_recipe(self.args.recipe, overrides)
+        return recipe, Path(recipe.run.output_dir) / name
+
+    def tune(self, entry: str) -> float:
+        """Train at every rate with the first seed; return the rate with the best validation score."""
+        seed = self.args.seeds[0]
+        for lr in self.args.lrs:
+            if self._find(phase="tune", method=entry, lr=lr, seed=seed):
+                continue
+            recipe, run_dir = self._recipe(entry, lr, seed)
+            started = time.perf_counter()
+            run_pipeline(recipe, stages=["teachers", "distill"], console=self.console)
+            seconds = round(time.perf_counter() - started, 1)
+            self._record(
+                {
+                    "phase": "tune",
+                    "method": entry,
+                    "lr": lr,
+                    "seed": seed,
+                    **best_validation(run_dir),
+                    "seconds": seconds,
+                }
+            )
+        scores = [self._find(phase="tune", method=entry, lr=lr, seed=seed) for lr in self.args.lrs]
+        return max(scores, key=lambda r: r["val_score"])["lr"]  # type: ignore[index]
+
+    def test(self, entry: str, lr: float) -> None:
+        for seed in self.args.seeds:
+            if self._find(phase="test", method=entry, lr=lr, seed=seed):
+                continue
+            recipe, run_dir = self._recipe(entry, lr, seed)
+            started = time.perf_counter()
+            run_pipeline(recipe, stages=["teachers", "distill", "evaluate"], console=self.console)
+            evaluation = json.loads((run_dir / "evaluate" / "evaluation.json").read_text())
+            self._record(
+                {
+                    "sanity_failed": failed_sanity_checks(evaluation),
+                    "phase": "test",
+                    "method": entry,
+                    "lr": lr,
+                    "seed": seed,
+                    "clean": evaluation["clean_accuracy"],
+                    **{a: v for a, v in evaluation["robust_accuracy"].items()},
+                    "worst_case": evaluation["worst_case_accuracy"],
+                    "num_images": evaluation.get("num_images", self.base.evaluate.num_images),
+                    **best_validation(run_dir),
+                    "seconds": round(time.perf_counter() - started, 1),
+                }
+            )
+
+
+def _run() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("recipe", type=Path)
+    parser.add_argument("--methods", default="pgd_at,trades,ard,rslad,mtard,b_mtard,ciard")
+    parser.add_argument(
+        "--lrs", default=None, help="learning-rate grid, e.g. 0.0003,0.001,0.003 (default: the recipe's)"
+    )
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--device", default=None, help="cpu / cuda (default: the recipe's)")
+    parser.add_argument(
+        "--results", type=Path, required=True, help="JSONL of per-run rows (appended, resumable)"
+    )
+    parser.add_argument(
+        "--render", action="store_true", help="only rebuild the Markdown table from --results"
+    )
+    parser.add_argument(
+        "--readme", type=Path, default=None, help="also fill the table's marked block in this file"
+    )
+    parser.add_argument("overrides", nargs="*", help="extra KEY=VALUE overrides for every run")
+    args = parser.parse_intermixed_args()
+    args.seeds = [int(s) for s in args.seeds.split(",")]
+    console = Console()
+    comparison = Comparison(args, console)
+    args.lrs = [float(v) for v in args.lrs.split(",")] if args.lrs else [float(comparison.base.optim.lr)]
+    methods = args.methods.split(",")
+    for entry in methods:  # every run's recipe is checked before the teachers train
+        comparison._recipe(entry, args.lrs[0], args.seeds[0], shared_teachers=False)
+    teachers = comparison.prepare_teachers(train=not args.render)
+    if not args.render:
+        comparison.evaluate_teachers()
+        for entry in methods:
+            comparison.test(entry, comparison.tune(entry))
+    comparison.add_sanity_results()
+    base = comparison.base
+    header = (
+        f"`python scripts/compare_methods.py {args.recipe} --methods {args.methods} --lrs "
+        f"{','.join(f'{v:g}' for v in args.lrs)} --seeds {','.join(map(str, args.seeds))} --results {args.results}"
+        f"{' ' + ' '.join(args.overrides) if args.overrides else ''}`: {base.data.dataset}, student "
+        f"`{base.student.name}`, optimiser {base.optim.name}, {base.train.epochs} epochs, eps {float(base.attack.eps):.4f} "
+        f"{base.attack.norm}, evaluation on {base.evaluate.num_images} test images (mean ± sd over seeds; per-seed rows in "
+        f"`{args.results}`)."
+    )
+    table = args.results.with_suffix(".md")
+    table.write_text(render(comparison.rows, teachers, header, methods))
+    console.print(table.read_text())
+    console.print(f"wrote {table}")
+    if args.readme:
+        write_block(args.readme, args.results.stem, table.read_text())
+        console.print(f"updated the {args.results.stem} block of {args.readme}")
+
+
+def main() -> None:
+    """The `scripts/compare_methods.py` entry point: a bad --methods entry or override is one line."""
+    from compressor.errors import UserInputError
+
+    try:
+        _run()
+    except UserInputError as err:  # before any training
+        raise SystemExit(f"error: {err}") from None

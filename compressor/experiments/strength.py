@@ -1,0 +1,148 @@
+"""How strong must a teacher be for distillation to pay? Gain over training alone against teacher robustness.
+
+    python scripts/compare_methods.py recipes/fashion-mnist-ciard.yaml --methods rslad,ciard --lrs 0.5 \
+        --results results/fashion-mnist-teacher-e2.jsonl run.name=fmnist-t2 teachers.0.train.epochs=2
+    python scripts/teacher_strength.py --baseline results/fashion-mnist-methods.jsonl \
+        results/fashion-mnist-teacher-e2.jsonl results/fashion-mnist-methods.jsonl \
+        --out results/fashion-mnist-teacher-strength
+
+Each results file is one teacher budget (a comparison run with its own shared teachers; its `teacher` rows
+hold the robust teacher's clean and AutoAttack accuracy). The students trained alone (methods that read no
+teacher) come from `--baseline`; each distillation method's gain is its mean (clean + AA) / 2 over seeds
+minus the best trained-alone mean. Rows that failed a sanity check are left out (masked, not ranked). Writes
+`OUT.md` (the table) and `OUT.png` (gain against the teacher's AutoAttack accuracy, one line per method).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from pathlib import Path
+from typing import Any
+
+from compressor.experiments.tables import passing_scores, trained_alone
+
+
+def _rows(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _robust_teacher(rows: list[dict[str, Any]], path: Path) -> dict[str, Any]:
+    teacher = next((r for r in rows if r["phase"] == "teacher" and r["method"] == "robust"), None)
+    if teacher is None or "autoattack" not in teacher:
+        raise SystemExit(
+            f"{path}: no robust teacher row with autoattack (run compare_methods.py on it first)"
+        )
+    return teacher
+
+
+def strength_points(
+    baseline: list[dict[str, Any]], budgets: dict[str, list[dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    """One point per (teacher budget, distillation method): teacher accuracy, student score and gain."""
+    alone = {
+        m: v
+        for m, v in passing_scores([r for r in baseline if r["phase"] == "test"], "autoattack").items()
+        if trained_alone(m)
+    }
+    if not alone:
+        raise SystemExit("--baseline: no trained-alone method (e.g. pgd_at) passed its sanity checks")
+    best_alone = max(alone, key=lambda m: statistics.mean(alone[m]))
+    reference = statistics.mean(alone[best_alone])
+    points = []
+    for name, rows in budgets.items():
+        teacher = _robust_teacher(rows, Path(name))
+        scores = passing_scores([r for r in rows if r["phase"] == "test"], "autoattack")
+        for method, values in scores.items():
+            if trained_alone(method):
+                continue
+            points.append(
+                {
+                    "budget": name,
+                    "teacher_clean": teacher["clean"],
+                    "teacher_autoattack": teacher["autoattack"],
+                    "method": method,
+                    "seeds": len(values),
+                    "score": statistics.mean(values),
+                    "sd": statistics.stdev(values) if len(values) > 1 else 0.0,
+                    "gain": statistics.mean(values) - reference,
+                    "alone": best_alone,
+                    "alone_score": reference,
+                }
+            )
+    return sorted(points, key=lambda p: (p["method"], p["teacher_autoattack"]))
+
+
+def render(points: list[dict[str, Any]], command: str) -> str:
+    """Markdown: the gain of each method at each teacher strength."""
+    if not points:
+        return f"{command}\n\nNo passing distillation rows yet.\n"
+    first = points[0]
+    lines = [
+        command,
+        "",
+        f"Gain = the method's mean (clean + AA) / 2 minus the best student trained alone "
+        f"(`{first['alone']}`, {100 * first['alone_score']:.2f}%).",
+        "",
+        "| teacher budget | teacher clean % | teacher AA % | method | seeds | (clean + AA) / 2 % | gain (points) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| `{Path(p['budget']).stem}` | {100 * p['teacher_clean']:.2f} | {100 * p['teacher_autoattack']:.2f} | "
+        f"`{p['method']}` | {p['seeds']} | {100 * p['score']:.2f} ± {100 * p['sd']:.2f} | {100 * p['gain']:+.2f} |"
+        for p in points
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def plot(points: list[dict[str, Any]], out: Path) -> None:
+    """Gain (points) against the robust teacher's AutoAttack accuracy, one line per method."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for method in dict.fromkeys(p["method"] for p in points):
+        mine = [p for p in points if p["method"] == method]
+        ax.errorbar(
+            [100 * p["teacher_autoattack"] for p in mine],
+            [100 * p["gain"] for p in mine],
+            yerr=[100 * p["sd"] for p in mine],
+            marker="o",
+            capsize=3,
+            label=method,
+        )
+    ax.axhline(0, color="grey", linewidth=1, linestyle="--")
+    ax.set_xlabel("robust teacher AutoAttack accuracy %")
+    ax.set_ylabel("gain over the student trained alone (points)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "budgets", nargs="+", type=Path, help="comparison results files, one per teacher budget"
+    )
+    parser.add_argument(
+        "--baseline", type=Path, required=True, help="results file with the trained-alone rows"
+    )
+    parser.add_argument("--out", type=Path, required=True, help="writes OUT.md and OUT.png")
+    args = parser.parse_args()
+    missing = [p for p in [args.baseline, *args.budgets] if not p.is_file()]
+    if missing:
+        raise SystemExit(f"error: {missing[0]}: no such results file")
+    points = strength_points(_rows(args.baseline), {str(p): _rows(p) for p in args.budgets})
+    command = (
+        f"`python scripts/teacher_strength.py --baseline {args.baseline} "
+        f"{' '.join(map(str, args.budgets))} --out {args.out}`"
+    )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.with_suffix(".md").write_text(render(points, command))
+    if points:
+        plot(points, args.out.with_suffix(".png"))
+    print(args.out.with_suffix(".md").read_text())

@@ -1,0 +1,205 @@
+"""The comparison tables: mean ± sd per method, ranks over sanity-passing rows, the verdict in words."""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+from typing import Any
+
+
+def _mean_sd(values: list[float]) -> str:
+    if len(values) < 2:
+        return f"{100 * values[0]:.2f}"
+    return f"{100 * statistics.mean(values):.2f} ± {100 * statistics.stdev(values):.2f}"
+
+
+def _sanity_cell(rows: list[dict[str, Any]]) -> str:
+    """'pass', or which seeds failed which evaluation sanity checks ('n/a' for rows that did not record it)."""
+    if any("sanity_failed" not in r for r in rows):
+        return "n/a"
+    failed = {r["seed"]: r["sanity_failed"] for r in rows if r["sanity_failed"]}
+    if not failed:
+        return "pass"
+    names = sorted({name for names in failed.values() for name in names})
+    return f"FAIL seed {', '.join(map(str, sorted(failed)))}: {', '.join(names)}"
+
+
+def _scores(rows: list[dict[str, Any]], aa: str) -> list[float]:
+    return [(r["clean"] + r[aa]) / 2 for r in rows]
+
+
+def passing_scores(tests: list[dict[str, Any]], aa: str) -> dict[str, list[float]]:
+    """(clean + AA) / 2 per seed of every method whose every seed passed its sanity checks."""
+    methods = dict.fromkeys(r["method"] for r in tests)
+    mine = {m: [r for r in tests if r["method"] == m] for m in methods}
+    return {m: _scores(rs, aa) for m, rs in mine.items() if _sanity_cell(rs) == "pass"}
+
+
+def rank_methods(tests: list[dict[str, Any]], aa: str) -> dict[str, int]:
+    """Rank 1.. by mean (clean + AA) / 2, over methods that passed every sanity check (the rest are masked)."""
+    passing = passing_scores(tests, aa)
+    order = sorted(passing, key=lambda m: -statistics.mean(passing[m]))
+    return {m: i + 1 for i, m in enumerate(order)}
+
+
+def trained_alone(entry: str) -> bool:
+    from compressor.methods.registry import method_info
+
+    return not method_info(entry.split("@")[0]).teacher_roles
+
+
+def verdict(tests: list[dict[str, Any]], aa: str, teacher_rows: list[dict[str, Any]]) -> list[str]:
+    """The comparison's answer in words: does the best distilled student beat the best one trained alone?"""
+    passing = passing_scores(tests, aa)
+    alone = {m: v for m, v in passing.items() if trained_alone(m)}
+    distilled = {m: v for m, v in passing.items() if not trained_alone(m)}
+    if not alone or not distilled:
+        return ["Verdict: needs a passing distillation row and a passing trained-alone row."]
+    best_d = max(distilled, key=lambda m: statistics.mean(distilled[m]))
+    best_a = max(alone, key=lambda m: statistics.mean(alone[m]))
+    gain = statistics.mean(distilled[best_d]) - statistics.mean(alone[best_a])
+    sds = [statistics.stdev(v) if len(v) > 1 else float("nan") for v in (distilled[best_d], alone[best_a])]
+    sd_gain = (sds[0] ** 2 + sds[1] ** 2) ** 0.5
+    clear = gain > 2 * sd_gain
+    lines = [
+        f"Verdict: the best distilled student (`{best_d}`) {'beats' if gain > 0 else 'trails'} the best one "
+        f"trained alone (`{best_a}`) by {100 * gain:+.2f} points of (clean + AA) / 2 "
+        f"(sd of the difference {100 * sd_gain:.2f}; {'more' if clear else 'not more'} than two sd)."
+    ]
+    robust = next((t for t in teacher_rows if t["method"] == "robust" and aa in t), None)
+    if robust is not None:
+        alone_aa = max(statistics.mean(r[aa] for r in tests if r["method"] == m) for m in alone)
+        if robust[aa] <= alone_aa:
+            lines.append(
+                f"WARNING: the robust teacher ({100 * robust[aa]:.2f}% {aa}) is not more robust than the "
+                f"student trained alone ({100 * alone_aa:.2f}%): it has little to teach."
+            )
+    return lines
+
+
+def render(
+    rows: list[dict[str, Any]],
+    teachers: list[dict[str, Any]],
+    header_line: str,
+    order: list[str] | None = None,
+) -> str:
+    """Markdown: one row per method with its chosen rate, mean ± sd over seeds of every test metric."""
+    rows = [dict(r) for r in rows if r["phase"] == "teacher" or order is None or r["method"] in order]
+    rows.sort(key=lambda r: order.index(r["method"]) if order and r["method"] in order else -1)
+    tests = [r for r in rows if r["phase"] == "test"]
+    methods = list(dict.fromkeys(r["method"] for r in tests))
+    skip = {
+        "phase",
+        "method",
+        "lr",
+        "seed",
+        "num_images",
+        "seconds",
+        "best_epoch",
+        "val_clean",
+        "val_robust",
+        "val_score",
+        "val_curve",
+        "sanity_failed",
+    }
+    metrics = [k for k in tests[0] if k not in skip] if tests else []
+    head = [
+        "rank",
+        "method",
+        "lr (chosen on val)",
+        "seeds",
+        *[f"{m} %" for m in metrics],
+        "(clean + AA) / 2 %",
+        "val score %",
+        "sanity checks",
+    ]
+    lines = [header_line, ""]
+    teacher_rows = [r for r in rows if r["phase"] == "teacher"]
+    if teacher_rows:
+        attacks = [k for k in teacher_rows[0] if k not in {"phase", "method", "model", "clean", "num_images"}]
+        lines += [
+            "Teachers on the test split, under the same attacks: "
+            + ", ".join(
+                f"{r['method']} `{r['model']}` {100 * r['clean']:.1f}% clean, "
+                + ", ".join(f"{100 * r[a]:.1f}% {a}" for a in attacks)
+                for r in teacher_rows
+            ),
+            "",
+        ]
+    elif teachers:
+        lines += [
+            "Teachers: "
+            + ", ".join(
+                f"{t['role']} `{t['model']}` {100 * t['test_clean']:.1f}% clean / {100 * t['test_pgd10']:.1f}% PGD-10"
+                for t in teachers
+            ),
+            "",
+        ]
+    lines += [
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
+    aa = "autoattack" if metrics and "autoattack" in metrics else "worst_case"
+    ranks = rank_methods(tests, aa)
+    for method in methods:
+        mine = [r for r in tests if r["method"] == method]
+        cells = [
+            str(ranks[method]) if method in ranks else "masked",
+            f"`{method}`",
+            f"{mine[0]['lr']:g}",
+            str(len(mine)),
+            *[_mean_sd([r[m] for r in mine]) for m in metrics],
+            _mean_sd([(r["clean"] + r[aa]) / 2 for r in mine]),
+            _mean_sd([r["val_score"] for r in mine]),
+            _sanity_cell(mine),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", *verdict(tests, aa, teacher_rows)]
+    tunes = [r for r in rows if r["phase"] == "tune"]
+    if tunes:
+        lines += ["", "Validation score ((clean + PGD) / 2 %, first seed) per learning rate:", ""]
+        lrs = sorted({r["lr"] for r in tunes})
+        lines += [
+            "| method | " + " | ".join(f"lr {lr:g}" for lr in lrs) + " |",
+            "|" + "---|" * (len(lrs) + 1),
+        ]
+        for method in dict.fromkeys(r["method"] for r in tunes):
+            by_lr = {r["lr"]: r["val_score"] for r in tunes if r["method"] == method}
+            lines.append(
+                f"| `{method}` | "
+                + " | ".join(f"{100 * by_lr[lr]:.1f}" if lr in by_lr else "" for lr in lrs)
+                + " |"
+            )
+    curves = [r for r in tests if r.get("val_curve") and r["seed"] == tests[0]["seed"]]
+    if curves:
+        every = max(1, len(curves[0]["val_curve"]) // 10)  # at most ~10 columns, the last epoch always
+        for r in curves:
+            r["val_curve"] = [
+                p for i, p in enumerate(r["val_curve"]) if i % every == every - 1 or p is r["val_curve"][-1]
+            ]
+        epochs = [e for e, _, _ in curves[0]["val_curve"]]
+        lines += [
+            "",
+            "Validation PGD accuracy % per epoch (first seed, chosen rate): the learning curves",
+            "",
+        ]
+        lines += [
+            "| method | " + " | ".join(f"ep {e}" for e in epochs) + " |",
+            "|" + "---|" * (len(epochs) + 1),
+        ]
+        for r in curves:
+            cells = [f"{100 * robust:.1f}" if robust is not None else "" for _, _, robust in r["val_curve"]]
+            lines.append(f"| `{r['method']}` | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_block(path: Path, name: str, text: str) -> None:
+    """Replace what lies between `<!-- table:NAME -->` and `<!-- /table:NAME -->` in a Markdown file."""
+    start, end = f"<!-- table:{name} -->", f"<!-- /table:{name} -->"
+    doc = path.read_text()
+    if start not in doc or end not in doc:
+        raise SystemExit(
+            f"{path}: no '{start}' ... '{end}' block to fill; add the two markers where the table goes"
+        )
+    head, rest = doc.split(start, 1)
+    path.write_text(f"{head}{start}\n{text}{end}{rest.split(end, 1)[1]}")
