@@ -12,18 +12,21 @@ EXTRA=("$@")
 steps=${EXTRA[*]:-teachers main strength sizes}
 P="train.precision=${PRECISION:-bf16}"
 compare() { "$PY" scripts/compare_methods.py "$RECIPE" "$@" train.epochs=5 "$P"; }
+teachers() {  # train the shared teachers of run $1 resumably, once (a finished summary is reused as it is)
+  [ -f "runs/$1/teachers/summary.json" ] || "$PY" -m compressor.cli.main distill "$RECIPE" --stages teachers \
+    --resume "$P" "run.name=$1" "${@:2}"
+}
 
 for step in $steps; do
   case $step in
     teachers)  # the shared teachers, resumable mid-epoch (compare_methods reuses them as they are)
-      "$PY" -m compressor.cli.main distill "$RECIPE" --stages teachers run.name=fashion-mnist-ciard-teachers --resume "$P" ;;
+      teachers fashion-mnist-ciard-teachers ;;
     main)  # tiny_cnn (10k): trained alone vs distilled, rates chosen on validation, 3 seeds
       compare --methods pgd_at,rslad,ciard,trades --lrs 0.1,0.5 --seeds 0,1,2 \
         --results results/fashion-mnist-methods.jsonl ;;
     strength)  # the same distillers from weaker robust teachers (1 and 3 epochs), at the rates chosen above
       for epochs in 1 3; do
-        "$PY" -m compressor.cli.main distill "$RECIPE" --stages teachers --resume "$P" \
-          run.name=fashion-mnist-t$epochs-teachers teachers.0.train.epochs=$epochs
+        teachers "fashion-mnist-t$epochs-teachers" "teachers.0.train.epochs=$epochs"
         compare --methods rslad,ciard --lrs-from results/fashion-mnist-methods.jsonl --seeds 0,1,2 \
           --results results/fashion-mnist-teacher-e$epochs.jsonl run.name=fashion-mnist-t$epochs \
           teachers.0.train.epochs=$epochs
