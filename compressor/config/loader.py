@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from compressor.config.bounded_yaml import YamlSyntaxError, excerpt, load_bounded, read_recipe_text
 from compressor.config.checks import check_recipe
 from compressor.config.plugins import load_plugins
 from compressor.config.schema import Recipe
@@ -18,6 +19,7 @@ from compressor.errors import UserInputError
 from compressor.methods.registry import method_names
 
 Loc = tuple[str | int, ...]
+MAX_KEY = 40  # characters of a key an error line quotes
 
 
 def _line_map(node: yaml.Node, prefix: Loc = ()) -> dict[Loc, int]:
@@ -40,10 +42,10 @@ def parse_override(text: str) -> tuple[list[str | int], Any]:
         raise UserInputError(f"override '{text}': expected KEY=VALUE, e.g. train.epochs=5")
     key, raw = text.split("=", 1)
     if not key:
-        raise UserInputError(f"override '{text}': the key before '=' is empty")
+        raise UserInputError(f"override {excerpt(text)}: the key before '=' is empty")
     try:
-        value = yaml.safe_load(raw) if raw else ""
-    except yaml.YAMLError:
+        value = load_bounded(raw, f"override {excerpt(key)}")[1] if raw else ""
+    except YamlSyntaxError:
         value = raw
     return [int(p) if p.isdigit() else p for p in key.split(".")], value
 
@@ -119,37 +121,31 @@ def _format_error(err: ValidationError, source: str, lines: dict[Loc, int], data
     first = err.errors()[0]
     tags = method_names()
     loc: Loc = tuple(p for p in first["loc"] if not (isinstance(p, str) and p in tags))
-    dotted = ".".join(str(p) for p in loc) or "(top level)"
+    dotted = ".".join(str(p)[:MAX_KEY] for p in loc) or "(top level)"
     line = next((lines[loc[:n]] for n in range(len(loc), -1, -1) if loc[:n] in lines), None)
     where = f"{source}:{line}" if line else source
     kind = first["type"]
+    if kind == "missing":
+        return f"{where}: {dotted}: this required key is missing"
     if kind == "extra_forbidden":
         options = _fields_at(Recipe, loc, data)
         close = difflib.get_close_matches(str(loc[-1]), options, n=1, cutoff=0.5)
         hint = f"did you mean '{close[0]}'?" if close else f"valid keys: {', '.join(options)}"
         return f"{where}: unknown key '{dotted}'; {hint}"
     if kind == "union_tag_invalid":
-        tag = str(first.get("input", {}).get("name", "")) if isinstance(first.get("input"), dict) else ""
+        tag = str(first.get("input", {}).get("name", ""))[:MAX_KEY] if isinstance(first.get("input"), dict) else ""
         close = difflib.get_close_matches(tag, tags, n=1, cutoff=0.5)
         hint = f"did you mean '{close[0]}'?" if close else f"choose one of {', '.join(tags)}"
         return f"{where}: unknown method '{tag}' at '{dotted}'; {hint}"
     message = first["msg"].removeprefix("Value error, ")
-    return f"{where}: {dotted}: {message} (got {first.get('input')!r})"
+    return f"{where}: {dotted}: {message} (got {excerpt(first.get('input'))})"
 
 
 def _parse(path: Path, overrides: list[str] | tuple[str, ...]) -> Recipe:
     """Read, override and schema-validate a recipe; any problem is one `UserInputError` line."""
     if not path.is_file():
         raise UserInputError(f"recipe '{path}' not found; `compressor recipes` lists the shipped ones")
-    text = path.read_text()
-    try:
-        node = yaml.compose(text)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise UserInputError(f"{where}: YAML syntax error: {problem}") from None
+    node, data = load_bounded(read_recipe_text(path), str(path))
     if not isinstance(data, dict):
         raise UserInputError(f"{path}: a recipe is a YAML mapping of sections (run, data, student, ...)")
     lines = _line_map(node) if node is not None else {}
