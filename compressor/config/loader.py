@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -133,7 +134,11 @@ def _format_error(err: ValidationError, source: str, lines: dict[Loc, int], data
         hint = f"did you mean '{close[0]}'?" if close else f"valid keys: {', '.join(options)}"
         return f"{where}: unknown key '{dotted}'; {hint}"
     if kind == "union_tag_invalid":
-        tag = str(first.get("input", {}).get("name", ""))[:MAX_KEY] if isinstance(first.get("input"), dict) else ""
+        tag = (
+            str(first.get("input", {}).get("name", ""))[:MAX_KEY]
+            if isinstance(first.get("input"), dict)
+            else ""
+        )
         close = difflib.get_close_matches(tag, tags, n=1, cutoff=0.5)
         hint = f"did you mean '{close[0]}'?" if close else f"choose one of {', '.join(tags)}"
         return f"{where}: unknown method '{tag}' at '{dotted}'; {hint}"
@@ -141,7 +146,7 @@ def _format_error(err: ValidationError, source: str, lines: dict[Loc, int], data
     return f"{where}: {dotted}: {message} (got {excerpt(first.get('input'))})"
 
 
-def _parse(path: Path, overrides: list[str] | tuple[str, ...]) -> Recipe:
+def _parse(path: Path, overrides: Sequence[str], allow_plugins: Collection[str]) -> Recipe:
     """Read, override and schema-validate a recipe; any problem is one `UserInputError` line."""
     if not path.is_file():
         raise UserInputError(f"recipe '{path}' not found; `compressor recipes` lists the shipped ones")
@@ -151,7 +156,7 @@ def _parse(path: Path, overrides: list[str] | tuple[str, ...]) -> Recipe:
     lines = _line_map(node) if node is not None else {}
     for text_override in overrides:
         apply_override(data, *parse_override(text_override))
-    load_plugins(data.get("plugins"), f"{path}:{lines.get(('plugins',), 1)}")
+    load_plugins(data.get("plugins"), f"{path}:{lines.get(('plugins',), 1)}", allow_plugins)
     try:
         return Recipe.model_validate(data)
     except ValidationError as err:
@@ -159,20 +164,27 @@ def _parse(path: Path, overrides: list[str] | tuple[str, ...]) -> Recipe:
 
 
 def validate_recipe(
-    path: str | Path, overrides: list[str] | tuple[str, ...] = (), *, on_this_machine: bool = False
+    path: str | Path,
+    overrides: Sequence[str] = (),
+    *,
+    on_this_machine: bool = False,
+    allow_plugins: Collection[str] = (),
 ) -> tuple[Recipe, list[str]]:
     """The one recipe check (schema, then every semantic check); returns the recipe and its warnings.
 
     `compressor validate` is this function; every command loads its recipe through it. With
     ``on_this_machine`` (a run about to start here) missing data folders or runtimes are errors too.
+    ``allow_plugins``: the modules of its `plugins:` the user consented to (see `config.plugins`).
     """
-    recipe = _parse(Path(path), overrides)
+    recipe = _parse(Path(path), overrides, allow_plugins)
     return recipe, check_recipe(recipe, str(path), on_this_machine=on_this_machine)
 
 
-def load_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Recipe:
+def load_recipe(
+    path: str | Path, overrides: Sequence[str] = (), *, allow_plugins: Collection[str] = ()
+) -> Recipe:
     """A fully checked recipe (warnings dropped); any problem is one `UserInputError` line."""
-    return validate_recipe(path, overrides)[0]
+    return validate_recipe(path, overrides, allow_plugins=allow_plugins)[0]
 
 
 def recipe_to_dict(recipe: Recipe) -> dict[str, Any]:

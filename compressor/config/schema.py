@@ -39,7 +39,9 @@ class SyntheticData(Strict):
 
 
 class DataConfig(Strict):
-    dataset: Literal["digits", "mnist", "fashion_mnist", "cifar10", "cifar100", "imagefolder", "synthetic"] = "digits"
+    dataset: Literal[
+        "digits", "mnist", "fashion_mnist", "cifar10", "cifar100", "imagefolder", "synthetic"
+    ] = "digits"
     root: Path | None = None
     download: bool = False
     image_size: int | None = Field(None, ge=4)
@@ -67,7 +69,10 @@ class DataConfig(Strict):
 
     @model_validator(mode="after")
     def _root_needed(self) -> DataConfig:
-        if self.dataset in ("mnist", "fashion_mnist", "cifar10", "cifar100", "imagefolder") and self.root is None:
+        if (
+            self.dataset in ("mnist", "fashion_mnist", "cifar10", "cifar100", "imagefolder")
+            and self.root is None
+        ):
             raise ValueError(f"data.root is required for dataset '{self.dataset}' (the folder holding it)")
         return self
 
