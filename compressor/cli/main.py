@@ -174,9 +174,16 @@ def evaluate(
     from compressor.cli.evaluate import evaluate_command
     from compressor.config.plugins import split_names
 
-    options = {"attacks": attacks, "eps": eps, "norm": norm, "n": n, "eps_curve": eps_curve}
     code = evaluate_command(
-        target, recipe=recipe, out=out, allow_plugins=split_names(allow_plugins), **options
+        target,
+        recipe=recipe,
+        attacks=attacks,
+        eps=eps,
+        norm=norm,
+        n=n,
+        eps_curve=eps_curve,
+        out=out,
+        allow_plugins=split_names(allow_plugins),
     )
     raise typer.Exit(code)
 

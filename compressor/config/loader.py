@@ -23,17 +23,20 @@ Loc = tuple[str | int, ...]
 MAX_KEY = 40  # characters of a key an error line quotes
 
 
-def _line_map(node: yaml.Node, prefix: Loc = ()) -> dict[Loc, int]:
-    """Map every YAML path (keys and list indices) to its 1-based line number."""
-    lines: dict[Loc, int] = {prefix: node.start_mark.line + 1}
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            path = (*prefix, key.value)
-            lines[path] = key.start_mark.line + 1
-            lines.update({k: v for k, v in _line_map(value, path).items() if k != path})
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            lines.update(_line_map(item, (*prefix, index)))
+def _line_map(root: yaml.Node) -> dict[Loc, int]:
+    """Map every YAML path (keys and list indices) to its 1-based line number (a key's own line)."""
+    lines: dict[Loc, int] = {}
+    stack: list[tuple[Loc, yaml.Node]] = [((), root)]
+    while stack:
+        prefix, node = stack.pop()
+        lines.setdefault(prefix, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                path = (*prefix, key.value)
+                lines[path] = key.start_mark.line + 1
+                stack.append((path, value))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(((*prefix, index), item) for index, item in enumerate(node.value))
     return lines
 
 
