@@ -96,9 +96,7 @@ def test_a_recipe_runs_no_code_without_consent(tiny_recipe, name: str) -> None:
     assert name not in sys.modules
 
 
-def test_consent_by_environment_variable(
-    tiny_recipe, plugin: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_consent_by_environment_variable(tiny_recipe, plugin: str, monkeypatch: pytest.MonkeyPatch) -> None:
     recipe = tiny_recipe(plugins=[plugin], method={"name": "my_smooth"}, teachers=[])
     monkeypatch.setenv("COMPRESSOR_ALLOW_PLUGINS", f"other_module, {plugin}")
     result = CliRunner().invoke(app, ["validate", str(recipe)])
