@@ -80,9 +80,10 @@ def test_plugin_method_and_attack_validate_and_train(tiny_recipe, tmp_path: Path
     assert (run / "distill" / "best.safetensors").is_file()
     assert "my-fgsm" in (run / "evaluate" / "evaluation.json").read_text()
     sys.modules.pop(plugin)  # a run directory's recipe asks for consent again, as any recipe does
-    result = CliRunner().invoke(app, ["evaluate", str(run)])
-    assert result.exit_code == 2 and f"module '{plugin}' was not loaded" in result.output, result.output
-    assert plugin not in sys.modules
+    for command in ("evaluate", "export", "verify"):
+        result = CliRunner().invoke(app, [command, str(run)])
+        assert result.exit_code == 2 and f"module '{plugin}' was not loaded" in result.output, result.output
+        assert plugin not in sys.modules
 
 
 @pytest.mark.parametrize("name", ["this", "antigravity"])
