@@ -1,22 +1,51 @@
-"""Training metrics to JSONL (always) and TensorBoard (when installed), from rank 0 only."""
+"""Training metrics to JSONL (always) and TensorBoard (when installed), from rank 0 only.
+
+A training that starts afresh starts its logs afresh: an earlier run's logs move to `previous/<n>/` beside
+them, so the plots and tables of a run describe the model it reports. A resumed training continues them.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
 
+LOGS = ("metrics.jsonl", "tensorboard")
+PREVIOUS = "previous"
+
+
+def set_aside_logs(folder: Path) -> Path | None:
+    """Move the logs of an earlier run in `folder` to `previous/<n>/` (n = 1, 2, ...); where they went."""
+    present = [folder / name for name in LOGS if (folder / name).exists()]
+    if not present:
+        return None
+    previous = folder / PREVIOUS
+    taken = [int(p.name) for p in previous.iterdir() if p.name.isdigit()] if previous.is_dir() else []
+    target = previous / str(max(taken, default=0) + 1)
+    target.mkdir(parents=True)
+    for path in present:
+        os.replace(path, target / path.name)
+    return target
+
 
 class MetricsWriter:
-    """Append one JSON object per record to `metrics.jsonl`; mirror scalars to TensorBoard."""
+    """Append one JSON object per record to `metrics.jsonl`; mirror scalars to TensorBoard.
 
-    def __init__(self, folder: Path, *, enabled: bool = True, tensorboard: bool = True) -> None:
+    ``fresh``: a new training, so an earlier run's logs are set aside first (`set_aside_logs`).
+    """
+
+    def __init__(
+        self, folder: Path, *, enabled: bool = True, tensorboard: bool = True, fresh: bool = False
+    ) -> None:
         self.enabled = enabled
         self.path = folder / "metrics.jsonl"
         self._tb = None
         if enabled:
             folder.mkdir(parents=True, exist_ok=True)
+            if fresh:
+                set_aside_logs(folder)
             if tensorboard:
                 try:
                     from torch.utils.tensorboard import SummaryWriter

@@ -49,6 +49,7 @@ class FitSetup:
     dist: DistInfo = field(default_factory=DistInfo)
     label: str = "train"
     select_split: Split | None = None
+    recipe_parts: dict[str, str] = field(default_factory=dict)  # digests the checkpoints carry
 
 
 def _progress(enabled: bool) -> Progress:
@@ -72,12 +73,15 @@ def fit(
     optimizer = build_optimizer(student.parameters(), setup.optim)
     steps_per_epoch = min(len(batches), cfg.max_steps_per_epoch or len(batches))
     scheduler = build_scheduler(optimizer, setup.schedule, steps_per_epoch * cfg.epochs)
-    ckpt_dir, writer = setup.out_dir / "checkpoints", MetricsWriter(setup.out_dir, enabled=rank0)
+    ckpt_dir = setup.out_dir / "checkpoints"
     teachers = method.trained_teachers()
     start_epoch, best_score, best_epoch, history = 0, -1.0, -1, []
     done_steps = 0  # after a mid-epoch checkpoint: steps of `start_epoch` already trained, and their sums
     resumed_sums: dict[str, torch.Tensor] = {}
     latest = ckpt.latest_checkpoint(ckpt_dir) if resume else None
+    if latest is not None and ckpt.changed_parts(latest, setup.recipe_parts):
+        latest = None  # trained with another recipe: start afresh (the pipeline refuses this unless --force)
+    writer = MetricsWriter(setup.out_dir, enabled=rank0, fresh=latest is None)
     if latest is not None:
         state = ckpt.load_checkpoint(latest, student, teachers)
         optimizer.load_state_dict(state["optimizer"])
@@ -105,7 +109,7 @@ def fit(
                 "best_epoch": best_epoch,
                 "history": history,
             }
-            ckpt.save_checkpoint(ckpt_dir, tag, student, teachers, state)
+            ckpt.save_checkpoint(ckpt_dir, tag, student, teachers, state, setup.recipe_parts)
         setup.dist.barrier()
 
     autocast = setup.speed.autocast()

@@ -15,8 +15,8 @@ def run_report(ctx: StageContext) -> dict[str, Any]:
     return write_report(ctx.recipe, ctx.run, ctx.console)
 
 
-def _parts(recipe: Recipe) -> tuple[object, ...]:
-    return (recipe,)
+def _parts(recipe: Recipe) -> dict[str, object]:
+    return {"the recipe": recipe}
 
 
 REPORT = Stage(

@@ -18,7 +18,7 @@ from compressor.evaluation.teacher_check import clean_teacher_warning
 from compressor.methods.registry import method_info
 from compressor.models.build import build_model, data_info, freeze
 from compressor.models.weights import load_weights, save_weights
-from compressor.pipeline.stage import Stage, StageContext
+from compressor.pipeline.stage import Stage, StageContext, part_digests
 from compressor.pipeline.stages.training import pretrain_if_asked, train_model
 from compressor.report.chance import chance_warnings
 
@@ -44,6 +44,7 @@ def _prepare_teacher(spec: TeacherSpec, ctx: StageContext) -> dict[str, Any]:
             speed,
             dist,
             label=f"teacher {spec.role}",
+            recipe_parts=part_digests("teachers", recipe),
         )
         result = train_model(trained, spec.train.method, {}, attack, recipe, data, setup, ctx.resume)
         load_weights(model, result.best)
@@ -99,9 +100,18 @@ def run_teachers(ctx: StageContext) -> list[dict[str, Any]]:
     return summary
 
 
-def _parts(recipe: Recipe) -> tuple[object, ...]:
-    check = (recipe.evaluate.teacher_attack, recipe.evaluate.num_images, recipe.evaluation_threat())
-    return (recipe.data, recipe.teachers, recipe.attack, recipe.run.seed, check)
+def _parts(recipe: Recipe) -> dict[str, object]:
+    return {
+        "data": recipe.data,
+        "teachers": recipe.teachers,
+        "attack": recipe.attack,
+        "run.seed": recipe.run.seed,
+        "teacher check": (
+            recipe.evaluate.teacher_attack,
+            recipe.evaluate.num_images,
+            recipe.evaluation_threat(),
+        ),
+    }
 
 
 TEACHERS = Stage(
