@@ -3,7 +3,8 @@
 Distillation can only transfer what the teacher has: a robust teacher no more robust than the student it
 teaches, or a clean teacher no more accurate than the robust one, makes the method's extra terms noise
 (measured: on Fashion-MNIST such a teacher left every distilled student below the same student trained alone).
-Torch-free: it reads the teachers stage's summary rows and the student's evaluation.
+Torch-free: it reads the teachers stage's summary rows, the evaluate stage's teacher rows (the teachers
+under the student's evaluation attack and threat) and the student's evaluation.
 """
 
 from __future__ import annotations
@@ -34,11 +35,11 @@ def robust_teacher_warning(
 ) -> str | None:
     """A message when the robust teacher is not more robust than the distilled student (plus `margin`).
 
-    Compared under the teacher's recorded attack (`test_robust`), against the student's accuracy under the
-    same attack name at the same threat; nothing to say when either number is missing.
+    `teachers` are the evaluate stage's rows (`evaluate/teachers.json`: role, attack, accuracy), compared
+    with the student's accuracy under the same attack at the same threat; nothing to say when either is missing.
     """
-    teacher = _by_role(teachers).get("robust", {}).get("test_robust")
-    if not teacher or teacher["attack"] not in student_robust:
+    teacher = _by_role(teachers).get("robust")
+    if not teacher or teacher.get("attack") not in student_robust:
         return None
     attack, teacher_acc = teacher["attack"], teacher["accuracy"]
     student_acc = student_robust[attack]
@@ -53,10 +54,14 @@ def robust_teacher_warning(
 
 
 def teacher_warnings(
-    teachers: list[dict[str, Any]], evaluation: dict[str, Any] | None, margin: float = 0.0
+    teachers: list[dict[str, Any]],
+    evaluation: dict[str, Any] | None,
+    at_threat: list[dict[str, Any]],
+    margin: float = 0.0,
 ) -> list[str]:
-    """Every teacher warning for a run: the clean-teacher one, and the robust-teacher one once evaluated."""
+    """Every teacher warning of a run: the clean-teacher one (teachers stage summary rows) and, once the
+    student is evaluated, the robust-teacher one (`at_threat`: the evaluate stage's teacher rows)."""
     found = [clean_teacher_warning(teachers)]
     if evaluation:
-        found.append(robust_teacher_warning(teachers, evaluation.get("robust_accuracy", {}), margin))
+        found.append(robust_teacher_warning(at_threat, evaluation.get("robust_accuracy", {}), margin))
     return [message for message in found if message]

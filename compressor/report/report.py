@@ -63,10 +63,10 @@ def _student_rows(evaluation: dict[str, Any] | None) -> list[tuple[str, Any]]:
     return rows
 
 
-def _teacher_robust(teacher: dict[str, Any]) -> str:
-    """'83.10 (pgd20)', or '-' for a summary written before teachers were measured at the evaluation threat."""
-    robust = teacher.get("test_robust")
-    return f"{_pct(robust['accuracy'])} ({robust['attack']})" if robust else "-"
+def _teacher_robust(teacher: dict[str, Any], at_threat: list[dict[str, Any]]) -> str:
+    """'83.10 (pgd20)' from the evaluate stage's teacher rows, or '-' before the student is evaluated."""
+    row = next((r for r in at_threat if r["role"] == teacher["role"]), None)
+    return f"{_pct(row['accuracy'])} ({row['attack']})" if row else "-"
 
 
 def write_report(recipe: Recipe, run: RunDir, console: Console) -> dict[str, Any]:
@@ -91,7 +91,8 @@ def write_report(recipe: Recipe, run: RunDir, console: Console) -> dict[str, Any
     ]
     student_clean = evaluation.get("clean_accuracy") if evaluation else None
     warnings = chance_warnings(teachers, student_clean, num_classes(run))
-    warnings += teacher_warnings(teachers, evaluation, float(recipe.evaluate.teacher_margin))
+    at_threat = _load(run.stage("evaluate") / "teachers.json") or []
+    warnings += teacher_warnings(teachers, evaluation, at_threat, float(recipe.evaluate.teacher_margin))
     lines += [f"> **WARNING: {message}.**" for message in warnings] + ([""] if warnings else [])
     if teachers:
         lines += [
@@ -102,7 +103,7 @@ def write_report(recipe: Recipe, run: RunDir, console: Console) -> dict[str, Any
         ]
         lines += [
             f"| {t['role']} | {t['model']} | {_pct(t['test_clean'])} | {_pct(t['test_pgd10'])} | "
-            f"{_teacher_robust(t)} |"
+            f"{_teacher_robust(t, at_threat)} |"
             for t in teachers
         ]
         lines.append("")

@@ -16,11 +16,14 @@ from compressor.evaluation.teacher_check import (
 from compressor.pipeline.run import run_pipeline
 
 
-def _teacher(role: str, clean: float, robust: float | None = None) -> dict[str, object]:
-    row: dict[str, object] = {"role": role, "model": "small_cnn", "test_clean": clean, "test_pgd10": 0.0}
-    if robust is not None:
-        row["test_robust"] = {"attack": "pgd20", "eps": 0.1, "norm": "linf", "accuracy": robust}
-    return row
+def _teacher(role: str, clean: float) -> dict[str, object]:
+    """A teachers-stage summary row."""
+    return {"role": role, "model": "small_cnn", "test_clean": clean, "test_pgd10": 0.0}
+
+
+def _at_threat(role: str, robust: float) -> dict[str, object]:
+    """An evaluate-stage teacher row: the teacher under the student's evaluation attack and threat."""
+    return {"role": role, "model": "small_cnn", "clean": 0.8, "attack": "pgd20", "accuracy": robust}
 
 
 def test_clean_teacher_must_beat_the_robust_one_on_clean_images() -> None:
@@ -31,19 +34,19 @@ def test_clean_teacher_must_beat_the_robust_one_on_clean_images() -> None:
 
 
 def test_robust_teacher_must_beat_the_student_under_the_same_attack() -> None:
-    teachers = [_teacher("robust", 0.78, robust=0.64)]
+    teachers = [_at_threat("robust", 0.64)]
     assert robust_teacher_warning(teachers, {"pgd20": 0.60}) is None
     message = robust_teacher_warning(teachers, {"pgd20": 0.65, "autoattack": 0.62})
     assert message and "64.00% under pgd20" in message and "65.00%" in message
     assert robust_teacher_warning(teachers, {"pgd20": 0.60}, margin=0.05) is not None, "4 points < margin 5"
     assert robust_teacher_warning(teachers, {"autoattack": 0.9}) is None, "never compared across attacks"
-    assert robust_teacher_warning([_teacher("robust", 0.78)], {"pgd20": 0.9}) is None, "older summaries"
+    assert robust_teacher_warning([], {"pgd20": 0.9}) is None, "no teacher measured (e.g. PGD-AT alone)"
 
 
 def test_teacher_warnings_collects_both() -> None:
-    teachers = [_teacher("robust", 0.80, robust=0.50), _teacher("clean", 0.79)]
-    assert len(teacher_warnings(teachers, None)) == 1
-    assert len(teacher_warnings(teachers, {"robust_accuracy": {"pgd20": 0.55}})) == 2
+    teachers, at_threat = [_teacher("robust", 0.80), _teacher("clean", 0.79)], [_at_threat("robust", 0.5)]
+    assert len(teacher_warnings(teachers, None, at_threat)) == 1
+    assert len(teacher_warnings(teachers, {"robust_accuracy": {"pgd20": 0.55}}, at_threat)) == 2
 
 
 def test_pipeline_records_teachers_at_the_evaluation_threat_and_warns(tiny_recipe) -> None:
@@ -52,15 +55,15 @@ def test_pipeline_records_teachers_at_the_evaluation_threat_and_warns(tiny_recip
     console = Console(record=True, width=400)
     run_pipeline(recipe, stages=["teachers", "distill", "evaluate", "report"], console=console)
     run = Path(recipe.run.output_dir) / recipe.run.name
-    summary = {t["role"]: t for t in json.loads((run / "teachers" / "summary.json").read_text())}
-    robust = summary["robust"]["test_robust"]
+    at_threat = {t["role"]: t for t in json.loads((run / "evaluate" / "teachers.json").read_text())}
+    robust = at_threat["robust"]
     assert (robust["attack"], robust["eps"], robust["norm"], robust["num_images"]) == (
         "pgd20",
         0.05,
         "linf",
         64,
     )
-    assert 0.0 <= robust["accuracy"] <= summary["robust"]["test_clean"]
+    assert 0.0 <= robust["accuracy"] <= robust["clean"] and set(at_threat) == {"robust", "clean"}
     text = " ".join(console.export_text().split())
     assert "the robust teacher" in text and "by more than 90.0 points" in text
     report = (run / "report" / "report.md").read_text()

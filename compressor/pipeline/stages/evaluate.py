@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+import torch
+
 from compressor.config.schema import Recipe
+from compressor.data.sources import as_float
+from compressor.evaluation.robustness import evaluate_robustness
 from compressor.evaluation.student import evaluate_recipe_model
 from compressor.evaluation.teacher_check import robust_teacher_warning
-from compressor.models.build import load_student
+from compressor.models.build import data_info, load_student, load_teachers
 from compressor.pipeline.stage import Stage, StageContext
 
 
@@ -22,12 +25,47 @@ def run_evaluate(ctx: StageContext) -> dict[str, Any]:
     summary = result.to_dict()
     if zero_shot is not None:
         summary["zero_shot"] = zero_shot
-    teachers_file = ctx.run.stage("teachers") / "summary.json"
-    teachers = json.loads(teachers_file.read_text()) if teachers_file.is_file() else []
+    teachers = _teachers_at_evaluation_threat(ctx)
+    ctx.run.write_json(ctx.run.stage("evaluate") / "teachers.json", teachers)
     warning = robust_teacher_warning(teachers, result.robust_accuracy, ctx.recipe.evaluate.teacher_margin)
     if warning:
         ctx.console.print(f"[bold yellow]WARNING[/] {warning}")
     return summary
+
+
+def _teachers_at_evaluation_threat(ctx: StageContext) -> list[dict[str, Any]]:
+    """Each teacher under `evaluate.teacher_attack` at the student's evaluation threat, on its test images.
+
+    In a forked RNG, so the numbers the student's evaluation draws do not depend on this check.
+    """
+    recipe, test = ctx.recipe, ctx.data.test
+    if not recipe.teachers:
+        return []
+    n = min(recipe.evaluate.num_images, len(test))
+    eps, norm = recipe.evaluation_threat()
+    attack = recipe.evaluate.teacher_attack
+    teachers = load_teachers(recipe, ctx.run, data_info(ctx.data), ctx.speed)
+    rows = []
+    for spec in recipe.teachers:
+        with torch.random.fork_rng(devices=[]), torch.inference_mode(False):
+            result = evaluate_robustness(
+                teachers[spec.role],
+                as_float(test.x[:n]),
+                test.y[:n],
+                attacks=[attack],
+                eps=eps,
+                norm=norm,
+                batch_size=recipe.evaluate.batch_size,
+                seed=recipe.run.seed,
+                sanity_checks=False,
+                device=ctx.device,
+            )
+        accuracy = result.robust_accuracy[attack]
+        rows.append(
+            {"role": spec.role, "model": spec.model.name, "clean": result.clean_accuracy, "attack": attack}
+            | {"eps": eps, "norm": norm, "accuracy": accuracy, "num_images": n}
+        )
+    return rows
 
 
 def _parts(recipe: Recipe) -> dict[str, object]:
@@ -39,6 +77,6 @@ EVALUATE = Stage(
     run_evaluate,
     _parts,
     needs=("distill",),
-    outputs=("evaluation.json",),
+    outputs=("evaluation.json", "teachers.json"),
     description="measure clean and robust accuracy",
 )

@@ -4,16 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
-from torch import nn
-
 from compressor.config.schema import Recipe, TeacherSpec
-from compressor.data.sources import as_float
 from compressor.engine.distributed import wrap_ddp
 from compressor.engine.precision import maybe_compile
 from compressor.engine.trainer import FitSetup
 from compressor.engine.validation import clean_and_robust_accuracy
-from compressor.evaluation.robustness import evaluate_robustness
 from compressor.evaluation.teacher_check import clean_teacher_warning
 from compressor.methods.registry import method_info
 from compressor.models.build import build_model, data_info, freeze
@@ -56,34 +51,7 @@ def _prepare_teacher(spec: TeacherSpec, ctx: StageContext) -> dict[str, Any]:
         "model": spec.model.name,
         "test_clean": clean,
         "test_pgd10": robust,
-        "test_robust": _under_evaluation_threat(model, ctx),
     }
-
-
-def _under_evaluation_threat(model: nn.Module, ctx: StageContext) -> dict[str, Any]:
-    """The teacher's accuracy under `evaluate.teacher_attack` at the student's evaluation threat.
-
-    Run in a forked RNG, so the student's training draws the same numbers with or without this check.
-    """
-    recipe, test = ctx.recipe, ctx.data.test
-    n = min(recipe.evaluate.num_images, len(test))
-    eps, norm = recipe.evaluation_threat()
-    attack = recipe.evaluate.teacher_attack
-    with torch.random.fork_rng(devices=[]), torch.inference_mode(False):
-        result = evaluate_robustness(
-            model,
-            as_float(test.x[:n]),
-            test.y[:n],
-            attacks=[attack],
-            eps=eps,
-            norm=norm,
-            batch_size=recipe.evaluate.batch_size,
-            seed=recipe.run.seed,
-            sanity_checks=False,
-            device=ctx.device,
-        )
-    accuracy = result.robust_accuracy[attack]
-    return {"attack": attack, "eps": eps, "norm": norm, "accuracy": accuracy, "num_images": n}
 
 
 def run_teachers(ctx: StageContext) -> list[dict[str, Any]]:
@@ -106,11 +74,6 @@ def _parts(recipe: Recipe) -> dict[str, object]:
         "teachers": recipe.teachers,
         "attack": recipe.attack,
         "run.seed": recipe.run.seed,
-        "teacher check": (
-            recipe.evaluate.teacher_attack,
-            recipe.evaluate.num_images,
-            recipe.evaluation_threat(),
-        ),
     }
 
 
