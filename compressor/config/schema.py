@@ -13,6 +13,7 @@ from compressor.config.numbers import Number
 
 Role = Literal["robust", "clean"]
 Format = Literal["fp32", "fp16", "int8"]
+# the edge kit's registered backends, compressor_edge.backends.BACKENDS (tests/config/test_backends.py)
 Backend = Literal["onnxruntime-cpu", "onnxruntime-cuda", "openvino-cpu", "tensorrt"]
 Auto = Literal["auto"]
 

@@ -14,7 +14,7 @@ from typing import NoReturn
 
 import numpy as np
 
-from compressor_edge.backends import BACKENDS, create_backend
+from compressor_edge.backends import BACKENDS, backends_help, create_backend
 from compressor_edge.bundle import FORMATS, MANIFEST_FILE, load_bundle
 from compressor_edge.errors import BundleError
 from compressor_edge.files import atomic_write_bytes
@@ -97,11 +97,16 @@ def _parser() -> argparse.ArgumentParser:
         if name == "predict":
             cmd.add_argument("images", nargs="+", help="PNG/JPEG files (resized to the input) or .npy arrays")
             cmd.add_argument("--format", choices=FORMATS, default="fp32")
-            cmd.add_argument("--backend", choices=BACKENDS, default="onnxruntime-cpu")
+            cmd.add_argument("--backend", choices=BACKENDS, default="onnxruntime-cpu", help=backends_help())
             cmd.add_argument("--top-k", type=_at_least(1), default=1)
             continue
         cmd.add_argument("--formats", type=_names(FORMATS), default=None, help="default: all in the bundle")
-        cmd.add_argument("--backends", type=_names(BACKENDS), default=["onnxruntime-cpu"])
+        cmd.add_argument(
+            "--backends",
+            type=_names(BACKENDS),
+            default=["onnxruntime-cpu"],
+            help="comma-separated: " + backends_help(),
+        )
         cmd.add_argument("--json", type=_output_file, default=None, help="also write the result as JSON here")
         cmd.add_argument(
             "--batch-sizes", type=_ints, default=[1, 32], help="latency batches (TensorRT profiles)"

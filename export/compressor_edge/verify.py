@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from compressor_edge.backends import BACKENDS, Backend, create_backend
+from compressor_edge.backends import BACKENDS, Backend, backend_spec, create_backend
 from compressor_edge.bundle import FORMATS, Bundle, Probes, load_bundle
 from compressor_edge.errors import BackendUnavailable, BundleError
 from compressor_edge.latency import measure_interleaved, tile_batch
@@ -124,6 +124,9 @@ def _load_and_check(
     threads: int | None,
 ) -> tuple[FormatResult, Backend | None]:
     """Load one format on one backend (kept open in `stack` for timing) and measure all but latency."""
+    if fmt not in backend_spec(backend_name).formats:
+        error = f"{backend_name} does not run {fmt} models (it runs {', '.join(backend_spec(backend_name).formats)})"
+        return FormatResult(format=fmt, backend=backend_name, error=error), None
     try:
         path = bundle.model_path(fmt, backend_name)
     except BundleError as err:  # no file of this format for this runtime: a failed row, not bad input
