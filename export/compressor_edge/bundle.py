@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -25,6 +26,7 @@ from compressor_edge.manifest import (
 
 INT8_TENSORRT_FILE = "model.int8.tensorrt.onnx"  # the symmetric QDQ file, an alternate of the int8 format
 MAX_MANIFEST_BYTES = 16 << 20
+MAX_PROBES_BYTES = 2 << 30  # probes.npz unpacked (zip sizes are read, and enforced, before any array)
 PROBE_KEYS = ("clean_images", "labels", "adversarial_images", "clean_logits", "adversarial_logits")
 __all__ = [
     "FORMATS",
@@ -124,9 +126,13 @@ class Bundle:
         """Load probes.npz and check its arrays against the manifest."""
         path = bundle_file(self.root, self.manifest["probes"]["file"], "probes.file")
         try:
-            with np.load(path, allow_pickle=False) as data:
+            data = np.load(path, allow_pickle=False, mmap_mode="r")  # an .npz is read lazily either way
+            if not isinstance(data, np.lib.npyio.NpzFile):
+                raise BundleError(f"{path}: expected an .npz archive of the probe arrays")
+            with data:
+                _check_probe_sizes(data, path)
                 arrays = {key: np.asarray(data[key]) for key in PROBE_KEYS}
-        except (OSError, ValueError, KeyError) as err:
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as err:
             raise BundleError(f"{path}: unreadable probes file ({type(err).__name__}: {err})") from None
         probes = Probes(**arrays)
         _check_probes(probes, self.image_shape, len(self.class_names), path)
@@ -138,6 +144,16 @@ class Bundle:
                 f"({path.name} holds {len(probes)} probes)"
             )
         return probes
+
+
+def _check_probe_sizes(data: np.lib.npyio.NpzFile, path: Path) -> None:
+    """Refuse a probes.npz whose arrays would unpack to more than MAX_PROBES_BYTES, before reading them."""
+    archive = cast(zipfile.ZipFile, data.zip)  # None only once closed; called inside `with data`
+    total = sum(int(archive.getinfo(f"{key}.npy").file_size) for key in PROBE_KEYS)
+    if total > MAX_PROBES_BYTES:
+        raise BundleError(
+            f"{path}: its arrays unpack to {total} bytes, more than probes may ({MAX_PROBES_BYTES})"
+        )
 
 
 def _check_probes(probes: Probes, image_shape: tuple[int, ...], n_classes: int, path: Path) -> None:

@@ -17,9 +17,11 @@ import numpy as np
 import pytest
 from tiny_bundles import make_bundle
 
+import compressor_edge.bundle as bundle_module
 import compressor_edge.cli as cli
 from compressor_edge.bundle import MANIFEST_FILE
 from compressor_edge.cli import main
+from compressor_edge.files import sha256_file
 
 FAST = ["--latency-runs", "2", "--batch-sizes", "1"]
 _OPENED: list[str] | None = None  # paths opened while a test traces (None: not tracing)
@@ -213,6 +215,21 @@ def test_predict_with_fewer_class_names_than_logits(bundle_copy, tmp_path: Path,
     _edit(root, lambda m: (m.update(class_names=["cat", "dog"]), m["output"].update(shape=["batch", 2])))
     np.save(tmp_path / "x.npy", np.zeros((1, 3, 8, 8), dtype=np.float32))
     _one_line_exit_2(main(["predict", str(root), str(tmp_path / "x.npy")]), capsys, "lists 2 class_names")
+
+
+def test_probes_that_unpack_too_large_are_refused(
+    good_bundle: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    monkeypatch.setattr(bundle_module, "MAX_PROBES_BYTES", 1000)  # the tiny bundle's probes are ~50 KB
+    _one_line_exit_2(main(["verify", str(good_bundle)]), capsys, "probes.npz: its arrays unpack to")
+
+
+def test_probes_that_are_not_an_archive_are_refused(bundle_copy, capsys) -> None:
+    root = bundle_copy()
+    with (root / "probes.npz").open("wb") as f:
+        np.save(f, np.zeros(3))
+    _edit(root, lambda m: m["probes"].update(sha256=sha256_file(root / "probes.npz")))
+    _one_line_exit_2(main(["verify", str(root)]), capsys, "expected an .npz archive")
 
 
 @pytest.fixture
