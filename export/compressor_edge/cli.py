@@ -33,16 +33,16 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see: {self.prog} --help)\n")
 
 
-def _at_least(low: int) -> Callable[[str], int]:
-    """An integer option that must be >= `low` (counts, budgets, thread numbers)."""
+def _at_least(low: int, hint: str = "") -> Callable[[str], int]:
+    """An integer option that must be >= `low` (counts, budgets, thread numbers); `hint` ends its error."""
 
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {text!r}") from None
+            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {text!r}{hint}") from None
         if value < low:
-            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {value}")
+            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {value}{hint}")
         return value
 
     return parse
@@ -118,7 +118,7 @@ def _parser() -> argparse.ArgumentParser:
             square = cmd.add_mutually_exclusive_group()
             square.add_argument(
                 "--square-queries",
-                type=_at_least(1),
+                type=_at_least(1, "; to skip Square say --skip-square (the verdict is then never PASS)"),
                 default=None,
                 help="default: the budget the export recorded",
             )

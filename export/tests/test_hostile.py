@@ -247,7 +247,10 @@ BAD_ARGUMENTS = {
     "bench --runs 0": (["bench", "B", "--runs", "0"], "--runs: expected an integer >= 1"),
     "bench --warmup -1": (["bench", "B", "--warmup", "-1"], "--warmup: expected an integer >= 0"),
     "verify --latency-runs 0": (["verify", "B", "--latency-runs", "0"], "--latency-runs: expected"),
-    "verify --square-queries 0": (["verify", "B", "--square-queries", "0"], "--square-queries: expected"),
+    "verify --square-queries 0": (
+        ["verify", "B", "--square-queries", "0"],
+        "to skip Square say --skip-square",
+    ),
     "verify --square-queries -1": (["verify", "B", "--square-queries", "-1"], "--square-queries: expected"),
     "verify --seed -1": (["verify", "B", "--seed", "-1"], "--seed: expected an integer >= 0"),
     "verify --threads 0": (["verify", "B", "--threads", "0"], "--threads: expected"),
