@@ -7,7 +7,6 @@ warning for `validate`, which may run on a laptop for a cluster job, and an erro
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 from compressor.config.schema import DataConfig, ModelSpec, Recipe
@@ -49,6 +48,16 @@ def _check_model(spec: ModelSpec, where: str) -> None:
         check_checkpoint_file(path, trust_pickle=spec.trust_pickle)
     except UserInputError as err:
         raise UserInputError(f"{where}.checkpoint: {err}") from None
+
+
+def _backend_problem(name: str) -> str | None:
+    """What is missing on this machine to verify on backend `name` (from the edge kit's registry), or None."""
+    from compressor_edge.backends import backend_spec
+
+    spec = backend_spec(name)
+    if not spec.missing_packages():
+        return None
+    return f"verify.backends: {name!r} is listed but {spec.runtime} is not installed on this machine; {spec.install}"
 
 
 def _data_problem(data: DataConfig, where: str) -> str | None:
@@ -138,13 +147,7 @@ def check_recipe(recipe: Recipe, source: str, *, on_this_machine: bool = False) 
     _check_export(recipe, source)
     problems = [_data_problem(recipe.data, "data")]
     problems += [_data_problem(z, f"evaluate.zero_shot.{i}") for i, z in enumerate(recipe.evaluate.zero_shot)]
-    if "tensorrt" in recipe.verify.backends and importlib.util.find_spec("tensorrt") is None:
-        problems.append("verify.backends: 'tensorrt' is listed but TensorRT is not installed on this machine")
-    if "openvino-cpu" in recipe.verify.backends and importlib.util.find_spec("openvino") is None:
-        problems.append(
-            "verify.backends: 'openvino-cpu' is listed but openvino is not installed; "
-            "pip install 'compressor[openvino]' (or './export[openvino]' for the edge kit alone)"
-        )
+    problems += [_backend_problem(name) for name in recipe.verify.backends]
     if (
         "tensorrt" in recipe.verify.backends
         and "int8" in recipe.export.formats

@@ -13,6 +13,7 @@ from compressor.config.numbers import Number
 
 Role = Literal["robust", "clean"]
 Format = Literal["fp32", "fp16", "int8"]
+# the edge kit's registered backends, compressor_edge.backends.BACKENDS (tests/config/test_backends.py)
 Backend = Literal["onnxruntime-cpu", "onnxruntime-cuda", "openvino-cpu", "tensorrt"]
 Auto = Literal["auto"]
 
@@ -225,7 +226,8 @@ class ExportConfig(Strict):
 class VerifyConfig(Strict):
     backends: list[Backend] = Field(default_factory=lambda: list[Backend](["onnxruntime-cpu"]))
     formats: list[Format] | None = None
-    square_queries: int | None = Field(None, ge=0)  # None: the export's budget (compared with PyTorch)
+    square_queries: int | None = Field(None, ge=1)  # None: the export's budget (compared with PyTorch)
+    skip_square: bool = False  # no Square attack: the verdict is then INCOMPLETE, never a pass
     latency_runs: int = Field(30, ge=1)
     # latency batches, every row timed interleaved (TensorRT's profile batches are timed too when enabled)
     batch_sizes: BatchSizes = Field(default_factory=lambda: [1, 32], min_length=1)

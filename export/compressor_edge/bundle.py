@@ -3,26 +3,44 @@
 from __future__ import annotations
 
 import json
-import math
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from compressor_edge.errors import BundleError
 from compressor_edge.files import sha256_file
+from compressor_edge.manifest import (
+    FORMAT_FILES,
+    FORMATS,
+    MANIFEST_FILE,
+    NORMS,
+    PROBES_FILE,
+    SCHEMA_VERSION,
+    bundle_file,
+    check_manifest,
+)
 
-SCHEMA_VERSION = 1
-MANIFEST_FILE = "manifest.json"
-PROBES_FILE = "probes.npz"
-FORMAT_FILES: dict[str, str] = {"fp32": "model.onnx", "fp16": "model.fp16.onnx", "int8": "model.int8.onnx"}
-FORMATS: tuple[str, ...] = tuple(FORMAT_FILES)
 INT8_TENSORRT_FILE = "model.int8.tensorrt.onnx"  # the symmetric QDQ file, an alternate of the int8 format
+MAX_MANIFEST_BYTES = 16 << 20
+MAX_PROBES_BYTES = 2 << 30  # probes.npz unpacked (zip sizes are read, and enforced, before any array)
 PROBE_KEYS = ("clean_images", "labels", "adversarial_images", "clean_logits", "adversarial_logits")
-NORMS = ("linf", "l2")
-_REQUIRED_KEYS = ("schema_version", "input", "output", "class_names", "threat_model", "formats", "probes")
+__all__ = [
+    "FORMATS",
+    "FORMAT_FILES",
+    "INT8_TENSORRT_FILE",
+    "MANIFEST_FILE",
+    "NORMS",
+    "PROBES_FILE",
+    "SCHEMA_VERSION",
+    "Bundle",
+    "Probes",
+    "load_bundle",
+    "sha256_file",
+]
 
 
 @dataclass(frozen=True)
@@ -73,12 +91,14 @@ class Bundle:
 
     def model_path(self, fmt: str, backend: str | None = None) -> Path:
         """Path of the ONNX file of `fmt` for `backend`; BundleError if the bundle has none."""
-        return self.root / self.model_entry(fmt, backend)["file"]
+        return bundle_file(self.root, self.model_entry(fmt, backend)["file"], f"formats.{fmt}.file")
 
     def files(self, fmt: str) -> list[Path]:
         """Every ONNX file of one format (the main one first, then its alternates)."""
         entry = self.model_entry(fmt)
-        return [self.root / e["file"] for e in [entry, *entry.get("alternates", [])]]
+        return [
+            bundle_file(self.root, e["file"], f"formats.{fmt}") for e in [entry, *entry.get("alternates", [])]
+        ]
 
     @property
     def input_name(self) -> str:
@@ -104,15 +124,36 @@ class Bundle:
 
     def probes(self) -> Probes:
         """Load probes.npz and check its arrays against the manifest."""
-        path = self.root / self.manifest["probes"]["file"]
+        path = bundle_file(self.root, self.manifest["probes"]["file"], "probes.file")
         try:
-            with np.load(path, allow_pickle=False) as data:
+            data = np.load(path, allow_pickle=False, mmap_mode="r")  # an .npz is read lazily either way
+            if not isinstance(data, np.lib.npyio.NpzFile):
+                raise BundleError(f"{path}: expected an .npz archive of the probe arrays")
+            with data:
+                _check_probe_sizes(data, path)
                 arrays = {key: np.asarray(data[key]) for key in PROBE_KEYS}
-        except (OSError, ValueError, KeyError) as err:
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as err:
             raise BundleError(f"{path}: unreadable probes file ({type(err).__name__}: {err})") from None
         probes = Probes(**arrays)
         _check_probes(probes, self.image_shape, len(self.class_names), path)
+        square = self.manifest.get("square") or {}
+        beyond = [i for i in square.get("indices", []) if i >= len(probes)]
+        if beyond:
+            raise BundleError(
+                f"{self.root / MANIFEST_FILE}: square.indices: probe {beyond[0]} does not exist "
+                f"({path.name} holds {len(probes)} probes)"
+            )
         return probes
+
+
+def _check_probe_sizes(data: np.lib.npyio.NpzFile, path: Path) -> None:
+    """Refuse a probes.npz whose arrays would unpack to more than MAX_PROBES_BYTES, before reading them."""
+    archive = cast(zipfile.ZipFile, data.zip)  # None only once closed; called inside `with data`
+    total = sum(int(archive.getinfo(f"{key}.npy").file_size) for key in PROBE_KEYS)
+    if total > MAX_PROBES_BYTES:
+        raise BundleError(
+            f"{path}: its arrays unpack to {total} bytes, more than probes may ({MAX_PROBES_BYTES})"
+        )
 
 
 def _check_probes(probes: Probes, image_shape: tuple[int, ...], n_classes: int, path: Path) -> None:
@@ -132,44 +173,32 @@ def _check_probes(probes: Probes, image_shape: tuple[int, ...], n_classes: int, 
 
 
 def _read_manifest(root: Path) -> dict[str, Any]:
+    """manifest.json, parsed and validated as a whole (containment of every named file included)."""
     path = root / MANIFEST_FILE
     if not root.is_dir():
         raise BundleError(f"{root}: not a bundle folder (it does not exist or is not a directory)")
     if not path.is_file():
         raise BundleError(f"{path}: missing; is {root} an export bundle?")
-    try:
-        manifest = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise BundleError(f"{path}: not valid JSON ({err})") from None
-    if not isinstance(manifest, dict):
-        raise BundleError(f"{path}: expected a JSON object at the top level")
-    missing = [key for key in _REQUIRED_KEYS if key not in manifest]
-    if missing:
-        raise BundleError(f"{path}: missing key(s) {', '.join(missing)}")
-    if manifest["schema_version"] != SCHEMA_VERSION:
+    bundle_file(root, MANIFEST_FILE, "the manifest itself")
+    if path.stat().st_size > MAX_MANIFEST_BYTES:
         raise BundleError(
-            f"{path}: schema_version {manifest['schema_version']} is not supported (this kit reads {SCHEMA_VERSION})"
+            f"{path}: {path.stat().st_size} bytes, more than a manifest can be ({MAX_MANIFEST_BYTES})"
         )
-    _check_threat_model(manifest["threat_model"], path)
-    return manifest
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
+        raise BundleError(f"{path}: not valid JSON ({err})") from None
+    return check_manifest(manifest, root)
 
 
-def _check_threat_model(threat: Mapping[str, Any], path: Path) -> None:
-    eps, norm = threat.get("eps"), threat.get("norm")
-    if norm not in NORMS:
-        raise BundleError(f"{path}: threat_model.norm must be one of {', '.join(NORMS)}, got {norm!r}")
-    if not isinstance(eps, int | float) or not math.isfinite(eps) or eps < 0:
-        raise BundleError(f"{path}: threat_model.eps must be a finite number >= 0, got {eps!r}")
-
-
-def _check_file(root: Path, entry: Mapping[str, Any], what: str) -> None:
-    path = root / str(entry.get("file", ""))
+def _check_file(path: Path, entry: Mapping[str, Any], what: str) -> None:
+    """The file exists and its SHA-256 is the manifest's (`path` was checked to lie inside the bundle)."""
     if not path.is_file():
         raise BundleError(f"{path}: missing ({what} listed in {MANIFEST_FILE})")
     actual = sha256_file(path)
-    if actual != entry.get("sha256"):
+    if actual != entry["sha256"]:
         raise BundleError(
-            f"{path}: sha256 mismatch (manifest {str(entry.get('sha256'))[:12]}..., file {actual[:12]}...); "
+            f"{path}: sha256 mismatch (manifest {entry['sha256'][:12]}..., file {actual[:12]}...); "
             "the file was changed or corrupted after export"
         )
 
@@ -191,19 +220,14 @@ def _check_onnx(path: Path, input_name: str) -> None:
 def load_bundle(root: str | Path, *, check_hashes: bool = True) -> Bundle:
     """Read the manifest, check every listed file's SHA-256 and each ONNX model's validity."""
     root = Path(root)
-    manifest = _read_manifest(root)
-    formats = manifest["formats"]
-    unknown = sorted(set(formats) - set(FORMATS))
-    if unknown or not formats:
-        raise BundleError(
-            f"{root / MANIFEST_FILE}: formats must be a non-empty subset of {FORMATS}, got {unknown}"
-        )
+    bundle = Bundle(root=root, manifest=_read_manifest(root))
     if check_hashes:
-        for fmt, entry in formats.items():
-            for item in [entry, *entry.get("alternates", [])]:
-                _check_file(root, item, f"{fmt} model")
-        _check_file(root, manifest["probes"], "probes")
-    bundle = Bundle(root=root, manifest=manifest)
+        for fmt in bundle.formats:
+            entry = bundle.model_entry(fmt)
+            for item, path in zip([entry, *entry.get("alternates", [])], bundle.files(fmt), strict=True):
+                _check_file(path, item, f"{fmt} model")
+        probes = bundle.manifest["probes"]
+        _check_file(bundle_file(root, probes["file"], "probes.file"), probes, "probes")
     for fmt in bundle.formats:
         for path in bundle.files(fmt):
             _check_onnx(path, bundle.input_name)

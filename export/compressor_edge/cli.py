@@ -1,25 +1,64 @@
-"""`compressor-edge verify|bench|predict BUNDLE`: exit 0 pass, 1 gate failed, 2 bad input, 3 internal error."""
+"""`compressor-edge verify|bench|predict BUNDLE`: exit 0 pass, 1 gate failed, 2 bad input, 3 internal error,
+4 verify incomplete (every gate that ran passed, but Square was skipped with --skip-square)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 
-from compressor_edge.backends import BACKENDS, create_backend
-from compressor_edge.bundle import FORMATS, load_bundle
+from compressor_edge.backends import BACKENDS, backends_help, create_backend
+from compressor_edge.bundle import FORMATS, MANIFEST_FILE, load_bundle
 from compressor_edge.errors import BundleError
+from compressor_edge.files import atomic_write_bytes
 from compressor_edge.images import load_images
 from compressor_edge.latency import measure_interleaved, tile_batch
 from compressor_edge.tolerances import VerifyTolerances
 from compressor_edge.verify import verify_bundle
 
-EXIT_OK, EXIT_GATE_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_OK, EXIT_GATE_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INCOMPLETE = 0, 1, 2, 3, 4
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (exit 2): what is wrong, and where the usage is."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see: {self.prog} --help)\n")
+
+
+def _at_least(low: int, hint: str = "") -> Callable[[str], int]:
+    """An integer option that must be >= `low` (counts, budgets, thread numbers); `hint` ends its error."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {text!r}{hint}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {value}{hint}")
+        return value
+
+    return parse
+
+
+def _output_file(text: str) -> Path:
+    """A file to write at the end: its folder must exist and be writable now, before any work."""
+    path = Path(text)
+    folder = path.parent
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{path} is a folder; give a file name")
+    if not folder.is_dir():
+        raise argparse.ArgumentTypeError(f"folder {folder} does not exist; create it first")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"folder {folder} is not writable")
+    return path
 
 
 def _names(choices: Sequence[str]) -> Callable[[str], list[str]]:
@@ -44,7 +83,7 @@ def _ints(text: str) -> list[int]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="compressor-edge", description=__doc__)
+    parser = _Parser(prog="compressor-edge", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     for name, text in (
         ("verify", "re-check parity, accuracy, Square robustness, latency and size; gate each"),
@@ -54,16 +93,21 @@ def _parser() -> argparse.ArgumentParser:
         cmd = sub.add_parser(name, help=text, description=text)
         cmd.add_argument("bundle", type=Path, help="bundle folder (with manifest.json)")
         cmd.add_argument("--engine-cache", type=Path, default=None, help="TensorRT engine cache folder")
-        cmd.add_argument("--threads", type=int, default=None, help="onnxruntime intra-op threads")
+        cmd.add_argument("--threads", type=_at_least(1), default=None, help="onnxruntime intra-op threads")
         if name == "predict":
             cmd.add_argument("images", nargs="+", help="PNG/JPEG files (resized to the input) or .npy arrays")
             cmd.add_argument("--format", choices=FORMATS, default="fp32")
-            cmd.add_argument("--backend", choices=BACKENDS, default="onnxruntime-cpu")
-            cmd.add_argument("--top-k", type=int, default=1)
+            cmd.add_argument("--backend", choices=BACKENDS, default="onnxruntime-cpu", help=backends_help())
+            cmd.add_argument("--top-k", type=_at_least(1), default=1)
             continue
         cmd.add_argument("--formats", type=_names(FORMATS), default=None, help="default: all in the bundle")
-        cmd.add_argument("--backends", type=_names(BACKENDS), default=["onnxruntime-cpu"])
-        cmd.add_argument("--json", type=Path, default=None, help="also write the result as JSON here")
+        cmd.add_argument(
+            "--backends",
+            type=_names(BACKENDS),
+            default=["onnxruntime-cpu"],
+            help="comma-separated: " + backends_help(),
+        )
+        cmd.add_argument("--json", type=_output_file, default=None, help="also write the result as JSON here")
         cmd.add_argument(
             "--batch-sizes", type=_ints, default=[1, 32], help="latency batches (TensorRT profiles)"
         )
@@ -71,15 +115,26 @@ def _parser() -> argparse.ArgumentParser:
             cmd.add_argument(
                 "--tolerances", type=Path, default=None, help='JSON: {"int8": {"max_adv_acc_drop": 0.1}}'
             )
-            cmd.add_argument(
-                "--square-queries", type=int, default=None, help="default: the budget the export recorded"
+            square = cmd.add_mutually_exclusive_group()
+            square.add_argument(
+                "--square-queries",
+                type=_at_least(1, "; to skip Square say --skip-square (the verdict is then never PASS)"),
+                default=None,
+                help="default: the budget the export recorded",
             )
-            cmd.add_argument("--seed", type=int, default=None, help="default: the export's Square seed")
-            cmd.add_argument("--latency-runs", type=int, default=30)
-            cmd.add_argument("--markdown", type=Path, default=None, help="also write the table here")
+            square.add_argument(
+                "--skip-square",
+                action="store_true",
+                help="do not run the Square attack; the verdict is then INCOMPLETE (exit 4), never PASS",
+            )
+            cmd.add_argument(
+                "--seed", type=_at_least(0), default=None, help="default: the export's Square seed"
+            )
+            cmd.add_argument("--latency-runs", type=_at_least(1), default=30)
+            cmd.add_argument("--markdown", type=_output_file, default=None, help="also write the table here")
         else:
-            cmd.add_argument("--runs", type=int, default=100)
-            cmd.add_argument("--warmup", type=int, default=10)
+            cmd.add_argument("--runs", type=_at_least(1), default=100)
+            cmd.add_argument("--warmup", type=_at_least(0), default=10)
     return parser
 
 
@@ -99,6 +154,7 @@ def _verify(args: argparse.Namespace) -> int:
         formats=args.formats,
         backends=args.backends,
         square_queries=args.square_queries,
+        skip_square=args.skip_square,
         seed=args.seed,
         batch_sizes=args.batch_sizes,
         latency_runs=args.latency_runs,
@@ -108,10 +164,12 @@ def _verify(args: argparse.Namespace) -> int:
     markdown = report.to_markdown()
     print(markdown, end="")
     if args.markdown:
-        args.markdown.write_text(markdown)
+        atomic_write_bytes(args.markdown, markdown.encode())
     if args.json:
-        args.json.write_text(json.dumps(report.to_dict(), indent=2))
-    return EXIT_OK if report.passed else EXIT_GATE_FAILED
+        atomic_write_bytes(args.json, json.dumps(report.to_dict(), indent=2).encode())
+    if report.passed:
+        return EXIT_OK
+    return EXIT_INCOMPLETE if report.gates_passed else EXIT_GATE_FAILED
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -147,7 +205,7 @@ def _bench(args: argparse.Namespace) -> int:
             f"| {row['format']} | {row['backend']} | {row['batch']} | {row['median_ms']:.3f} | {row['p90_ms']:.3f} | {per_s:.1f} |"
         )
     if args.json:
-        args.json.write_text(json.dumps(rows, indent=2))
+        atomic_write_bytes(args.json, json.dumps(rows, indent=2).encode())
     return EXIT_OK
 
 
@@ -157,11 +215,16 @@ def _predict(args: argparse.Namespace) -> int:
     path = bundle.model_path(args.format, args.backend)
     with create_backend(args.backend, path, cache_dir=args.engine_cache, threads=args.threads) as backend:
         logits = backend.predict(images)
+    classes = bundle.class_names
+    if logits.ndim != 2 or logits.shape[1] != len(classes):
+        raise BundleError(
+            f"{path}: the model gives logits of shape {list(logits.shape)}, but {bundle.root / MANIFEST_FILE} "
+            f"lists {len(classes)} class_names; the bundle is inconsistent (re-export it)"
+        )
     shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
     probs = shifted / shifted.sum(axis=1, keepdims=True)
-    classes = bundle.class_names
     for name, row in zip(names, probs, strict=True):
-        top = np.argsort(-row)[: max(1, args.top_k)]
+        top = np.argsort(-row)[: args.top_k]
         print(name + "\t" + "\t".join(f"{classes[i]}\t{row[i]:.4f}" for i in top))
     return EXIT_OK
 

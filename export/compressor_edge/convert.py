@@ -27,6 +27,8 @@ from typing import Any
 import numpy as np
 import onnx
 
+from compressor_edge.backends import backend_specs
+
 CALIBRATION_METHODS = ("minmax", "entropy", "percentile")
 
 
@@ -70,17 +72,12 @@ def prepare_for_quantization(src: Path, dst: Path) -> Path:
     return dst
 
 
-INT8_TARGETS: dict[str, dict[str, Any]] = {
-    "cpu": {
-        "runtimes": ["onnxruntime-cpu", "openvino-cpu", "onnxruntime-cuda"],
-        "why": "U8S8 QDQ (uint8 asymmetric activations, int8 per-channel weights, int32 bias): the scheme "
-        "onnxruntime's and OpenVINO's CPU int8 kernels fuse (onnxruntime-cuda runs the same file)",
-    },
-    "tensorrt": {
-        "runtimes": ["tensorrt"],
-        "why": "symmetric int8 QDQ (zero-point-0 activations, per-channel weights, float bias): what "
-        "TensorRT's explicit quantisation builds int8 kernels from",
-    },
+# the int8 file kinds and why each scheme; the backends that run each registered it as their `int8_target`
+INT8_TARGETS: dict[str, str] = {
+    "cpu": "U8S8 QDQ (uint8 asymmetric activations, int8 per-channel weights, int32 bias): the scheme "
+    "onnxruntime's and OpenVINO's CPU int8 kernels fuse (onnxruntime-cuda runs the same file)",
+    "tensorrt": "symmetric int8 QDQ (zero-point-0 activations, per-channel weights, float bias): what "
+    "TensorRT's explicit quantisation builds int8 kernels from",
 }
 
 
@@ -154,8 +151,8 @@ def quantize_int8(
     seven_bit = cpu and reduce_range
     return {
         "target": target,
-        "runtimes": list(INT8_TARGETS[target]["runtimes"]),
-        "why": INT8_TARGETS[target]["why"],
+        "runtimes": [name for name, spec in backend_specs().items() if spec.int8_target == target],
+        "why": INT8_TARGETS[target],
         "scheme": "static QDQ (onnxruntime.quantization)",
         "activations": "uint8, asymmetric, per-tensor" if cpu else "int8, symmetric, per-tensor",
         "weights": f"int8{' (7-bit range)' if seven_bit else ''}, symmetric, per-channel",

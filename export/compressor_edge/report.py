@@ -88,6 +88,7 @@ class VerifyReport:
     environment: dict[str, Any] = field(default_factory=dict)
     latency_runs: int = 0
     threads: int | None = None
+    square_skipped: bool = False  # Square was skipped on request (L-inf bundle): the verdict is INCOMPLETE
 
     @property
     def reference_at_chance(self) -> bool:
@@ -95,14 +96,21 @@ class VerifyReport:
         return self.n_classes > 0 and self.pytorch_clean_acc <= 1.0 / self.n_classes + CHANCE_MARGIN
 
     @property
-    def passed(self) -> bool:
-        """True when at least one row ran, every row passed every gate, and the reference is not at chance."""
+    def gates_passed(self) -> bool:
+        """True when at least one row ran, every row passed every gate that ran, and the reference is not at chance."""
         rows_pass = bool(self.results) and all(r.status == "pass" for r in self.results)
         return rows_pass and (self.allow_chance_reference or not self.reference_at_chance)
 
+    @property
+    def passed(self) -> bool:
+        """True when every gate passed and none was skipped on request (a skipped Square is never a pass)."""
+        return self.gates_passed and not self.square_skipped
+
     def verdict(self) -> str:
-        """PASS / FAIL, saying so when the PyTorch reference itself is at chance."""
-        word = "PASS" if self.passed else "FAIL"
+        """PASS / FAIL / INCOMPLETE (gates passed, Square skipped), saying so when PyTorch itself is at chance."""
+        word = "PASS" if self.passed else "INCOMPLETE" if self.gates_passed else "FAIL"
+        if self.square_skipped:
+            word += " (Square skipped on request: robustness on this runtime not checked)"
         if not self.reference_at_chance:
             return word
         chance = (
@@ -136,6 +144,7 @@ class VerifyReport:
             "bundle": self.bundle,
             "passed": self.passed,
             "verdict": self.verdict(),
+            "square_skipped": self.square_skipped,
             "pytorch_at_chance": self.reference_at_chance,
             "fastest_passing": None
             if fastest is None
@@ -205,10 +214,13 @@ class VerifyReport:
             f"Machine: {self.environment.get('machine', 'not recorded')}. Files: "
             + ", ".join(sorted({f"{r.format}/{r.backend}: {r.file}" for r in self.results if r.file})),
         ]
-        if self.square_queries == 0:
+        if self.square_skipped:
             lines.append(
-                "Square attack not run (L2 threat model or 0 queries; this kit's Square attack is L-inf)."
+                "Square attack skipped on request (--skip-square): robustness on this runtime is not checked, "
+                "so this report can never PASS."
             )
+        elif self.square_queries == 0:
+            lines.append("Square attack not run (L2 threat model; this kit's Square attack is L-inf).")
         for r in self.results:
             if r.float_layers:
                 lines.append(

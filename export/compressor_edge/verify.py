@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from compressor_edge.backends import BACKENDS, Backend, create_backend
+from compressor_edge.backends import BACKENDS, Backend, backend_spec, create_backend
 from compressor_edge.bundle import FORMATS, Bundle, Probes, load_bundle
 from compressor_edge.errors import BackendUnavailable, BundleError
 from compressor_edge.latency import measure_interleaved, tile_batch
@@ -124,6 +124,9 @@ def _load_and_check(
     threads: int | None,
 ) -> tuple[FormatResult, Backend | None]:
     """Load one format on one backend (kept open in `stack` for timing) and measure all but latency."""
+    if fmt not in backend_spec(backend_name).formats:
+        error = f"{backend_name} does not run {fmt} models (it runs {', '.join(backend_spec(backend_name).formats)})"
+        return FormatResult(format=fmt, backend=backend_name, error=error), None
     try:
         path = bundle.model_path(fmt, backend_name)
     except BundleError as err:  # no file of this format for this runtime: a failed row, not bad input
@@ -211,6 +214,7 @@ def verify_bundle(
     backends: Sequence[str] = ("onnxruntime-cpu",),
     *,
     square_queries: int | None = None,
+    skip_square: bool = False,
     seed: int | None = None,
     batch_sizes: Sequence[int] = (1, 32),
     latency_runs: int = 30,
@@ -227,6 +231,7 @@ def verify_bundle(
     row loaded and timed round-robin in one loop. Square runs the attack the
     export recorded (its points, budget and seed, with PyTorch's accuracy to compare) unless `square_queries`
     or `seed` differ from it; then it attacks every probe with them and compares with fp32 only.
+    `skip_square` runs no Square attack: the report is then at best INCOMPLETE (`passed` is False).
     """
     tolerances = tolerances or VerifyTolerances()
     unknown = [name for name in backends if name not in BACKENDS]
@@ -234,6 +239,7 @@ def verify_bundle(
         raise BundleError(f"unknown backend(s) {unknown} (expected one or more of: {', '.join(BACKENDS)})")
     if not batch_sizes or min(batch_sizes) < 1:
         raise BundleError(f"batch sizes must be positive integers, got {list(batch_sizes)}")
+    _check_counts(square_queries, skip_square, seed, latency_runs)
     bundle = load_bundle(bundle_dir)
     probes = bundle.probes()
     chosen = list(formats or bundle.formats)
@@ -242,7 +248,10 @@ def verify_bundle(
     chosen.sort(key=FORMATS.index)  # fp32 first: it is the Square reference for the others
     pt_clean = _accuracy(probes.clean_logits, probes.labels)
     pt_adv = _accuracy(probes.adversarial_logits, probes.labels)
-    square = SquarePlan.for_bundle(bundle.manifest.get("square"), square_queries, seed)
+    if skip_square:
+        square = SquarePlan(queries=0, seed=0 if seed is None else seed)
+    else:
+        square = SquarePlan.for_bundle(bundle.manifest.get("square"), square_queries, seed)
     results: list[FormatResult] = []
     with ExitStack() as stack:
         loaded: list[tuple[FormatResult, Backend]] = []
@@ -292,7 +301,23 @@ def verify_bundle(
         environment=_environment(),
         latency_runs=latency_runs,
         threads=threads,
+        square_skipped=skip_square and bundle.norm == "linf",
     )
+
+
+def _check_counts(square_queries: int | None, skip_square: bool, seed: int | None, latency_runs: int) -> None:
+    """Budgets and counts are positive; skipping Square is said with skip_square, never with a 0 budget."""
+    if square_queries is not None and skip_square:
+        raise BundleError("give either square_queries or skip_square, not both")
+    if square_queries is not None and square_queries < 1:
+        raise BundleError(
+            f"square_queries must be >= 1, got {square_queries}; to skip the Square attack say so "
+            "(--skip-square, verify.skip_square): the verdict is then INCOMPLETE, never PASS"
+        )
+    if seed is not None and seed < 0:
+        raise BundleError(f"seed must be >= 0, got {seed}")
+    if latency_runs < 1:
+        raise BundleError(f"latency_runs must be >= 1, got {latency_runs}")
 
 
 def _environment() -> dict[str, Any]:

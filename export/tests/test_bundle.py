@@ -66,11 +66,11 @@ def test_corrupt_onnx_with_matching_hash_is_rejected(bundle_copy) -> None:
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (lambda m: m.update(schema_version=99), "schema_version 99"),
+        (lambda m: m.update(schema_version=99), "schema_version: 99"),
         (lambda m: m["threat_model"].update(norm="l1"), "threat_model.norm"),
         (lambda m: m["threat_model"].update(eps=-1), "threat_model.eps"),
         (lambda m: m.pop("probes"), "missing key"),
-        (lambda m: m["formats"].update(bf16={}), "formats must be"),
+        (lambda m: m["formats"].update(bf16={}), "formats: must be"),
     ],
 )
 def test_inconsistent_manifest(bundle_copy, edit, message: str) -> None:

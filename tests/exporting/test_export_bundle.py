@@ -99,9 +99,9 @@ def test_timm_resnet18_exports_all_formats_with_parity(tmp_path: Path) -> None:
     print(f"\nresnet18 export check max |dlogit|: {errors}")
     assert errors["fp32"] < 1e-4 and errors["fp16"] < 0.05
     report = verify_bundle(
-        bundle, formats=["fp32", "fp16"], square_queries=0, latency_runs=3, batch_sizes=(1, 4)
+        bundle, formats=["fp32", "fp16"], skip_square=True, latency_runs=3, batch_sizes=(1, 4)
     )
-    assert report.passed, report.to_markdown()
+    assert report.gates_passed, report.to_markdown()
 
 
 def test_torchscript_exporter_and_static_batch(
@@ -152,10 +152,12 @@ def test_int8_calibrated_on_clean_vs_clean_plus_adversarial(
 
 def test_zero_drop_gates_fail_exactly_when_int8_loses_accuracy(cnn_bundle: Path) -> None:
     tol = VerifyTolerances.from_dict({"int8": {"max_clean_acc_drop": 0.0, "max_adv_acc_drop": 0.0}})
-    report = verify_bundle(cnn_bundle, tol, formats=["int8"], **{**FAST, "square_queries": 0})
+    report = verify_bundle(
+        cnn_bundle, tol, formats=["int8"], **{**FAST, "square_queries": None, "skip_square": True}
+    )
     int8 = report.results[0]
     dropped = report.pytorch_clean_acc > int8.clean_acc or report.pytorch_adv_acc > int8.adv_probe_acc
-    assert report.passed is not dropped
+    assert report.gates_passed is not dropped
 
 
 @pytest.mark.parametrize("wrong", ["labels", "classes", "eps", "range", "no_fp32", "no_calibration"])
@@ -293,7 +295,7 @@ def test_robustness_aware_int8_keeps_the_worst_layers_in_float(
         )
     quant = load_bundle(bundle).manifest["formats"]["int8"]["quantization"]
     assert quant["float_nodes"] == record["float_nodes"]
-    report = verify_bundle(bundle, formats=["int8"], square_queries=0, latency_runs=3, batch_sizes=(1,))
+    report = verify_bundle(bundle, formats=["int8"], skip_square=True, latency_runs=3, batch_sizes=(1,))
     assert report.results[0].float_layers == record["float_nodes"]
     assert f"keeps {len(record['float_nodes'])} layer(s) in float" in report.to_markdown()
     assert "robust-int8 gate at export met" in report.to_markdown()

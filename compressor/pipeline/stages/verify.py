@@ -20,6 +20,7 @@ def run_verify(ctx: StageContext) -> dict[str, Any]:
         formats=cfg.formats,
         backends=tuple(cfg.backends),
         square_queries=cfg.square_queries,
+        skip_square=cfg.skip_square,
         seed=recipe.run.seed,
         batch_sizes=tuple(sorted(set(cfg.batch_sizes) | set(trt.batch_sizes if trt.enabled else ()))),
         latency_runs=cfg.latency_runs,

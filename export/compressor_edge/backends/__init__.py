@@ -1,4 +1,7 @@
-"""Backends by name: onnxruntime on CPU or CUDA, OpenVINO on the CPU, and TensorRT (engine built on this device)."""
+"""Backends by name: onnxruntime on CPU or CUDA, OpenVINO on the CPU, and TensorRT (engine built on this device).
+
+Each backend module registers itself (registry.py); `BACKENDS` and `create_backend` derive from the registry.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +9,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from compressor_edge.backends.base import Backend
-from compressor_edge.errors import BundleError
+from compressor_edge.backends.registry import (
+    BackendSpec,
+    LoadOptions,
+    backend_spec,
+    backend_specs,
+    backends_help,
+    register,
+)
 
-BACKENDS = ("onnxruntime-cpu", "onnxruntime-cuda", "openvino-cpu", "tensorrt")
+BACKENDS: tuple[str, ...] = tuple(backend_specs())
 
 
 def create_backend(
@@ -20,19 +30,19 @@ def create_backend(
     threads: int | None = None,
 ) -> Backend:
     """Load `onnx_path` on backend `name`; TensorRT builds (or reuses from `cache_dir`) an engine."""
-    if name in ("onnxruntime-cpu", "onnxruntime-cuda"):
-        from compressor_edge.backends.ort import OnnxRuntimeBackend
-
-        return OnnxRuntimeBackend(onnx_path, device=name.rsplit("-", 1)[1], threads=threads)
-    if name == "openvino-cpu":
-        from compressor_edge.backends.openvino import OpenVINOBackend
-
-        return OpenVINOBackend(onnx_path, threads=threads, batch_sizes=batch_sizes)
-    if name == "tensorrt":
-        from compressor_edge.backends.trt import TensorRTBackend
-
-        return TensorRTBackend(onnx_path, batch_sizes=batch_sizes, cache_dir=cache_dir)
-    raise BundleError(f"unknown backend '{name}' (expected one of: {', '.join(BACKENDS)})")
+    spec = backend_spec(name)
+    spec.require()
+    return spec.load(onnx_path, LoadOptions(tuple(batch_sizes), cache_dir, threads))
 
 
-__all__ = ["BACKENDS", "Backend", "create_backend"]
+__all__ = [
+    "BACKENDS",
+    "Backend",
+    "BackendSpec",
+    "LoadOptions",
+    "backend_spec",
+    "backend_specs",
+    "backends_help",
+    "create_backend",
+    "register",
+]

@@ -21,16 +21,18 @@ from typing import Any
 import numpy as np
 
 from compressor_edge.backends.base import Backend
+from compressor_edge.backends.registry import BackendSpec, LoadOptions, register
 from compressor_edge.errors import BackendUnavailable, BundleError
 
 
 def import_openvino() -> Any:
-    """Import openvino lazily, with one clear line when it is missing."""
+    """Import openvino lazily, with one clear line when it is missing or broken."""
+    SPEC.require()
     try:
         import openvino
-    except ImportError:
+    except ImportError as err:
         raise BackendUnavailable(
-            "openvino-cpu backend: the 'openvino' package is not installed; run: pip install './export[openvino]'"
+            f"openvino-cpu backend: openvino cannot be imported ({err}); {SPEC.install}"
         ) from None
     return openvino
 
@@ -90,3 +92,19 @@ def _with_batch(model: Any, size: int) -> Any:
     shape[0] = size
     static.reshape({0: shape})
     return static
+
+
+def _load(path: Path, options: LoadOptions) -> Backend:
+    return OpenVINOBackend(path, threads=options.threads, batch_sizes=options.batch_sizes)
+
+
+SPEC = register(
+    BackendSpec(
+        name="openvino-cpu",
+        runtime="OpenVINO",
+        summary="OpenVINO on the CPU, f32 precision",
+        packages=("openvino",),
+        install="pip install './export[openvino]' (or 'compressor[openvino]')",
+        load=_load,
+    )
+)

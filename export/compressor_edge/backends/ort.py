@@ -7,9 +7,14 @@ from pathlib import Path
 import numpy as np
 
 from compressor_edge.backends.base import Backend
+from compressor_edge.backends.registry import BackendSpec, LoadOptions, register
 from compressor_edge.errors import BackendUnavailable, BundleError
 
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
+INSTALL = {
+    "cpu": "pip install onnxruntime",
+    "cuda": "pip install onnxruntime-gpu (instead of onnxruntime), with CUDA and cuDNN on the machine",
+}
 
 
 class OnnxRuntimeBackend(Backend):
@@ -23,7 +28,7 @@ class OnnxRuntimeBackend(Backend):
         if provider not in ort.get_available_providers():
             raise BackendUnavailable(
                 f"{self.name}: {provider} is not available in this onnxruntime build "
-                f"(has {', '.join(ort.get_available_providers())}); install onnxruntime-gpu for CUDA"
+                f"(has {', '.join(ort.get_available_providers())}); {INSTALL[device]}"
             )
         options = ort.SessionOptions()
         options.log_severity_level = 3
@@ -51,3 +56,22 @@ class OnnxRuntimeBackend(Backend):
 
     def describe(self) -> str:
         return f"{self.name} (onnxruntime {self._version})"
+
+
+def _register(device: str) -> BackendSpec:
+    def load(path: Path, options: LoadOptions) -> Backend:
+        return OnnxRuntimeBackend(path, device=device, threads=options.threads)
+
+    return register(
+        BackendSpec(
+            name=f"onnxruntime-{device}",
+            runtime="onnxruntime",
+            summary=f"onnxruntime, {PROVIDERS[device]}",
+            packages=("onnxruntime",),
+            install=INSTALL[device],
+            load=load,
+        )
+    )
+
+
+SPECS = {device: _register(device) for device in PROVIDERS}

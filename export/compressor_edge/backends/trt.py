@@ -9,24 +9,22 @@ from typing import Any
 import numpy as np
 
 from compressor_edge.backends.base import Backend
+from compressor_edge.backends.registry import BackendSpec, LoadOptions, register
 from compressor_edge.backends.trt_build import (
     build_serialized_engine,
     engine_cache_path,
     import_tensorrt,
     profile_ranges,
 )
-from compressor_edge.bundle import sha256_file
 from compressor_edge.errors import BackendUnavailable, BundleError
-from compressor_edge.files import atomic_write_bytes
+from compressor_edge.files import atomic_write_bytes, sha256_file
 
 
 def _import_cudart() -> Any:
     try:
         from cuda.bindings import runtime as cudart
     except ImportError:
-        raise BackendUnavailable(
-            "tensorrt backend: the 'cuda-python' package is not installed; run: pip install './export[tensorrt]'"
-        ) from None
+        raise BackendUnavailable(f"tensorrt backend: cuda-python is not installed; {SPEC.install}") from None
     return cudart
 
 
@@ -51,6 +49,7 @@ class TensorRTBackend(Backend):
         cache_dir: Path | None = None,
         workspace: int = 1 << 30,
     ) -> None:
+        SPEC.require()
         trt = import_tensorrt()
         cudart = self._cudart = _import_cudart()
         count = cudart.cudaGetDeviceCount()
@@ -144,3 +143,20 @@ class TensorRTBackend(Backend):
         if self._stream is not None:
             cudart.cudaStreamDestroy(self._stream)
             self._stream = None
+
+
+def _load(path: Path, options: LoadOptions) -> Backend:
+    return TensorRTBackend(path, batch_sizes=options.batch_sizes, cache_dir=options.cache_dir)
+
+
+SPEC = register(
+    BackendSpec(
+        name="tensorrt",
+        runtime="TensorRT",
+        summary="TensorRT engine built on this GPU (cached per ONNX file, GPU, version and batch sizes)",
+        packages=("tensorrt", "cuda.bindings"),
+        install="pip install './export[tensorrt]' (or 'compressor[tensorrt]'; on Jetson: JetPack's tensorrt)",
+        load=_load,
+        int8_target="tensorrt",
+    )
+)
