@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.console import Console
 from torch import nn
 
 from compressor.config.schema import AttackConfig, OptimConfig, ScheduleConfig, TrainConfig
+from compressor.console import Progress
 from compressor.data.sources import Split
 from compressor.engine import resume as ckpt
 from compressor.engine.distributed import DistInfo, all_ranks_true, all_reduce_mean, gather_objects
@@ -49,18 +50,7 @@ class FitSetup:
     dist: DistInfo = field(default_factory=DistInfo)
     label: str = "train"
     select_split: Split | None = None
-
-
-def _progress(enabled: bool) -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]:>8} img/s  loss {task.fields[loss]}"),
-        TimeRemainingColumn(),
-        disable=not enabled,
-        transient=False,
-    )
+    console: Console | None = None  # where progress and each validation go (rank 0 only)
 
 
 def fit(
@@ -110,11 +100,9 @@ def fit(
 
     autocast = setup.speed.autocast()
     scaler = torch.amp.GradScaler(enabled=setup.speed.dtype is torch.float16)
-    with _progress(rank0) as bar:
+    with Progress(setup.console, enabled=rank0) as bar:
         for epoch in range(start_epoch, cfg.epochs):
-            task = bar.add_task(
-                f"{setup.label} {epoch + 1}/{cfg.epochs}", total=steps_per_epoch, rate="-", loss="-"
-            )
+            task = bar.add(f"{setup.label} {epoch + 1}/{cfg.epochs}", steps_per_epoch)
             batches.set_epoch(epoch)
             method.start_epoch(epoch)
             skip = done_steps if epoch == start_epoch else 0
@@ -162,7 +150,7 @@ def fit(
                     rate = seen * setup.dist.world_size / max(1e-9, time.perf_counter() - tick)
                     logs.update(lr=float(scheduler.get_last_lr()[0]), images_per_s=round(rate, 1))
                     writer.write("train", global_step + 1, logs)
-                    bar.update(task, completed=step + 1, rate=f"{rate:.0f}", loss=f"{logs['loss']:.4f}")
+                    bar.update(task, step + 1, f"{rate:.0f} img/s  loss {logs['loss']:.4f}")
                 every = cfg.checkpoint_every_steps
                 if every and (global_step + 1) % every == 0 and step + 1 < steps_per_epoch:
                     save(f"ckpt-{epoch:04d}-{step + 1:06d}", epoch - 1, step + 1, sums)
@@ -171,6 +159,8 @@ def fit(
                 best_score, best_epoch = record["score"], epoch
                 save_weights(student, setup.out_dir / "best.safetensors")
             history.append(record)
+            if rank0 and "score" in record:
+                bar.console.print(validation_line(setup.label, record, best=best_epoch == epoch))
             save(f"ckpt-{epoch + 1:04d}", epoch, 0, {})
     writer.close()
     last = setup.out_dir / "last.safetensors"
@@ -182,6 +172,14 @@ def fit(
             save_weights(student, setup.out_dir / "best.safetensors")
     setup.dist.barrier()
     return FitResult(setup.out_dir / "best.safetensors", last, best_epoch, best_score, history)
+
+
+def validation_line(label: str, record: dict[str, Any], *, best: bool) -> str:
+    """One epoch's validation for the console: "distill epoch 3: val clean 81.2%  robust 40.1% (best)"."""
+    parts = [f"{label} epoch {record['epoch']}: val clean {100 * record['val_clean']:.1f}%"]
+    if "val_robust" in record:
+        parts.append(f"robust {100 * record['val_robust']:.1f}%")
+    return "  ".join(parts) + ("  (best so far)" if best else "")
 
 
 def _own_rng(state: dict[str, Any], info: DistInfo) -> dict[str, Any]:

@@ -43,6 +43,7 @@ def run_distill(ctx: StageContext) -> dict[str, Any]:
         dist,
         label="distill",
         select_split=select,
+        console=ctx.console,
     )
     result = train_model(student, recipe.method, teachers, recipe.attack, recipe, data, setup, ctx.resume)
     return {

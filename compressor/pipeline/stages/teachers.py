@@ -44,6 +44,7 @@ def _prepare_teacher(spec: TeacherSpec, ctx: StageContext) -> dict[str, Any]:
             speed,
             dist,
             label=f"teacher {spec.role}",
+            console=ctx.console,
         )
         result = train_model(trained, spec.train.method, {}, attack, recipe, data, setup, ctx.resume)
         load_weights(model, result.best)
