@@ -134,6 +134,9 @@ def check_recipe(recipe: Recipe, source: str, *, on_this_machine: bool = False) 
             )
     _check_attacks(recipe, source)
     _check_export(recipe, source)
+    from compressor.report.trackers import check_loggers
+
+    check_loggers(recipe.report.loggers, f"{source}: report.loggers")
     problems = [_data_problem(recipe.data, "data")]
     problems += [_data_problem(z, f"evaluate.zero_shot.{i}") for i, z in enumerate(recipe.evaluate.zero_shot)]
     if "tensorrt" in recipe.verify.backends and importlib.util.find_spec("tensorrt") is None:

@@ -13,6 +13,7 @@ from compressor.config.numbers import Number
 
 Role = Literal["robust", "clean"]
 Format = Literal["fp32", "fp16", "int8"]
+Logger = Literal["tensorboard", "wandb", "mlflow"]  # report.loggers: where training metrics go
 Backend = Literal["onnxruntime-cpu", "onnxruntime-cuda", "openvino-cpu", "tensorrt"]
 Auto = Literal["auto"]
 
@@ -245,6 +246,8 @@ class VerifyConfig(Strict):
 
 class ReportConfig(Strict):
     plots: bool = True
+    # besides metrics.jsonl; wandb / mlflow need their extras (README: experiment trackers)
+    loggers: list[Logger] = Field(default_factory=lambda: list[Logger](["tensorboard"]))
 
 
 class Recipe(Strict):

@@ -1,18 +1,33 @@
-"""Training metrics to JSONL (always) and TensorBoard (when installed), from rank 0 only."""
+"""Training metrics to JSONL (always), TensorBoard (when installed) and any other loggers, from rank 0 only."""
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
+
+
+class MetricsLogger(Protocol):
+    """Somewhere else each record's numbers go (an experiment tracker: `compressor.report.trackers`)."""
+
+    def log(self, kind: str, step: int, values: dict[str, float]) -> None: ...
 
 
 class MetricsWriter:
-    """Append one JSON object per record to `metrics.jsonl`; mirror scalars to TensorBoard."""
+    """Append one JSON object per record to `metrics.jsonl`; mirror scalars to TensorBoard and `loggers`."""
 
-    def __init__(self, folder: Path, *, enabled: bool = True, tensorboard: bool = True) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        enabled: bool = True,
+        tensorboard: bool = True,
+        loggers: Sequence[MetricsLogger] = (),
+    ) -> None:
         self.enabled = enabled
+        self.loggers = loggers
         self.path = folder / "metrics.jsonl"
         self._tb = None
         if enabled:
@@ -32,10 +47,12 @@ class MetricsWriter:
         record = {"kind": kind, "step": step, "time": round(time.time(), 3), **values}
         with self.path.open("a") as f:
             f.write(json.dumps(record) + "\n")
+        scalars = {k: float(v) for k, v in values.items() if isinstance(v, int | float)}
         if self._tb is not None:
-            for key, value in values.items():
-                if isinstance(value, int | float):
-                    self._tb.add_scalar(f"{kind}/{key}", value, step)
+            for key, value in scalars.items():
+                self._tb.add_scalar(f"{kind}/{key}", value, step)
+        for logger in self.loggers:
+            logger.log(kind, step, scalars)
 
     def close(self) -> None:
         """Flush TensorBoard."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from compressor.console import Progress
 from compressor.data.sources import Split
 from compressor.engine import resume as ckpt
 from compressor.engine.distributed import DistInfo, all_ranks_true, all_reduce_mean, gather_objects
-from compressor.engine.metrics import MetricsWriter
+from compressor.engine.metrics import MetricsLogger, MetricsWriter
 from compressor.engine.optim import build_optimizer, build_scheduler
 from compressor.engine.precision import Speed
 from compressor.engine.validation import clean_and_robust_accuracy
@@ -51,6 +52,8 @@ class FitSetup:
     label: str = "train"
     select_split: Split | None = None
     console: Console | None = None  # where progress and each validation go (rank 0 only)
+    tensorboard: bool = True
+    loggers: Sequence[MetricsLogger] = ()  # experiment trackers that get every record too
 
 
 def fit(
@@ -62,7 +65,10 @@ def fit(
     optimizer = build_optimizer(student.parameters(), setup.optim)
     steps_per_epoch = min(len(batches), cfg.max_steps_per_epoch or len(batches))
     scheduler = build_scheduler(optimizer, setup.schedule, steps_per_epoch * cfg.epochs)
-    ckpt_dir, writer = setup.out_dir / "checkpoints", MetricsWriter(setup.out_dir, enabled=rank0)
+    ckpt_dir, writer = (
+        setup.out_dir / "checkpoints",
+        MetricsWriter(setup.out_dir, enabled=rank0, tensorboard=setup.tensorboard, loggers=setup.loggers),
+    )
     teachers = method.trained_teachers()
     start_epoch, best_score, best_epoch, history = 0, -1.0, -1, []
     done_steps = 0  # after a mid-epoch checkpoint: steps of `start_epoch` already trained, and their sums

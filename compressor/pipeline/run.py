@@ -27,6 +27,7 @@ from compressor.engine.precision import resolve_device, resolve_speed
 from compressor.errors import GateFailed, UserInputError
 from compressor.models.clip_pretrain import with_pretrain_checkpoints
 from compressor.pipeline.stage import StageContext, dependents, get_stage, stage_digest, stage_names
+from compressor.report.trackers import Trackers
 from compressor.rundir import RunDir
 
 
@@ -66,7 +67,10 @@ class PipelineRun:
         recipe = with_pretrain_checkpoints(self.recipe, run.root)
         seed_everything(recipe.run.seed + dist.rank)
         speed = resolve_speed(recipe.train, device)
-        self.ctx = StageContext(recipe, run, device, speed, dist, console, self.resume)
+        trackers = Trackers(
+            recipe.report.loggers if dist.is_main else (), recipe.run.name, recipe.model_dump(mode="json")
+        )
+        self.ctx = StageContext(recipe, run, device, speed, dist, console, self.resume, trackers)
         return self.ctx
 
     def check_inputs(self, stages: Sequence[str]) -> None:
@@ -104,7 +108,9 @@ class PipelineRun:
         return outcome
 
     def cleanup(self) -> None:
-        """Leave the DDP job if this run joined one."""
+        """End the trackers' runs; leave the DDP job if this run joined one."""
+        if self.ctx is not None:
+            self.ctx.trackers.close()
         if torch.distributed.is_available() and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
 

@@ -45,6 +45,8 @@ def _prepare_teacher(spec: TeacherSpec, ctx: StageContext) -> dict[str, Any]:
             dist,
             label=f"teacher {spec.role}",
             console=ctx.console,
+            tensorboard="tensorboard" in recipe.report.loggers,
+            loggers=ctx.trackers.for_fit(f"teacher {spec.role}"),
         )
         result = train_model(trained, spec.train.method, {}, attack, recipe, data, setup, ctx.resume)
         load_weights(model, result.best)
