@@ -53,7 +53,8 @@ def evaluate_recipe_model(
         )
     write_evaluation(result, out)
     if cfg.eps_curve:
-        robust_vs_eps(model, x, y, list(cfg.eps_curve), out_dir=out, norm=norm, device=device)
+        curve = robust_vs_eps(model, x, y, list(cfg.eps_curve), out_dir=out, norm=norm, device=device)
+        (out / "robust_vs_eps.json").write_text(json.dumps(curve, indent=2) + "\n")  # for the report
     zero_shot = None
     if cfg.zero_shot and isinstance(unwrap(model), ZeroShotClassifier):
         zero_shot = _zero_shot(recipe, model, out)
