@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from compressor.cli.errors import one_line_errors
+from compressor.cli.recipes import complete_recipe
 
 app = typer.Typer(
     name="compressor",
@@ -42,7 +43,11 @@ def main(
 
 
 RecipeArg = Annotated[
-    str, typer.Argument(help="Recipe YAML path, or the name of a shipped recipe (see `compressor recipes`).")
+    str,
+    typer.Argument(
+        help="Recipe YAML path, or the name of a shipped recipe (see `compressor recipes`).",
+        autocompletion=complete_recipe,
+    ),
 ]
 OverridesArg = Annotated[
     list[str] | None,
