@@ -45,6 +45,14 @@ def make_console(*, quiet_here: bool = False) -> Console:
     return Console(quiet=quiet_here or quiet())
 
 
+def warn(console: Console, message: str) -> None:
+    """A warning the user must see: on `console`, or on stderr when -q silenced the console."""
+    if not console.quiet:
+        console.print(f"[bold red]WARNING[/] {message}")
+    elif quiet():
+        Console(stderr=True).print(f"WARNING {message}", markup=False, highlight=False)
+
+
 @dataclass
 class _Task:
     description: str

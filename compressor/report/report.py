@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from compressor.config.schema import Recipe
+from compressor.console import warn
 from compressor.engine.metrics import read_metrics
 from compressor.evaluation.teacher_check import teacher_warnings
 from compressor.report.chance import chance_warnings
@@ -161,7 +162,7 @@ def write_report(recipe: Recipe, run: RunDir, console: Console) -> dict[str, Any
     for remark in remarks:
         console.print(f"[yellow]remark[/] {remark}")
     for message in warnings:
-        console.print(f"[bold red]WARNING[/] {message}")
+        warn(console, message)
     console.print(f"report: {out / 'report.md'}")
     return {"report": str(out / "report.md")}
 

@@ -11,7 +11,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from compressor.cli.main import app
-from compressor.console import LOGGER, Progress, set_verbosity
+from compressor.console import LOGGER, Progress, make_console, set_verbosity, warn
 from compressor.engine.trainer import validation_line
 
 runner = CliRunner()
@@ -77,3 +77,12 @@ def test_q_silences_validate_and_v_with_q_is_bad_input(tiny_recipe) -> None:
     assert quiet.exit_code == 0 and quiet.output == ""
     both = runner.invoke(app, ["-q", "-v", "validate", recipe])
     assert both.exit_code == 2 and "contradict" in both.output
+
+
+def test_under_q_warnings_still_reach_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    set_verbosity(-1)
+    warn(make_console(), "the robust teacher is at chance")
+    assert capsys.readouterr().err.strip() == "WARNING the robust teacher is at chance"
+    set_verbosity(0)
+    warn(Console(quiet=True), "a DDP rank > 0 stays silent")
+    assert capsys.readouterr().err == ""

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from compressor.config.schema import Recipe, TeacherSpec
+from compressor.console import warn
 from compressor.data.sources import as_float
 from compressor.engine.distributed import wrap_ddp
 from compressor.engine.precision import maybe_compile
@@ -92,12 +93,12 @@ def run_teachers(ctx: StageContext) -> list[dict[str, Any]]:
     """Pre-train the CLIPs the recipe asks for, train or load every teacher and save it into the run."""
     pretrain_if_asked(ctx.recipe.student, ctx.recipe, ctx.data, ctx.dist, ctx.console)
     summary = [_prepare_teacher(spec, ctx) for spec in ctx.recipe.teachers]
-    for message in chance_warnings(summary, None, ctx.data.num_classes):
-        ctx.console.print(f"[bold red]WARNING[/] {message}")
-    warning = clean_teacher_warning(summary)
-    if warning:
-        ctx.console.print(f"[bold yellow]WARNING[/] {warning}")
     if ctx.dist.is_main:
+        for message in chance_warnings(summary, None, ctx.data.num_classes):
+            warn(ctx.console, message)
+        warning = clean_teacher_warning(summary)
+        if warning:
+            warn(ctx.console, warning)
         ctx.run.write_json(ctx.run.stage("teachers") / "summary.json", summary)
     return summary
 
