@@ -69,7 +69,7 @@ def plot_eps_curve(
     path: Path,
 ) -> str | None:
     """Accuracy vs eps: the student's PGD curve, each evaluated attack (AutoAttack too) at the evaluation
-    eps, and the teachers' clean and PGD-10 accuracy beside it."""
+    eps, and beside it the teachers' clean, PGD-10 (training eps) and evaluation-threat accuracy."""
     if not evaluation:
         return None
     settings = evaluation.get("settings", {})
@@ -104,14 +104,18 @@ def plot_eps_curve(
             )
         for teacher in teachers:
             points = [(0.0, teacher.get("test_clean")), (teacher_eps, teacher.get("test_pgd10"))]
-            known = [(x, 100 * y) for x, y in points if isinstance(y, int | float)]
+            robust = teacher.get("test_robust") or {}  # at the evaluation threat, when the run measured it
+            if isinstance(robust.get("accuracy"), int | float):
+                points.append((robust["eps"], robust["accuracy"]))
+            known = sorted((x, 100 * y) for x, y in points if isinstance(y, int | float))
             if known:
+                attacks = "PGD-10" + (f", {robust['attack']}" if robust.get("attack") else "")
                 ax.plot(
                     *zip(*known, strict=True),
                     marker="o",
                     linestyle=":",
                     alpha=0.7,
-                    label=f"teacher {teacher['role']} ({teacher['model']}), PGD-10",
+                    label=f"teacher {teacher['role']} ({teacher['model']}), {attacks}",
                 )
         ax.set_xlabel(f"eps ({norm})")
         ax.set_ylabel("accuracy (%)")
