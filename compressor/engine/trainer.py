@@ -65,10 +65,8 @@ def fit(
     optimizer = build_optimizer(student.parameters(), setup.optim)
     steps_per_epoch = min(len(batches), cfg.max_steps_per_epoch or len(batches))
     scheduler = build_scheduler(optimizer, setup.schedule, steps_per_epoch * cfg.epochs)
-    ckpt_dir, writer = (
-        setup.out_dir / "checkpoints",
-        MetricsWriter(setup.out_dir, enabled=rank0, tensorboard=setup.tensorboard, loggers=setup.loggers),
-    )
+    ckpt_dir = setup.out_dir / "checkpoints"
+    writer = MetricsWriter(setup.out_dir, enabled=rank0, tensorboard=setup.tensorboard, loggers=setup.loggers)
     teachers = method.trained_teachers()
     start_epoch, best_score, best_epoch, history = 0, -1.0, -1, []
     done_steps = 0  # after a mid-epoch checkpoint: steps of `start_epoch` already trained, and their sums
@@ -181,7 +179,7 @@ def fit(
 
 
 def validation_line(label: str, record: dict[str, Any], *, best: bool) -> str:
-    """One epoch's validation for the console: "distill epoch 3: val clean 81.2%  robust 40.1% (best)"."""
+    """One epoch's validation for the console: "distill epoch 3: val clean 81.2%  robust 40.1%  (best so far)"."""
     parts = [f"{label} epoch {record['epoch']}: val clean {100 * record['val_clean']:.1f}%"]
     if "val_robust" in record:
         parts.append(f"robust {100 * record['val_robust']:.1f}%")
