@@ -1,8 +1,9 @@
 """What a user sees while a run works: how much (-q / -v) and the one progress display every long step uses.
 
-On a terminal a `Progress` is rich's live bar. Anywhere else (a pipe, a log file, CI) a live bar would be
-carriage-return spam, so it prints one plain line per step instead: when a task ends and, for long tasks,
-every `interval` seconds (every update with -v), so a log shows an hours-long AutoAttack moving.
+On a terminal a `ProgressDisplay` is rich's live bar. Anywhere else (a pipe, a log file, CI) a live bar
+would be carriage-return spam, so it prints one plain line per step instead: when a task ends and, for long
+tasks, every `interval` seconds (every update with -v), so a log shows an hours-long AutoAttack moving.
+It is the only display; `compressor.methods.base.Progress` is where training is (epoch, step), for methods.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ class _Task:
     rich_id: rich_progress.TaskID | None = None
 
 
-class Progress:
+class ProgressDisplay:
     """Tasks of `total` steps with a status text; a live bar on a terminal, plain lines elsewhere."""
 
     def __init__(self, console: Console | None = None, *, enabled: bool = True) -> None:
@@ -84,7 +85,7 @@ class Progress:
             else None
         )
 
-    def __enter__(self) -> Progress:
+    def __enter__(self) -> ProgressDisplay:
         if self._live is not None:
             self._live.start()
         return self

@@ -13,7 +13,7 @@ from rich.console import Console
 from torch import nn
 
 from compressor.config.schema import AttackConfig, OptimConfig, ScheduleConfig, TrainConfig
-from compressor.console import Progress
+from compressor.console import ProgressDisplay
 from compressor.data.sources import Split
 from compressor.engine import resume as ckpt
 from compressor.engine.distributed import DistInfo, all_ranks_true, all_reduce_mean, gather_objects
@@ -22,8 +22,7 @@ from compressor.engine.optim import build_optimizer, build_scheduler
 from compressor.engine.precision import Speed
 from compressor.engine.validation import clean_and_robust_accuracy
 from compressor.errors import TrainingDiverged
-from compressor.methods.base import Method
-from compressor.methods.base import Progress as StepProgress
+from compressor.methods.base import Method, Progress
 from compressor.models.weights import save_weights
 
 
@@ -104,7 +103,7 @@ def fit(
 
     autocast = setup.speed.autocast()
     scaler = torch.amp.GradScaler(enabled=setup.speed.dtype is torch.float16)
-    with Progress(setup.console, enabled=rank0) as bar:
+    with ProgressDisplay(setup.console, enabled=rank0) as bar:
         for epoch in range(start_epoch, cfg.epochs):
             task = bar.add(f"{setup.label} {epoch + 1}/{cfg.epochs}", steps_per_epoch)
             batches.set_epoch(epoch)
@@ -133,7 +132,7 @@ def fit(
                 scheduler.step()
                 global_step = epoch * steps_per_epoch + step
                 method.after_step(
-                    x, y, x_adv, StepProgress(epoch, step, global_step, cfg.epochs, steps_per_epoch)
+                    x, y, x_adv, Progress(epoch, step, global_step, cfg.epochs, steps_per_epoch)
                 )
                 finite &= torch.isfinite(out.loss.detach())
                 for key, value in {"loss": out.loss, **out.logs}.items():

@@ -11,7 +11,7 @@ from torch import Tensor, nn
 
 from compressor.attacks import AttackSpec, get_attack
 from compressor.attacks.base import Norm, OnBatch, lp_norm, predict
-from compressor.console import Progress
+from compressor.console import ProgressDisplay
 from compressor.evaluation import sanity
 from compressor.evaluation.environment import environment
 from compressor.evaluation.result import EvaluationResult, SanityCheck
@@ -75,7 +75,7 @@ def evaluate_robustness(
     sanity_checks: bool = True,
     device: torch.device | str | None = None,
     sanity_subset: int = 128,
-    progress: Progress | None = None,
+    progress: ProgressDisplay | None = None,
 ) -> EvaluationResult:
     """Clean accuracy, each attack's robust accuracy and the worst case per sample, with sanity checks.
 
@@ -174,7 +174,7 @@ def evaluate_robustness(
     return result
 
 
-def _reporter(progress: Progress | None, attack: str, n: int) -> OnBatch | None:
+def _reporter(progress: ProgressDisplay | None, attack: str, n: int) -> OnBatch | None:
     """An attack's batches as a progress task: points done, and the robust accuracy they point to."""
     if progress is None:
         return None

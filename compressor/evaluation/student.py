@@ -12,7 +12,7 @@ from rich.console import Console
 from torch import nn
 
 from compressor.config.schema import Recipe
-from compressor.console import Progress
+from compressor.console import ProgressDisplay
 from compressor.data import DataBundle
 from compressor.data.sources import as_float
 from compressor.evaluation.curve import robust_vs_eps
@@ -37,7 +37,7 @@ def evaluate_recipe_model(
     n = min(cfg.num_images, len(data.test))
     x, y = as_float(data.test.x[:n]), data.test.y[:n]
     eps, norm = recipe.evaluation_threat()
-    with torch.inference_mode(False), Progress(console) as progress:
+    with torch.inference_mode(False), ProgressDisplay(console) as progress:
         result = evaluate_robustness(
             model,
             x,

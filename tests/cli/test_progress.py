@@ -11,7 +11,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from compressor.cli.main import app
-from compressor.console import LOGGER, Progress, make_console, set_verbosity, warn
+from compressor.console import LOGGER, ProgressDisplay, make_console, set_verbosity, warn
 from compressor.engine.trainer import validation_line
 
 runner = CliRunner()
@@ -33,7 +33,7 @@ def _log_console() -> tuple[Console, io.StringIO]:
 def test_off_a_terminal_each_step_is_one_plain_line() -> None:
     console, out = _log_console()
     set_verbosity(1)  # -v: every update, not one per heartbeat
-    with Progress(console) as progress:
+    with ProgressDisplay(console) as progress:
         task = progress.add("pgd20", 3)
         for done in (1, 2, 3):
             progress.update(task, done, f"robust {done}")
@@ -48,7 +48,7 @@ def test_off_a_terminal_each_step_is_one_plain_line() -> None:
 def test_without_v_a_log_gets_the_end_of_each_task_and_a_heartbeat() -> None:
     console, out = _log_console()
     set_verbosity(0)
-    with Progress(console) as progress:
+    with ProgressDisplay(console) as progress:
         task = progress.add("train 1/2", 100)
         for done in range(1, 101):
             progress.update(task, done)
@@ -58,7 +58,7 @@ def test_without_v_a_log_gets_the_end_of_each_task_and_a_heartbeat() -> None:
 def test_quiet_prints_nothing() -> None:
     console, out = _log_console()
     set_verbosity(-1)
-    with Progress(Console(file=out, quiet=True)) as progress:
+    with ProgressDisplay(Console(file=out, quiet=True)) as progress:
         progress.counter("verify rows")(1, 1)
     assert out.getvalue() == ""
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from rich.console import Console
 
-from compressor.console import LOGGER, Progress, set_verbosity
+from compressor.console import LOGGER, ProgressDisplay, set_verbosity
 from compressor.evaluation import evaluate_robustness
 
 
@@ -25,7 +25,7 @@ def test_evaluation_reports_each_attack_and_autoattack_stage(digits) -> None:
     out = io.StringIO()
     console = Console(file=out, width=200)  # a log, not a terminal
     set_verbosity(1)
-    with Progress(console) as progress:
+    with ProgressDisplay(console) as progress:
         result = evaluate_robustness(
             model,
             x[:24],

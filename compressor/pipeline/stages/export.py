@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from compressor.config.schema import Recipe
-from compressor.console import Progress
+from compressor.console import ProgressDisplay
 from compressor.data import DataBundle
 from compressor.data.sources import as_float
 from compressor.models.build import load_student
@@ -46,7 +46,7 @@ def run_export(ctx: StageContext) -> dict[str, Any]:
     robust_adv = adversarial(robust_x, robust_y) if robust_aware else None
     evaluation = run.stage("evaluate") / "evaluation.json"
     metrics = json.loads(evaluation.read_text()) if evaluation.is_file() else {}
-    with Progress(ctx.console) as progress:
+    with ProgressDisplay(ctx.console) as progress:
         bundle = export_bundle(
             student,
             run.bundle,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from compressor.config.schema import Recipe
-from compressor.console import Progress
+from compressor.console import ProgressDisplay
 from compressor.pipeline.stage import Stage, StageContext
 
 
@@ -15,7 +15,7 @@ def run_verify(ctx: StageContext) -> dict[str, Any]:
 
     recipe, run = ctx.recipe, ctx.run
     cfg, trt = recipe.verify, recipe.export.tensorrt
-    with Progress(ctx.console) as progress:
+    with ProgressDisplay(ctx.console) as progress:
         report = verify_bundle(
             run.bundle,
             VerifyTolerances.from_dict(cfg.tolerances),
