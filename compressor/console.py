@@ -22,7 +22,7 @@ HEARTBEAT_SECONDS = 30.0
 
 
 def set_verbosity(level: int) -> None:
-    """-1 quiet (warnings and errors only), 0 normal, 1 verbose (every progress update, debug messages).
+    """-1 quiet (warnings and errors only), 0 normal, 1 verbose (every progress update, debug log messages).
 
     Kept as the level of the "compressor" logger, which is process-wide by nature, like the CLI flags."""
     logging.basicConfig(format="%(levelname)s %(name)s: %(message)s")
@@ -37,7 +37,7 @@ def quiet() -> bool:
 
 
 def verbose() -> bool:
-    """Whether -v asked for every progress update and the library's debug messages."""
+    """Whether -v asked for every progress update (and the library's debug log messages)."""
     return logging.NOTSET < logging.getLogger(LOGGER).level <= logging.DEBUG
 
 

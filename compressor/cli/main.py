@@ -30,7 +30,9 @@ def main(
     verbose: Annotated[
         bool,
         typer.Option(
-            "--verbose", "-v", help="Print every progress update (also in logs) and debug messages."
+            "--verbose",
+            "-v",
+            help="Print every progress update, also in logs (default there: a line per step and every 30 s).",
         ),
     ] = False,
 ) -> None:
