@@ -81,12 +81,15 @@ class RunDir:
         atomic_write_bytes(self.root / "stages.json", json.dumps(records, indent=2).encode())
 
     def _outputs(self, stage: str) -> dict[str, str]:
-        """sha256 of every file a stage wrote, except logs (TensorBoard) and resume state (checkpoints/)."""
+        """sha256 of every file a stage wrote, except logs (TensorBoard, earlier runs' logs in previous/) and
+        resume state (checkpoints/)."""
         folder = self.stage(stage)
         if not folder.is_dir():
             return {}
-        skipped = {"tensorboard", "checkpoints"}
-        files = sorted(p for p in folder.rglob("*") if p.is_file() and not skipped & set(p.parts))
+        skipped = {"tensorboard", "checkpoints", "previous"}
+        files = sorted(
+            p for p in folder.rglob("*") if p.is_file() and not skipped & set(p.relative_to(folder).parts)
+        )
         return {p.relative_to(folder).as_posix(): sha256_file(p) for p in files}
 
     def write_json(self, path: Path, payload: Any) -> None:

@@ -212,3 +212,18 @@ def test_verdict_states_the_gain_over_training_alone_against_two_sd():
     weak = {"phase": "teacher", "method": "robust", "clean": 0.8, "autoattack": 0.45}
     warned = verdict([*alone, *_seeded("ciard", [0.74, 0.70, 0.72])], "autoattack", [weak])
     assert warned[1].startswith("WARNING: the robust teacher (45.00% autoattack) is not more robust")
+
+
+def test_rates_chosen_by_another_comparison_are_reused(tmp_path: Path):
+    from compressor.experiments.comparison import chosen_rate
+
+    results = tmp_path / "main.jsonl"
+    rows = [
+        {"phase": "tune", "method": "ciard", "lr": 0.1},
+        {"phase": "test", "method": "ciard", "lr": 0.5, "seed": 0},
+        {"phase": "test", "method": "ciard", "lr": 0.5, "seed": 1},
+    ]
+    results.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert chosen_rate(results, "ciard") == 0.5
+    with pytest.raises(SystemExit, match="no chosen rate for 'rslad'"):
+        chosen_rate(results, "rslad")

@@ -38,13 +38,17 @@ def _exit_code(err: Exception) -> int | None:
     return EXIT_BAD_INPUT if isinstance(err, BundleError) else None
 
 
+MAX_LINE = 1000  # an error line quoting a hostile input stays readable
+
+
 def _message(err: Exception) -> str:
     """One line for a known error; a missing module says how to install it."""
     if isinstance(err, ModuleNotFoundError) and err.name:
         top = err.name.split(".")[0]
         how = _INSTALL.get(top, f"pip install {top}")
         return f"the package '{top}' that this needs is not installed; {how}"
-    return str(err)
+    text = " ".join(str(err).split("\n"))
+    return text if len(text) <= MAX_LINE else f"{text[: MAX_LINE // 2]} ... {text[-MAX_LINE // 2 :]}"
 
 
 def one_line_errors(func: F) -> F:
@@ -69,7 +73,7 @@ def one_line_errors(func: F) -> F:
                 raise SystemExit(code) from None
             if os.environ.get("COMPRESSOR_DEBUG"):
                 raise
-            first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+            first = str(err).strip().splitlines()[0][:MAX_LINE] if str(err).strip() else ""
             print(
                 f"error: {type(err).__name__}: {first} (set COMPRESSOR_DEBUG=1 for the traceback)",
                 file=sys.stderr,

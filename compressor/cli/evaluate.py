@@ -7,6 +7,7 @@ recipe. On a run directory this runs the pipeline's evaluate stage itself; elsew
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from pathlib import Path
 
 from compressor.config import load_recipe
@@ -42,12 +43,13 @@ def evaluate_command(
     n: int | None,
     eps_curve: str | None,
     out: Path | None,
+    allow_plugins: Collection[str] = (),
 ) -> int:
     """Evaluate and write evaluation.json / .md (and the eps plot); exit 1 if a sanity check failed."""
     overrides = evaluation_overrides(attacks, eps, norm, n, eps_curve)
     path = Path(target)
     if (path / "recipe.yaml").is_file() and out is None:
-        return _evaluate_run(path, overrides)
+        return _evaluate_run(path, overrides, allow_plugins)
     from compressor.data import load_data
     from compressor.engine.precision import resolve_device
     from compressor.evaluation import print_evaluation
@@ -57,11 +59,11 @@ def evaluate_command(
 
     if (path / "recipe.yaml").is_file():
         run = RunDir(path)
-        rec = load_recipe(run.recipe, overrides)
+        rec = load_recipe(run.recipe, overrides, allow_plugins=allow_plugins)
         device, data = resolve_device(rec.run.device), load_data(rec.data, rec.run.seed)
         model = load_student(run, rec, device)
     elif path.suffix in (".yaml", ".yml"):
-        rec = load_recipe(path, overrides)
+        rec = load_recipe(path, overrides, allow_plugins=allow_plugins)
         device, data = resolve_device(rec.run.device), load_data(rec.data, rec.run.seed)
         model = build_model(rec.student, data_info(data)).to(device)
     elif path.is_file():
@@ -69,7 +71,7 @@ def evaluate_command(
             raise UserInputError(
                 f"'{path}' is a weights file: pass --recipe RECIPE to say which model and data it is"
             )
-        rec = load_recipe(recipe, overrides)
+        rec = load_recipe(recipe, overrides, allow_plugins=allow_plugins)
         device, data = resolve_device(rec.run.device), load_data(rec.data, rec.run.seed)
         spec = rec.student.model_copy(update={"checkpoint": path})
         model = build_model(spec, data_info(data)).to(device)
@@ -80,11 +82,11 @@ def evaluate_command(
     return EXIT_GATE_FAILED if not result.passed else EXIT_OK
 
 
-def _evaluate_run(run_dir: Path, overrides: list[str]) -> int:
+def _evaluate_run(run_dir: Path, overrides: list[str], allow_plugins: Collection[str]) -> int:
     """The evaluate stage of a run, re-run with its saved recipe (plus the options); its table printed."""
     from compressor.cli.run_commands import run_stage_on
 
-    run = run_stage_on(run_dir, "evaluate", overrides)
+    run = run_stage_on(run_dir, "evaluate", overrides, allow_plugins)
     out = run.stage("evaluate")
     make_console().print((out / "evaluation.md").read_text())
     checks = json.loads((out / "evaluation.json").read_text()).get("sanity_checks", [])

@@ -56,16 +56,27 @@ OverridesArg = Annotated[
     typer.Argument(help="Overrides KEY=VALUE with dotted keys, e.g. train.epochs=5 data.root=/data."),
 ]
 
+AllowPluginsOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Comma-separated modules the recipe's `plugins:` may import (your consent: a recipe or run "
+        "directory never runs code by itself; also COMPRESSOR_ALLOW_PLUGINS)."
+    ),
+]
+
 
 @app.command()
 @one_line_errors
-def validate(recipe: RecipeArg, overrides: OverridesArg = None) -> None:
+def validate(
+    recipe: RecipeArg, overrides: OverridesArg = None, allow_plugins: AllowPluginsOpt = None
+) -> None:
     """Check a recipe (schema, model and method names, files) without running anything."""
     from compressor.cli.recipes import resolve_recipe
     from compressor.config import validate_recipe
+    from compressor.config.plugins import split_names
 
     path = resolve_recipe(recipe)
-    _, warnings = validate_recipe(path, overrides or [])
+    _, warnings = validate_recipe(path, overrides or [], allow_plugins=split_names(allow_plugins))
     _warn(warnings)
     from compressor.console import make_console
 
@@ -119,15 +130,19 @@ def distill(
     ] = 0,
     master_addr: Annotated[str, typer.Option(help="Rendezvous address for multi-node DDP.")] = "127.0.0.1",
     master_port: Annotated[int, typer.Option(help="Rendezvous port for multi-node DDP.")] = 29500,
+    allow_plugins: AllowPluginsOpt = None,
 ) -> None:
     """Run a recipe: teachers -> distill -> evaluate -> export -> verify -> report, in runs/<name>/."""
     from compressor.cli.recipes import resolve_recipe
     from compressor.config import validate_recipe
+    from compressor.config.plugins import split_names
     from compressor.pipeline.run import parse_stages
 
     path = resolve_recipe(recipe)
     # Every check before any compute; smoke mode swaps the data and runtimes, so theirs stay warnings.
-    loaded, warnings = validate_recipe(path, overrides or [], on_this_machine=not smoke)
+    loaded, warnings = validate_recipe(
+        path, overrides or [], on_this_machine=not smoke, allow_plugins=split_names(allow_plugins)
+    )
     _warn(warnings)
     if smoke:
         from compressor.pipeline.smoke import smoke_recipe
@@ -153,6 +168,7 @@ def distill(
             *(["--resume"] if resume else []),
             *(["--force"] if force else []),
             *(["--smoke"] if smoke else []),
+            *(["--allow-plugins", allow_plugins] if allow_plugins else []),
         ]
         raise SystemExit(subprocess.call(command))
     from compressor.pipeline.run import run_pipeline
@@ -181,12 +197,22 @@ def evaluate(
     out: Annotated[
         Path | None, typer.Option(help="Output folder (default: RUN_DIR/evaluate or ./evaluation).")
     ] = None,
+    allow_plugins: AllowPluginsOpt = None,
 ) -> None:
     """Measure clean and robust accuracy (up to AutoAttack) with sanity checks against gradient masking."""
     from compressor.cli.evaluate import evaluate_command
+    from compressor.config.plugins import split_names
 
     code = evaluate_command(
-        target, recipe=recipe, attacks=attacks, eps=eps, norm=norm, n=n, eps_curve=eps_curve, out=out
+        target,
+        recipe=recipe,
+        attacks=attacks,
+        eps=eps,
+        norm=norm,
+        n=n,
+        eps_curve=eps_curve,
+        out=out,
+        allow_plugins=split_names(allow_plugins),
     )
     raise typer.Exit(code)
 
@@ -196,11 +222,13 @@ def evaluate(
 def export(
     run_dir: Annotated[Path, typer.Argument(help="A run directory whose distill stage finished.")],
     overrides: OverridesArg = None,
+    allow_plugins: AllowPluginsOpt = None,
 ) -> None:
     """Export the run's student to the edge bundle (ONNX fp32/fp16/int8 + manifest + probes)."""
     from compressor.cli.run_commands import run_stage_on
+    from compressor.config.plugins import split_names
 
-    run_stage_on(run_dir, "export", overrides or [])
+    run_stage_on(run_dir, "export", overrides or [], split_names(allow_plugins))
 
 
 @app.command()
@@ -213,11 +241,13 @@ def verify(
             help="Comma-separated backends: onnxruntime-cpu, onnxruntime-cuda, openvino-cpu, tensorrt."
         ),
     ] = None,
+    allow_plugins: AllowPluginsOpt = None,
 ) -> None:
     """Re-check an exported bundle on the runtimes: parity, accuracy, Square attack, latency (exit 1 if a gate fails)."""
     from compressor.cli.run_commands import verify_target
+    from compressor.config.plugins import split_names
 
-    raise typer.Exit(verify_target(target, backends))
+    raise typer.Exit(verify_target(target, backends, split_names(allow_plugins)))
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from pathlib import Path
 
 from compressor.config import load_recipe
@@ -10,12 +11,17 @@ from compressor.errors import EXIT_GATE_FAILED, EXIT_OK
 from compressor.rundir import RunDir, open_run_dir
 
 
-def run_stage_on(run_dir: Path, stage: str, overrides: list[str]) -> RunDir:
-    """Re-run one stage of a run with its saved recipe (plus overrides): the pipeline's own stage object."""
+def run_stage_on(
+    run_dir: Path, stage: str, overrides: list[str], allow_plugins: Collection[str] = ()
+) -> RunDir:
+    """Re-run one stage of a run with its saved recipe (plus overrides): the pipeline's own stage object.
+
+    The saved recipe's plugins load only with the user's consent (`allow_plugins`), as for any recipe.
+    """
     from compressor.pipeline.run import PipelineRun
 
     run = open_run_dir(run_dir)
-    recipe = load_recipe(run.recipe, overrides)
+    recipe = load_recipe(run.recipe, overrides, allow_plugins=allow_plugins)
     recipe = recipe.model_copy(
         update={"run": recipe.run.model_copy(update={"output_dir": run.root.parent, "name": run.root.name})}
     )
@@ -28,7 +34,7 @@ def run_stage_on(run_dir: Path, stage: str, overrides: list[str]) -> RunDir:
     return run
 
 
-def verify_target(target: Path, backends: str | None) -> int:
+def verify_target(target: Path, backends: str | None, allow_plugins: Collection[str] = ()) -> int:
     """Verify a run's bundle (its verify stage, with the recipe's gates) or a bare bundle; return the exit code."""
     from compressor_edge.verify import VerifyTolerances, verify_bundle
 
@@ -36,7 +42,8 @@ def verify_target(target: Path, backends: str | None) -> int:
 
     chosen = tuple(b.strip() for b in backends.split(",") if b.strip()) if backends else None
     if (target / "recipe.yaml").is_file():
-        run = run_stage_on(target, "verify", [f"verify.backends=[{','.join(chosen)}]"] if chosen else [])
+        overrides = [f"verify.backends=[{','.join(chosen)}]"] if chosen else []
+        run = run_stage_on(target, "verify", overrides, allow_plugins)
         make_console().print((run.stage("verify") / "verify.md").read_text())
         passed = bool(json.loads((run.stage("verify") / "verify.json").read_text())["passed"])
     else:

@@ -11,6 +11,7 @@ import importlib.util
 from pathlib import Path
 
 from compressor.config.schema import DataConfig, ModelSpec, Recipe
+from compressor.config.threat import check_threat_model
 from compressor.errors import UserInputError
 
 DATASET_CLASSES = {"digits": 10, "mnist": 10, "fashion_mnist": 10, "cifar10": 10, "cifar100": 100}
@@ -119,9 +120,9 @@ def _check_export(recipe: Recipe, source: str) -> None:
 
 
 def check_recipe(recipe: Recipe, source: str, *, on_this_machine: bool = False) -> list[str]:
-    """Raise a one-line error for anything that would fail later; return the machine-dependent warnings.
+    """Raise a one-line error for anything that would fail later; return the warnings.
 
-    With ``on_this_machine`` (a run here), the warnings are errors too.
+    With ``on_this_machine`` (a run here), the machine-dependent warnings are errors too.
     """
     _check_model(recipe.student, f"{source}: student")
     for index, teacher in enumerate(recipe.teachers):
@@ -132,6 +133,7 @@ def check_recipe(recipe: Recipe, source: str, *, on_this_machine: bool = False) 
                 f"{source}: teachers.{index} ({teacher.role}) has no weights: give it `train:`, "
                 "`pretrained: true`, a `checkpoint:` or (open_clip) `pretrain:`"
             )
+    advisories = check_threat_model(recipe, source)
     _check_attacks(recipe, source)
     _check_export(recipe, source)
     from compressor.report.trackers import check_loggers
@@ -158,4 +160,4 @@ def check_recipe(recipe: Recipe, source: str, *, on_this_machine: bool = False) 
     warnings = [f"{source}: {p}" for p in problems if p is not None]
     if on_this_machine and warnings:
         raise UserInputError(warnings[0])
-    return warnings
+    return warnings + advisories

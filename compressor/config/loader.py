@@ -5,12 +5,14 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from compressor.config.bounded_yaml import YamlSyntaxError, excerpt, load_bounded, read_recipe_text
 from compressor.config.checks import check_recipe
 from compressor.config.plugins import load_plugins
 from compressor.config.schema import Recipe
@@ -18,19 +20,23 @@ from compressor.errors import UserInputError
 from compressor.methods.registry import method_names
 
 Loc = tuple[str | int, ...]
+MAX_KEY = 40  # characters of a key an error line quotes
 
 
-def _line_map(node: yaml.Node, prefix: Loc = ()) -> dict[Loc, int]:
-    """Map every YAML path (keys and list indices) to its 1-based line number."""
-    lines: dict[Loc, int] = {prefix: node.start_mark.line + 1}
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            path = (*prefix, key.value)
-            lines[path] = key.start_mark.line + 1
-            lines.update({k: v for k, v in _line_map(value, path).items() if k != path})
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            lines.update(_line_map(item, (*prefix, index)))
+def _line_map(root: yaml.Node) -> dict[Loc, int]:
+    """Map every YAML path (keys and list indices) to its 1-based line number (a key's own line)."""
+    lines: dict[Loc, int] = {}
+    stack: list[tuple[Loc, yaml.Node]] = [((), root)]
+    while stack:
+        prefix, node = stack.pop()
+        lines.setdefault(prefix, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                path = (*prefix, key.value)
+                lines[path] = key.start_mark.line + 1
+                stack.append((path, value))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(((*prefix, index), item) for index, item in enumerate(node.value))
     return lines
 
 
@@ -40,10 +46,10 @@ def parse_override(text: str) -> tuple[list[str | int], Any]:
         raise UserInputError(f"override '{text}': expected KEY=VALUE, e.g. train.epochs=5")
     key, raw = text.split("=", 1)
     if not key:
-        raise UserInputError(f"override '{text}': the key before '=' is empty")
+        raise UserInputError(f"override {excerpt(text)}: the key before '=' is empty")
     try:
-        value = yaml.safe_load(raw) if raw else ""
-    except yaml.YAMLError:
+        value = load_bounded(raw, f"override {excerpt(key)}")[1] if raw else ""
+    except YamlSyntaxError:
         value = raw
     return [int(p) if p.isdigit() else p for p in key.split(".")], value
 
@@ -119,43 +125,41 @@ def _format_error(err: ValidationError, source: str, lines: dict[Loc, int], data
     first = err.errors()[0]
     tags = method_names()
     loc: Loc = tuple(p for p in first["loc"] if not (isinstance(p, str) and p in tags))
-    dotted = ".".join(str(p) for p in loc) or "(top level)"
+    dotted = ".".join(str(p)[:MAX_KEY] for p in loc) or "(top level)"
     line = next((lines[loc[:n]] for n in range(len(loc), -1, -1) if loc[:n] in lines), None)
     where = f"{source}:{line}" if line else source
     kind = first["type"]
+    if kind == "missing":
+        return f"{where}: {dotted}: this required key is missing"
     if kind == "extra_forbidden":
         options = _fields_at(Recipe, loc, data)
         close = difflib.get_close_matches(str(loc[-1]), options, n=1, cutoff=0.5)
         hint = f"did you mean '{close[0]}'?" if close else f"valid keys: {', '.join(options)}"
         return f"{where}: unknown key '{dotted}'; {hint}"
     if kind == "union_tag_invalid":
-        tag = str(first.get("input", {}).get("name", "")) if isinstance(first.get("input"), dict) else ""
+        tag = (
+            str(first.get("input", {}).get("name", ""))[:MAX_KEY]
+            if isinstance(first.get("input"), dict)
+            else ""
+        )
         close = difflib.get_close_matches(tag, tags, n=1, cutoff=0.5)
         hint = f"did you mean '{close[0]}'?" if close else f"choose one of {', '.join(tags)}"
         return f"{where}: unknown method '{tag}' at '{dotted}'; {hint}"
     message = first["msg"].removeprefix("Value error, ")
-    return f"{where}: {dotted}: {message} (got {first.get('input')!r})"
+    return f"{where}: {dotted}: {message} (got {excerpt(first.get('input'))})"
 
 
-def _parse(path: Path, overrides: list[str] | tuple[str, ...]) -> Recipe:
+def _parse(path: Path, overrides: Sequence[str], allow_plugins: Collection[str]) -> Recipe:
     """Read, override and schema-validate a recipe; any problem is one `UserInputError` line."""
     if not path.is_file():
         raise UserInputError(f"recipe '{path}' not found; `compressor recipes` lists the shipped ones")
-    text = path.read_text()
-    try:
-        node = yaml.compose(text)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise UserInputError(f"{where}: YAML syntax error: {problem}") from None
+    node, data = load_bounded(read_recipe_text(path), str(path))
     if not isinstance(data, dict):
         raise UserInputError(f"{path}: a recipe is a YAML mapping of sections (run, data, student, ...)")
     lines = _line_map(node) if node is not None else {}
     for text_override in overrides:
         apply_override(data, *parse_override(text_override))
-    load_plugins(data.get("plugins"), f"{path}:{lines.get(('plugins',), 1)}")
+    load_plugins(data.get("plugins"), f"{path}:{lines.get(('plugins',), 1)}", allow_plugins)
     try:
         return Recipe.model_validate(data)
     except ValidationError as err:
@@ -163,20 +167,27 @@ def _parse(path: Path, overrides: list[str] | tuple[str, ...]) -> Recipe:
 
 
 def validate_recipe(
-    path: str | Path, overrides: list[str] | tuple[str, ...] = (), *, on_this_machine: bool = False
+    path: str | Path,
+    overrides: Sequence[str] = (),
+    *,
+    on_this_machine: bool = False,
+    allow_plugins: Collection[str] = (),
 ) -> tuple[Recipe, list[str]]:
     """The one recipe check (schema, then every semantic check); returns the recipe and its warnings.
 
     `compressor validate` is this function; every command loads its recipe through it. With
     ``on_this_machine`` (a run about to start here) missing data folders or runtimes are errors too.
+    ``allow_plugins``: the modules of its `plugins:` the user consented to (see `config.plugins`).
     """
-    recipe = _parse(Path(path), overrides)
+    recipe = _parse(Path(path), overrides, allow_plugins)
     return recipe, check_recipe(recipe, str(path), on_this_machine=on_this_machine)
 
 
-def load_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Recipe:
+def load_recipe(
+    path: str | Path, overrides: Sequence[str] = (), *, allow_plugins: Collection[str] = ()
+) -> Recipe:
     """A fully checked recipe (warnings dropped); any problem is one `UserInputError` line."""
-    return validate_recipe(path, overrides)[0]
+    return validate_recipe(path, overrides, allow_plugins=allow_plugins)[0]
 
 
 def recipe_to_dict(recipe: Recipe) -> dict[str, Any]:

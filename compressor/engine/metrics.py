@@ -1,8 +1,13 @@
-"""Training metrics to JSONL (always), TensorBoard (when installed) and any other loggers, from rank 0 only."""
+"""Training metrics to JSONL (always), TensorBoard (when installed) and any other loggers, from rank 0 only.
+
+A training that starts afresh starts its logs afresh: an earlier run's logs move to `previous/<n>/` beside
+them, so the plots and tables of a run describe the model it reports. A resumed training continues them.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,8 +20,29 @@ class MetricsLogger(Protocol):
     def log(self, kind: str, step: int, values: dict[str, float]) -> None: ...
 
 
+LOGS = ("metrics.jsonl", "tensorboard")
+PREVIOUS = "previous"
+
+
+def set_aside_logs(folder: Path) -> Path | None:
+    """Move the logs of an earlier run in `folder` to `previous/<n>/` (n = 1, 2, ...); where they went."""
+    present = [folder / name for name in LOGS if (folder / name).exists()]
+    if not present:
+        return None
+    previous = folder / PREVIOUS
+    taken = [int(p.name) for p in previous.iterdir() if p.name.isdigit()] if previous.is_dir() else []
+    target = previous / str(max(taken, default=0) + 1)
+    target.mkdir(parents=True)
+    for path in present:
+        os.replace(path, target / path.name)
+    return target
+
+
 class MetricsWriter:
-    """Append one JSON object per record to `metrics.jsonl`; mirror scalars to TensorBoard and `loggers`."""
+    """Append one JSON object per record to `metrics.jsonl`; mirror scalars to TensorBoard and `loggers`.
+
+    ``fresh``: a new training, so an earlier run's logs are set aside first (`set_aside_logs`).
+    """
 
     def __init__(
         self,
@@ -24,6 +50,7 @@ class MetricsWriter:
         *,
         enabled: bool = True,
         tensorboard: bool = True,
+        fresh: bool = False,
         loggers: Sequence[MetricsLogger] = (),
     ) -> None:
         self.enabled = enabled
@@ -32,6 +59,8 @@ class MetricsWriter:
         self._tb = None
         if enabled:
             folder.mkdir(parents=True, exist_ok=True)
+            if fresh:
+                set_aside_logs(folder)
             if tensorboard:
                 try:
                     from torch.utils.tensorboard import SummaryWriter

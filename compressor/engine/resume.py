@@ -1,16 +1,19 @@
 """Atomic, resumable training checkpoints: one folder per save, renamed into place, then pointed to.
 
 A checkpoint folder holds `student.safetensors`, one `teacher_<role>.safetensors` per teacher the method
-retrains, and `state.pt` (optimiser, scheduler, RNG, epoch, method state), loadable with
-`torch.load(weights_only=True)`. A SIGKILL at any moment leaves either the previous checkpoint or the
+retrains, `state.pt` (optimiser, scheduler, RNG, epoch, method state), loadable with
+`torch.load(weights_only=True)`, and `recipe_parts.json`: a digest of each recipe part the training depends
+on, so a resume with a changed recipe is refused instead of continuing a training that never happened. A SIGKILL at any moment leaves either the previous checkpoint or the
 new one, never a mix.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
+import socket
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,7 @@ from torch import nn
 from compressor.models.weights import load_weights, save_weights
 
 LATEST = "LATEST"
+RECIPE_PARTS = "recipe_parts.json"
 
 
 def _numpy_words() -> np.ndarray:
@@ -54,27 +58,56 @@ def restore_rng(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def _host_prefix() -> str:
+    """Temporary checkpoint folders carry their writer (host, then pid), so no process removes another's."""
+    return f".tmp-{socket.gethostname()}-"
+
+
+def _is_own_leftover(name: str) -> bool:
+    """A temporary folder of this process, or of a dead process on this host (a kill mid-save)."""
+    if not name.startswith(_host_prefix()):
+        return False
+    pid_text = name.removeprefix(_host_prefix()).split("-", 1)[0]
+    if not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 def save_checkpoint(
-    folder: Path, tag: str, student: nn.Module, teachers: dict[str, nn.Module], state: dict[str, Any]
+    folder: Path,
+    tag: str,
+    student: nn.Module,
+    teachers: dict[str, nn.Module],
+    state: dict[str, Any],
+    recipe_parts: dict[str, str] | None = None,
 ) -> Path:
-    """Write checkpoint `tag` under `folder` atomically and point LATEST at it; drop older ones."""
+    """Write checkpoint `tag` under `folder` atomically and point LATEST at it; drop older ones.
+
+    ``recipe_parts``: the digest of each recipe part the training depends on (see `changed_parts`).
+    """
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=folder, prefix=".tmp-"))
+    tmp = Path(tempfile.mkdtemp(dir=folder, prefix=f"{_host_prefix()}{os.getpid()}-"))
     save_weights(student, tmp / "student.safetensors")
     for role, teacher in teachers.items():
         save_weights(teacher, tmp / f"teacher_{role}.safetensors")
     torch.save(state, tmp / "state.pt")
+    (tmp / RECIPE_PARTS).write_text(json.dumps(recipe_parts or {}, indent=2, sort_keys=True))
     final = folder / tag
     if final.exists():
         shutil.rmtree(final)
     os.replace(tmp, final)
     atomic_write_bytes(folder / LATEST, tag.encode())
     for old in folder.iterdir():
-        if (
-            old.is_dir()
-            and old.name not in (tag,)
-            and (old.name.startswith("ckpt-") or old.name.startswith(".tmp-"))
-        ):
+        if old.is_dir() and old.name != tag and (old.name.startswith("ckpt-") or _is_own_leftover(old.name)):
             shutil.rmtree(old, ignore_errors=True)
     return final
 
@@ -86,6 +119,15 @@ def latest_checkpoint(folder: Path) -> Path | None:
         return None
     path = folder / pointer.read_text().strip()
     return path if (path / "state.pt").is_file() else None
+
+
+def changed_parts(checkpoint: Path, current: dict[str, str]) -> list[str]:
+    """The recipe parts whose digest differs from the checkpoint's (none known for older checkpoints)."""
+    path = checkpoint / RECIPE_PARTS
+    saved = json.loads(path.read_text()) if path.is_file() else {}
+    if not saved:
+        return []
+    return [part for part in {**saved, **current} if saved.get(part) != current.get(part)]
 
 
 def load_checkpoint(path: Path, student: nn.Module, teachers: dict[str, nn.Module]) -> dict[str, Any]:

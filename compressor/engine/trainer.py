@@ -53,6 +53,7 @@ class FitSetup:
     console: Console | None = None  # where progress and each validation go (rank 0 only)
     tensorboard: bool = True
     loggers: Sequence[MetricsLogger] = ()  # experiment trackers that get every record too
+    recipe_parts: dict[str, str] = field(default_factory=dict)  # digests the checkpoints carry
 
 
 def fit(
@@ -65,12 +66,20 @@ def fit(
     steps_per_epoch = min(len(batches), cfg.max_steps_per_epoch or len(batches))
     scheduler = build_scheduler(optimizer, setup.schedule, steps_per_epoch * cfg.epochs)
     ckpt_dir = setup.out_dir / "checkpoints"
-    writer = MetricsWriter(setup.out_dir, enabled=rank0, tensorboard=setup.tensorboard, loggers=setup.loggers)
     teachers = method.trained_teachers()
     start_epoch, best_score, best_epoch, history = 0, -1.0, -1, []
     done_steps = 0  # after a mid-epoch checkpoint: steps of `start_epoch` already trained, and their sums
     resumed_sums: dict[str, torch.Tensor] = {}
     latest = ckpt.latest_checkpoint(ckpt_dir) if resume else None
+    if latest is not None and ckpt.changed_parts(latest, setup.recipe_parts):
+        latest = None  # trained with another recipe: start afresh (the pipeline refuses this unless --force)
+    writer = MetricsWriter(
+        setup.out_dir,
+        enabled=rank0,
+        tensorboard=setup.tensorboard,
+        fresh=latest is None,
+        loggers=setup.loggers,
+    )
     if latest is not None:
         state = ckpt.load_checkpoint(latest, student, teachers)
         optimizer.load_state_dict(state["optimizer"])
@@ -98,7 +107,7 @@ def fit(
                 "best_epoch": best_epoch,
                 "history": history,
             }
-            ckpt.save_checkpoint(ckpt_dir, tag, student, teachers, state)
+            ckpt.save_checkpoint(ckpt_dir, tag, student, teachers, state, setup.recipe_parts)
         setup.dist.barrier()
 
     autocast = setup.speed.autocast()

@@ -63,6 +63,17 @@ def best_validation(run_dir: Path) -> dict[str, float]:
     }
 
 
+def chosen_rate(results: Path, entry: str) -> float:
+    """The learning rate another comparison chose (on validation) for `entry`, from its test rows."""
+    rows = [json.loads(line) for line in results.read_text().splitlines() if line.strip()]
+    rates = {r["lr"] for r in rows if r["phase"] == "test" and r["method"] == entry}
+    if len(rates) != 1:
+        raise SystemExit(
+            f"--lrs-from {results}: no chosen rate for '{entry}' (its test rows give {sorted(rates)})"
+        )
+    return float(rates.pop())
+
+
 def failed_sanity_checks(evaluation: dict[str, Any]) -> list[str]:
     """Names of the evaluation's sanity checks that failed (gradient masking and the like)."""
     return [c["name"] for c in evaluation.get("sanity_checks", []) if not c["passed"]]
@@ -75,7 +86,8 @@ class Comparison:
         self.args, self.console = args, console
         self.common = list(args.overrides) + ([f"run.device={args.device}"] if args.device else [])
         self.base = load_recipe(args.recipe, self.common)
-        self.teachers_run = Path(self.base.run.output_dir) / f"{self.base.run.name}-teachers"
+        own = Path(self.base.run.output_dir) / f"{self.base.run.name}-teachers"
+        self.teachers_run = args.teachers_run or own
         self.rows = (
             [json.loads(line) for line in args.results.read_text().splitlines()]
             if args.results.is_file()
@@ -115,6 +127,8 @@ class Comparison:
         summary = self.teachers_run / "teachers" / "summary.json"
         if summary.is_file():
             self.console.print(f"teachers: reusing {self.teachers_run / 'teachers'}")
+        elif train and self.args.teachers_run is not None:
+            raise SystemExit(f"--teachers-run {self.teachers_run}: no teachers/summary.json there to reuse")
         elif train:
             recipe = load_recipe(self.args.recipe, [*self.common, f"run.name={self.teachers_run.name}"])
             run_pipeline(recipe, stages=["teachers"], console=self.console)
@@ -178,7 +192,12 @@ class Comparison:
         return recipe, Path(recipe.run.output_dir) / name
 
     def tune(self, entry: str) -> float:
-        """Train at every rate with the first seed; return the rate with the best validation score."""
+        """Train at every rate with the first seed; return the rate with the best validation score.
+
+        With `--lrs-from`, the rate that comparison chose for this method, and no tuning runs.
+        """
+        if self.args.lrs_from is not None:
+            return chosen_rate(self.args.lrs_from, entry)
         seed = self.args.seeds[0]
         for lr in self.args.lrs:
             if self._find(phase="tune", method=entry, lr=lr, seed=seed):
@@ -232,6 +251,15 @@ def _run() -> None:
     parser.add_argument(
         "--lrs", default=None, help="learning-rate grid, e.g. 0.0003,0.001,0.003 (default: the recipe's)"
     )
+    parser.add_argument(
+        "--lrs-from", type=Path, default=None, help="reuse each method's rate chosen in this results file"
+    )
+    parser.add_argument(
+        "--teachers-run",
+        type=Path,
+        default=None,
+        help="reuse the teachers of this run (default: RUN_NAME-teachers)",
+    )
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--device", default=None, help="cpu / cuda (default: the recipe's)")
     parser.add_argument(
@@ -259,9 +287,12 @@ def _run() -> None:
             comparison.test(entry, comparison.tune(entry))
     comparison.add_sanity_results()
     base = comparison.base
+    rates = (
+        f"--lrs-from {args.lrs_from}" if args.lrs_from else f"--lrs {','.join(f'{v:g}' for v in args.lrs)}"
+    )
     header = (
-        f"`python scripts/compare_methods.py {args.recipe} --methods {args.methods} --lrs "
-        f"{','.join(f'{v:g}' for v in args.lrs)} --seeds {','.join(map(str, args.seeds))} --results {args.results}"
+        f"`python scripts/compare_methods.py {args.recipe} --methods {args.methods} {rates} "
+        f"--seeds {','.join(map(str, args.seeds))} --results {args.results}"
         f"{' ' + ' '.join(args.overrides) if args.overrides else ''}`: {base.data.dataset}, student "
         f"`{base.student.name}`, optimiser {base.optim.name}, {base.train.epochs} epochs, eps {float(base.attack.eps):.4f} "
         f"{base.attack.norm}, evaluation on {base.evaluate.num_images} test images (mean ± sd over seeds; per-seed rows in "

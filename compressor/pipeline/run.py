@@ -24,11 +24,20 @@ from compressor.config.schema import Recipe
 from compressor.console import make_console
 from compressor.engine.distributed import init_from_env
 from compressor.engine.precision import resolve_device, resolve_speed
+from compressor.engine.resume import LATEST, changed_parts, latest_checkpoint
 from compressor.errors import GateFailed, UserInputError
 from compressor.models.clip_pretrain import with_pretrain_checkpoints
-from compressor.pipeline.stage import StageContext, dependents, get_stage, stage_digest, stage_names
+from compressor.pipeline.stage import (
+    StageContext,
+    dependents,
+    get_stage,
+    part_digests,
+    stage_digest,
+    stage_names,
+)
 from compressor.report.trackers import Trackers
 from compressor.rundir import RunDir
+from compressor.runlock import run_lock
 
 
 def parse_stages(text: str | None) -> list[str]:
@@ -89,12 +98,37 @@ class PipelineRun:
                     )
                     raise UserInputError(f"stage '{name}' needs the '{need}' stage first ({why}); {how}")
 
+    def check_resume(self, stages: Sequence[str]) -> None:
+        """Before anything is written: `--resume` continues only checkpoints trained with this recipe."""
+        ctx = self._context()
+        for name in stages:
+            if self._why_stale(name) is None:
+                continue  # up to date: skipped, nothing resumed
+            current = part_digests(name, ctx.recipe)
+            for pointer in sorted(ctx.run.stage(name).rglob(LATEST)):
+                latest = latest_checkpoint(pointer.parent)
+                changed = changed_parts(latest, current) if latest is not None else []
+                if changed:
+                    raise UserInputError(
+                        f"--resume: the checkpoint {latest} was trained with another recipe "
+                        f"({', '.join(changed)} changed since); undo the change to resume it, "
+                        f"or add --force to train '{name}' afresh"
+                    )
+
     def run_stages(self, stages: Sequence[str], *, force: bool = False) -> dict[str, Any]:
-        """Run the selected stages in order; up-to-date ones are skipped unless `force`."""
+        """Run the selected stages in order, holding the run directory; up-to-date ones are skipped unless `force`."""
         ctx = self._context()
         self.check_inputs(stages)
+        if ctx.resume and not force:
+            self.check_resume(stages)
+        if not ctx.dist.is_main:  # rank 0 holds the lock for the whole job
+            return self._run_stages(stages, force)
+        with run_lock(ctx.run.root, lambda text: ctx.console.print(f"[yellow]note: {text}[/]")):
+            return self._run_stages(stages, force)
+
+    def _run_stages(self, stages: Sequence[str], force: bool) -> dict[str, Any]:
+        ctx = self._context()
         if ctx.dist.is_main:
-            ctx.run.root.mkdir(parents=True, exist_ok=True)
             save_resolved(ctx.recipe, ctx.run.recipe)
         outcome: dict[str, Any] = {"run_dir": str(ctx.run.root)}
         for name in stages:

@@ -54,7 +54,7 @@ class Stage:
 
     name: str
     run: Callable[[StageContext], Any]
-    parts: Callable[[Recipe], tuple[Any, ...]]  # the recipe sections its digest covers
+    parts: Callable[[Recipe], dict[str, Any]]  # the recipe sections its digest covers, by YAML path
     needs: tuple[str, ...] = ()  # must be up to date before it runs; their digests are part of its own
     uses: tuple[str, ...] = ()  # read when present; re-running them makes this stage stale
     outputs: tuple[str, ...] = ()  # files (under the stage's folder) it promises to write
@@ -104,7 +104,17 @@ def get_stage(name: str) -> Stage:
 def stage_digest(name: str, recipe: Recipe) -> str:
     """Hash of the recipe parts a stage depends on and of the digests of the stages it needs."""
     stage = get_stage(name)
-    return section_hash(*(stage_digest(n, recipe) for n in stage.needs), *stage.parts(recipe))
+    return section_hash(*(stage_digest(n, recipe) for n in stage.needs), *stage.parts(recipe).values())
+
+
+def part_digests(name: str, recipe: Recipe) -> dict[str, str]:
+    """A digest per recipe part the stage depends on, its needs' parts included (names what changed)."""
+    stage = get_stage(name)
+    digests: dict[str, str] = {}
+    for need in stage.needs:
+        digests.update(part_digests(need, recipe))
+    digests.update({part: section_hash(value) for part, value in stage.parts(recipe).items()})
+    return digests
 
 
 def dependents(name: str) -> list[str]:

@@ -48,12 +48,23 @@ HOSTILE = [
     ("verify.formats=[int8]", "'int8' is not exported"),
     ("verify.tolerances={fp32: {max_abs_logit_dif: 1}}", "max_abs_logit_dif"),
     ("report.plot=true", "did you mean 'plots'"),
+    # meaningless threat models: not finite, or a radius that reaches every [0,1] image
+    ("attack.eps=.inf", "attack.eps: inf is not a radius"),
+    ("attack.eps=.nan", "attack.eps"),
+    ("attack.eps=1e9", "attack.eps: 1e+09 reaches every image"),
+    ("attack.eps=8", "did you mean 8/255?"),
+    ("teachers.0.train.attack={eps: 1.5}", "teachers.0.train.attack.eps: 1.5 reaches every image"),
+    ("evaluate.eps=1", "evaluate.eps: 1 reaches every image"),
+    ("evaluate.eps_curve=[0.1,.nan]", "evaluate.eps_curve.1: nan is not a radius"),
+    ("evaluate.zero_shot_eps=[-.inf]", "evaluate.zero_shot_eps.0: -inf is not a radius"),
 ]
 # Mistakes that need two overrides together (a method whose teachers the recipe lacks).
 PAIRS = [
     (["method.name=ciard", "teachers=[]"], "needs a robust and a clean teacher"),
     (["method.name=kd", "method.teacher=robst"], "method.teacher"),
     (["method.name=kd", "teachers=[]"], "needs a clean teacher"),
+    (["attack.norm=l2", "attack.eps=8"], "an L2 radius over 64 input values (diameter 8) must be below 8"),
+    (["evaluate.norm=l2", "evaluate.eps_curve=[0.5,100]"], "evaluate.eps_curve.1: 100 reaches every image"),
 ]
 
 

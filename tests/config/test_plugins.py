@@ -69,20 +69,44 @@ def plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 def test_plugin_method_and_attack_validate_and_train(tiny_recipe, tmp_path: Path, plugin: str) -> None:
     recipe = tiny_recipe(plugins=[plugin], method={"name": "my_smooth", "smoothing": 0.2}, teachers=[])
     overrides = ["evaluate.attacks=[my-fgsm]", "train.epochs=1", "train.max_steps_per_epoch=2"]
-    result = CliRunner().invoke(app, ["validate", str(recipe), *overrides])
+    consent = ["--allow-plugins", plugin]
+    result = CliRunner().invoke(app, ["validate", str(recipe), *overrides, *consent])
     assert result.exit_code == 0, result.output
     result = CliRunner().invoke(
-        app, ["distill", str(recipe), *overrides, "--stages", "teachers,distill,evaluate"]
+        app, ["distill", str(recipe), *overrides, *consent, "--stages", "teachers,distill,evaluate"]
     )
     assert result.exit_code == 0, result.output
     run = tmp_path / "runs" / "tiny"
     assert (run / "distill" / "best.safetensors").is_file()
     assert "my-fgsm" in (run / "evaluate" / "evaluation.json").read_text()
+    sys.modules.pop(plugin)  # a run directory's recipe asks for consent again, as any recipe does
+    for command in ("evaluate", "export", "verify"):
+        result = CliRunner().invoke(app, [command, str(run)])
+        assert result.exit_code == 2 and f"module '{plugin}' was not loaded" in result.output, result.output
+        assert plugin not in sys.modules
+
+
+@pytest.mark.parametrize("name", ["this", "antigravity"])
+def test_a_recipe_runs_no_code_without_consent(tiny_recipe, name: str) -> None:
+    """`plugins: [this]` would print the Zen of Python; without consent nothing is imported."""
+    sys.modules.pop(name, None)
+    result = CliRunner().invoke(app, ["validate", str(tiny_recipe(plugins=[name]))])
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert result.exit_code == 2 and len(lines) == 1, lines
+    assert f"module '{name}' was not loaded" in lines[0] and f"--allow-plugins {name}" in lines[0], lines
+    assert name not in sys.modules
+
+
+def test_consent_by_environment_variable(tiny_recipe, plugin: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    recipe = tiny_recipe(plugins=[plugin], method={"name": "my_smooth"}, teachers=[])
+    monkeypatch.setenv("COMPRESSOR_ALLOW_PLUGINS", f"other_module, {plugin}")
+    result = CliRunner().invoke(app, ["validate", str(recipe)])
+    assert result.exit_code == 0, result.output
 
 
 def test_plugin_parameters_are_checked_like_built_ins(tiny_recipe, plugin: str) -> None:
     recipe = tiny_recipe(plugins=[plugin], method={"name": "my_smooth", "smoothnes": 0.2}, teachers=[])
-    result = CliRunner().invoke(app, ["validate", str(recipe)])
+    result = CliRunner().invoke(app, ["validate", str(recipe), "--allow-plugins", plugin])
     assert result.exit_code == 2 and "did you mean 'smoothing'" in result.output
 
 
@@ -94,7 +118,8 @@ def test_plugin_parameters_are_checked_like_built_ins(tiny_recipe, plugin: str) 
     ],
 )
 def test_a_missing_plugin_is_one_line(tiny_recipe, plugins: str, needle: str) -> None:
-    result = CliRunner().invoke(app, ["validate", str(tiny_recipe()), f"plugins={plugins}"])
+    consent = ["--allow-plugins", "no_such_plugin_zz9"]
+    result = CliRunner().invoke(app, ["validate", str(tiny_recipe()), f"plugins={plugins}", *consent])
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert result.exit_code == 2 and len(lines) == 1 and needle in lines[0], lines
 

@@ -98,8 +98,8 @@ def _count_parameters(ctx: StageContext) -> dict[str, int]:
     return {"parameters": count}
 
 
-def _size_parts(recipe: Recipe) -> tuple[object, ...]:
-    return (recipe.student,)
+def _size_parts(recipe: Recipe) -> dict[str, object]:
+    return {"student": recipe.student}
 
 
 def test_a_new_stage_is_one_registration(tiny_recipe) -> None:

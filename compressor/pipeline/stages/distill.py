@@ -11,7 +11,7 @@ from compressor.engine.precision import maybe_compile
 from compressor.engine.trainer import FitSetup
 from compressor.methods.registry import method_info
 from compressor.models.build import build_model, data_info, load_teachers
-from compressor.pipeline.stage import Stage, StageContext
+from compressor.pipeline.stage import Stage, StageContext, part_digests
 from compressor.pipeline.stages.training import pretrain_if_asked, train_model
 from compressor.report.chance import stop_at_chance_teacher
 
@@ -43,6 +43,7 @@ def run_distill(ctx: StageContext) -> dict[str, Any]:
         dist,
         label="distill",
         select_split=select,
+        recipe_parts=part_digests("distill", recipe),
         console=ctx.console,
         tensorboard="tensorboard" in recipe.report.loggers,
         loggers=ctx.trackers.for_fit("distill"),
@@ -55,8 +56,15 @@ def run_distill(ctx: StageContext) -> dict[str, Any]:
     }
 
 
-def _parts(recipe: Recipe) -> tuple[object, ...]:
-    return (recipe.student, recipe.method, recipe.attack, recipe.optim, recipe.schedule, recipe.train)
+def _parts(recipe: Recipe) -> dict[str, object]:
+    return {
+        "student": recipe.student,
+        "method": recipe.method,
+        "attack": recipe.attack,
+        "optim": recipe.optim,
+        "schedule": recipe.schedule,
+        "train": recipe.train,
+    }
 
 
 DISTILL = Stage(

@@ -30,8 +30,8 @@ def run_evaluate(ctx: StageContext) -> dict[str, Any]:
     return summary
 
 
-def _parts(recipe: Recipe) -> tuple[object, ...]:
-    return (recipe.evaluate,)
+def _parts(recipe: Recipe) -> dict[str, object]:
+    return {"evaluate": recipe.evaluate}
 
 
 EVALUATE = Stage(

@@ -83,8 +83,8 @@ def run_export(ctx: StageContext) -> dict[str, Any]:
     return {"bundle": str(bundle), "formats": list(cfg.formats)}
 
 
-def _parts(recipe: Recipe) -> tuple[object, ...]:
-    return (recipe.export, recipe.evaluate.eps)
+def _parts(recipe: Recipe) -> dict[str, object]:
+    return {"export": recipe.export, "evaluate.eps": recipe.evaluate.eps}
 
 
 EXPORT = Stage(

@@ -19,8 +19,8 @@ def run_report(ctx: StageContext) -> dict[str, Any]:
     return summary
 
 
-def _parts(recipe: Recipe) -> tuple[object, ...]:
-    return (recipe,)
+def _parts(recipe: Recipe) -> dict[str, object]:
+    return {"the recipe": recipe}
 
 
 REPORT = Stage(

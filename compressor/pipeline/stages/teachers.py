@@ -19,7 +19,7 @@ from compressor.evaluation.teacher_check import clean_teacher_warning
 from compressor.methods.registry import method_info
 from compressor.models.build import build_model, data_info, freeze
 from compressor.models.weights import load_weights, save_weights
-from compressor.pipeline.stage import Stage, StageContext
+from compressor.pipeline.stage import Stage, StageContext, part_digests
 from compressor.pipeline.stages.training import pretrain_if_asked, train_model
 from compressor.report.chance import chance_warnings
 
@@ -45,6 +45,7 @@ def _prepare_teacher(spec: TeacherSpec, ctx: StageContext) -> dict[str, Any]:
             speed,
             dist,
             label=f"teacher {spec.role}",
+            recipe_parts=part_digests("teachers", recipe),
             console=ctx.console,
             tensorboard="tensorboard" in recipe.report.loggers,
             loggers=ctx.trackers.for_fit(f"teacher {spec.role}"),
@@ -103,9 +104,18 @@ def run_teachers(ctx: StageContext) -> list[dict[str, Any]]:
     return summary
 
 
-def _parts(recipe: Recipe) -> tuple[object, ...]:
-    check = (recipe.evaluate.teacher_attack, recipe.evaluate.num_images, recipe.evaluation_threat())
-    return (recipe.data, recipe.teachers, recipe.attack, recipe.run.seed, check)
+def _parts(recipe: Recipe) -> dict[str, object]:
+    return {
+        "data": recipe.data,
+        "teachers": recipe.teachers,
+        "attack": recipe.attack,
+        "run.seed": recipe.run.seed,
+        "teacher check": (
+            recipe.evaluate.teacher_attack,
+            recipe.evaluate.num_images,
+            recipe.evaluation_threat(),
+        ),
+    }
 
 
 TEACHERS = Stage(

@@ -36,8 +36,8 @@ def run_verify(ctx: StageContext) -> dict[str, Any]:
     return report.to_dict()
 
 
-def _parts(recipe: Recipe) -> tuple[object, ...]:
-    return (recipe.verify,)
+def _parts(recipe: Recipe) -> dict[str, object]:
+    return {"verify": recipe.verify}
 
 
 VERIFY = Stage(

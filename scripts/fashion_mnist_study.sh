@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The Fashion-MNIST study (README, "Distillation on Fashion-MNIST"): every step resumable, so rerunning this
+# script continues where it stopped (finished rows are kept in results/*.jsonl, finished stages are skipped).
+#   bash scripts/fashion_mnist_study.sh [STEP...]     steps: teachers main strength sizes (default: all)
+# Python: $PYTHON (default .venv/bin/python). Data: ../shared/data (the recipe's data.root). Training
+# precision: $PRECISION (default bf16, as the recorded rows were made; evaluation is always fp32).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-.venv/bin/python}
+RECIPE=recipes/fashion-mnist-ciard.yaml
+EXTRA=("$@")
+steps=${EXTRA[*]:-teachers main strength sizes}
+P="train.precision=${PRECISION:-bf16}"
+compare() { "$PY" scripts/compare_methods.py "$RECIPE" "$@" train.epochs=5 "$P"; }
+teachers() {  # train the shared teachers of run $1 resumably, once (a finished summary is reused as it is)
+  [ -f "runs/$1/teachers/summary.json" ] || "$PY" -m compressor.cli.main distill "$RECIPE" --stages teachers \
+    --resume "$P" "run.name=$1" "${@:2}"
+}
+
+for step in $steps; do
+  case $step in
+    teachers)  # the shared teachers, resumable mid-epoch (compare_methods reuses them as they are)
+      teachers fashion-mnist-ciard-teachers ;;
+    main)  # tiny_cnn (10k): trained alone vs distilled, rates chosen on validation, 3 seeds
+      compare --methods pgd_at,rslad,ciard,trades --lrs 0.1,0.5 --seeds 0,1,2 \
+        --results results/fashion-mnist-methods.jsonl ;;
+    strength)  # the same distillers from weaker robust teachers (1 and 3 epochs), at the rates chosen above
+      for epochs in 1 3; do
+        teachers "fashion-mnist-t$epochs-teachers" "teachers.0.train.epochs=$epochs"
+        compare --methods rslad,ciard --lrs-from results/fashion-mnist-methods.jsonl --seeds 0,1,2 \
+          --results results/fashion-mnist-teacher-e$epochs.jsonl run.name=fashion-mnist-t$epochs \
+          teachers.0.train.epochs=$epochs
+      done
+      "$PY" scripts/teacher_strength.py --baseline results/fashion-mnist-methods.jsonl \
+        results/fashion-mnist-teacher-e1.jsonl results/fashion-mnist-teacher-e3.jsonl \
+        results/fashion-mnist-methods.jsonl --out results/fashion-mnist-teacher-strength ;;
+    sizes)  # a 3x wider student (29k parameters) from the same teachers
+      compare --methods pgd_at,rslad,ciard --lrs 0.1,0.5 --seeds 0,1,2 \
+        --results results/fashion-mnist-methods-w32.jsonl run.name=fashion-mnist-w32 \
+        --teachers-run runs/fashion-mnist-ciard-teachers \
+        "student.kwargs={width: 32, pool: 4}" ;;
+    *) echo "unknown step '$step' (teachers main strength sizes)" >&2; exit 2 ;;
+  esac
+done
