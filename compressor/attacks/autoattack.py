@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from compressor.attacks.base import AttackResult, Model, Norm, check_inputs, predict
+from compressor.attacks.base import AttackResult, Model, Norm, OnBatch, check_inputs, predict
 from compressor.attacks.registry import AUTOATTACK_STAGES, get_attack
 
 
@@ -29,8 +29,12 @@ def autoattack(
     batch_size: int | None = None,
     device: torch.device | str | None = None,
     stages: Sequence[str] = AUTOATTACK_STAGES,
+    on_batch: OnBatch | None = None,
 ) -> AttackResult:
-    """AutoAttack standard; ``stages`` of the result holds the robust mask after "clean" and each attack."""
+    """AutoAttack standard; ``stages`` of the result holds the robust mask after "clean" and each attack.
+
+    ``on_batch`` hears per stage: the stage's name, its points attacked so far of the points it attacks
+    (those every earlier stage left robust) and how many of them it has not fooled."""
     check_inputs(x, y, eps, norm)
     device = torch.device(device) if device is not None else x.device
     size = batch_size or max(x.shape[0], 1)
@@ -47,12 +51,17 @@ def autoattack(
     masks = {"clean": robust.clone()}
     for name in stages:  # each stage with its registry parameters (and row budget)
         spec = get_attack(name)
-        for chunk in robust.nonzero().squeeze(1).split(size):
+        todo = robust.nonzero().squeeze(1)
+        done = survived = 0
+        for chunk in todo.split(size):
             xb, yb = x[chunk].to(device), y[chunk].to(device)
             budget = {"max_rows": size} if spec.row_budget else {}
             res = spec.fn(model, xb, yb, eps=eps, norm=norm, seed=seed, **spec.params, **budget)
             fooled = (predict(model, res.x_adv) != yb).to(x.device)
             x_adv[chunk[fooled]] = res.x_adv.to(x.device)[fooled]
             robust[chunk[fooled]] = False
+            done, survived = done + len(chunk), survived + int((~fooled).sum())
+            if on_batch is not None:
+                on_batch(name, done, len(todo), survived)
         masks[name] = robust.clone()
     return AttackResult(x_adv, robust, masks)

@@ -13,6 +13,8 @@ Norm = Literal["linf", "l2"]
 Model = Callable[[Tensor], Tensor]
 # loss(logits, y, y_target) -> per-sample loss to maximise; untargeted losses ignore y_target
 Loss = Callable[[Tensor, Tensor, Tensor], Tensor]
+# after each batch: on_batch(stage, points attacked so far, points to attack, how many of them stayed robust)
+OnBatch = Callable[[str, int, int, int], None]
 
 
 @dataclass
@@ -81,6 +83,7 @@ def batched(
     *,
     batch_size: int | None = None,
     device: torch.device | str | None = None,
+    on_batch: OnBatch | None = None,
     **kwargs: object,
 ) -> AttackResult:
     """Run ``attack`` chunk by chunk on ``device``; the result lives where ``x`` does."""
@@ -91,4 +94,7 @@ def batched(
         part = slice(start, start + size)
         res = attack(model, x[part].to(device), y[part].to(device), **kwargs)
         x_adv[part], robust[part] = res.x_adv.to(x.device), res.robust.to(x.device)
+        if on_batch is not None:
+            done = min(start + size, x.shape[0])
+            on_batch("", done, x.shape[0], int(robust[:done].sum()))
     return AttackResult(x_adv, robust)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import inspect
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -57,17 +58,25 @@ class AttackSpec:
         seed: int = 0,
         batch_size: int | None = None,
         device: Any = None,
+        on_batch: Callable[[str, int, int, int], None] | None = None,
         **overrides: Any,
     ) -> Any:
-        """Attack ``x`` (labels ``y``) in batches of ``batch_size`` on ``device``; results where ``x`` lives."""
+        """Attack ``x`` (labels ``y``) in batches of ``batch_size`` on ``device``; results where ``x`` lives.
+
+        ``on_batch`` hears after each batch (``compressor.attacks.base.OnBatch``); an ensemble hears only
+        when its function takes an ``on_batch`` parameter."""
         from compressor.attacks.base import batched
 
         kwargs = {**self.params, **overrides, "eps": eps, "norm": norm, "seed": seed}
         if self.row_budget:
             kwargs.setdefault("max_rows", batch_size or len(y))
         if self.kind == "ensemble":
+            if on_batch is not None and "on_batch" in inspect.signature(self.fn).parameters:
+                kwargs["on_batch"] = on_batch
             return self.fn(model, x, y, batch_size=batch_size, device=device, **kwargs)
-        return batched(self.fn, model, x, y, batch_size=batch_size, device=device, **kwargs)
+        return batched(
+            self.fn, model, x, y, batch_size=batch_size, device=device, on_batch=on_batch, **kwargs
+        )
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 _INSTALL = {
     "tensorrt": "pip install 'compressor[tensorrt]'",
     "openvino": "pip install 'compressor[openvino]'",
+    "wandb": "pip install 'compressor[wandb]'",
+    "mlflow": "pip install 'compressor[mlflow]'",
     "compressor_edge": "pip install compressor (it carries the edge kit) or pip install ./export",
 }
 

@@ -11,6 +11,7 @@ from collections.abc import Collection
 from pathlib import Path
 
 from compressor.config import load_recipe
+from compressor.console import make_console
 from compressor.errors import EXIT_GATE_FAILED, EXIT_OK, UserInputError
 
 
@@ -83,12 +84,10 @@ def evaluate_command(
 
 def _evaluate_run(run_dir: Path, overrides: list[str], allow_plugins: Collection[str]) -> int:
     """The evaluate stage of a run, re-run with its saved recipe (plus the options); its table printed."""
-    from rich.console import Console
-
     from compressor.cli.run_commands import run_stage_on
 
     run = run_stage_on(run_dir, "evaluate", overrides, allow_plugins)
     out = run.stage("evaluate")
-    Console().print((out / "evaluation.md").read_text())
+    make_console().print((out / "evaluation.md").read_text())
     checks = json.loads((out / "evaluation.json").read_text()).get("sanity_checks", [])
     return EXIT_OK if all(check["passed"] for check in checks) else EXIT_GATE_FAILED

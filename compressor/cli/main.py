@@ -11,18 +11,45 @@ from typing import Annotated
 import typer
 
 from compressor.cli.errors import one_line_errors
+from compressor.cli.recipes import complete_recipe
 
 app = typer.Typer(
     name="compressor",
     help="Distil small, adversarially robust students from timm / CLIP teachers and ship them to the edge.\n\n"
     "Exit codes: 0 success, 1 a check or gate failed, 2 bad input, 3 runtime failure.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
 )
 
+
+@app.callback()
+def main(
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print warnings and errors only (no progress, no tables).")
+    ] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose",
+            "-v",
+            help="Print every progress update, also in logs (default there: a line per step and every 30 s).",
+        ),
+    ] = False,
+) -> None:
+    """Global options, given before the command: `compressor -q distill quickstart`."""
+    from compressor.console import set_verbosity
+
+    if quiet and verbose:
+        raise typer.BadParameter("--quiet and --verbose contradict each other; give one")
+    set_verbosity(-1 if quiet else 1 if verbose else 0)
+
+
 RecipeArg = Annotated[
-    str, typer.Argument(help="Recipe YAML path, or the name of a shipped recipe (see `compressor recipes`).")
+    str,
+    typer.Argument(
+        help="Recipe YAML path, or the name of a shipped recipe (see `compressor recipes`).",
+        autocompletion=complete_recipe,
+    ),
 ]
 OverridesArg = Annotated[
     list[str] | None,
@@ -51,7 +78,9 @@ def validate(
     path = resolve_recipe(recipe)
     _, warnings = validate_recipe(path, overrides or [], allow_plugins=split_names(allow_plugins))
     _warn(warnings)
-    typer.echo(f"ok: {path} is a valid recipe")
+    from compressor.console import make_console
+
+    make_console().print(f"ok: {path} is a valid recipe", markup=False, highlight=False)
 
 
 def _warn(warnings: list[str]) -> None:

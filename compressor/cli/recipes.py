@@ -21,6 +21,11 @@ def shipped_recipes() -> list[Path]:
     return sorted(folder.glob("*.yaml")) if folder.is_dir() else []
 
 
+def complete_recipe(incomplete: str) -> list[str]:
+    """Shell completion for a recipe argument: the shipped names it starts (none: the shell completes paths)."""
+    return [p.stem for p in shipped_recipes() if p.stem.startswith(incomplete)]
+
+
 def resolve_recipe(arg: str) -> Path:
     """A path as given, or the shipped recipe of that name (`quickstart` -> recipes/quickstart.yaml)."""
     path = Path(arg)

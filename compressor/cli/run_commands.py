@@ -37,16 +37,17 @@ def run_stage_on(
 def verify_target(target: Path, backends: str | None, allow_plugins: Collection[str] = ()) -> int:
     """Verify a run's bundle (its verify stage, with the recipe's gates) or a bare bundle; return the exit code."""
     from compressor_edge.verify import VerifyTolerances, verify_bundle
-    from rich.console import Console
+
+    from compressor.console import make_console
 
     chosen = tuple(b.strip() for b in backends.split(",") if b.strip()) if backends else None
     if (target / "recipe.yaml").is_file():
         overrides = [f"verify.backends=[{','.join(chosen)}]"] if chosen else []
         run = run_stage_on(target, "verify", overrides, allow_plugins)
-        Console().print((run.stage("verify") / "verify.md").read_text())
+        make_console().print((run.stage("verify") / "verify.md").read_text())
         passed = bool(json.loads((run.stage("verify") / "verify.json").read_text())["passed"])
     else:
         report = verify_bundle(target, VerifyTolerances(), backends=chosen or ("onnxruntime-cpu",))
-        Console().print(report.to_markdown())
+        make_console().print(report.to_markdown())
         passed = report.passed
     return EXIT_OK if passed else EXIT_GATE_FAILED

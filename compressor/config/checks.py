@@ -145,6 +145,9 @@ def check_recipe(recipe: Recipe, source: str, *, on_this_machine: bool = False) 
     advisories = check_threat_model(recipe, source)
     _check_attacks(recipe, source)
     _check_export(recipe, source)
+    from compressor.report.trackers import check_loggers
+
+    check_loggers(recipe.report.loggers, f"{source}: report.loggers")
     problems = [_data_problem(recipe.data, "data")]
     problems += [_data_problem(z, f"evaluate.zero_shot.{i}") for i, z in enumerate(recipe.evaluate.zero_shot)]
     problems += [_backend_problem(name) for name in recipe.verify.backends]

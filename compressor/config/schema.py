@@ -14,6 +14,7 @@ from compressor.config.numbers import Number
 Role = Literal["robust", "clean"]
 Format = Literal["fp32", "fp16", "int8"]
 # the edge kit's registered backends, compressor_edge.backends.BACKENDS (tests/config/test_backends.py)
+Logger = Literal["tensorboard", "wandb", "mlflow"]  # report.loggers: where training metrics go
 Backend = Literal["onnxruntime-cpu", "onnxruntime-cuda", "openvino-cpu", "tensorrt"]
 Auto = Literal["auto"]
 
@@ -247,6 +248,8 @@ class VerifyConfig(Strict):
 
 class ReportConfig(Strict):
     plots: bool = True
+    # besides metrics.jsonl; wandb / mlflow need their extras (README: experiment trackers)
+    loggers: list[Logger] = Field(default_factory=lambda: list[Logger](["tensorboard"]))
 
 
 class Recipe(Strict):

@@ -1,4 +1,4 @@
-"""Training metrics to JSONL (always) and TensorBoard (when installed), from rank 0 only.
+"""Training metrics to JSONL (always), TensorBoard (when installed) and any other loggers, from rank 0 only.
 
 A training that starts afresh starts its logs afresh: an earlier run's logs move to `previous/<n>/` beside
 them, so the plots and tables of a run describe the model it reports. A resumed training continues them.
@@ -9,8 +9,16 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
+
+
+class MetricsLogger(Protocol):
+    """Somewhere else each record's numbers go (an experiment tracker: `compressor.report.trackers`)."""
+
+    def log(self, kind: str, step: int, values: dict[str, float]) -> None: ...
+
 
 LOGS = ("metrics.jsonl", "tensorboard")
 PREVIOUS = "previous"
@@ -31,15 +39,22 @@ def set_aside_logs(folder: Path) -> Path | None:
 
 
 class MetricsWriter:
-    """Append one JSON object per record to `metrics.jsonl`; mirror scalars to TensorBoard.
+    """Append one JSON object per record to `metrics.jsonl`; mirror scalars to TensorBoard and `loggers`.
 
     ``fresh``: a new training, so an earlier run's logs are set aside first (`set_aside_logs`).
     """
 
     def __init__(
-        self, folder: Path, *, enabled: bool = True, tensorboard: bool = True, fresh: bool = False
+        self,
+        folder: Path,
+        *,
+        enabled: bool = True,
+        tensorboard: bool = True,
+        fresh: bool = False,
+        loggers: Sequence[MetricsLogger] = (),
     ) -> None:
         self.enabled = enabled
+        self.loggers = loggers
         self.path = folder / "metrics.jsonl"
         self._tb = None
         if enabled:
@@ -61,10 +76,12 @@ class MetricsWriter:
         record = {"kind": kind, "step": step, "time": round(time.time(), 3), **values}
         with self.path.open("a") as f:
             f.write(json.dumps(record) + "\n")
+        scalars = {k: float(v) for k, v in values.items() if isinstance(v, int | float)}
         if self._tb is not None:
-            for key, value in values.items():
-                if isinstance(value, int | float):
-                    self._tb.add_scalar(f"{kind}/{key}", value, step)
+            for key, value in scalars.items():
+                self._tb.add_scalar(f"{kind}/{key}", value, step)
+        for logger in self.loggers:
+            logger.log(kind, step, scalars)
 
     def close(self) -> None:
         """Flush TensorBoard."""

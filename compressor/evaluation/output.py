@@ -23,10 +23,11 @@ def write_evaluation(result: EvaluationResult, out_dir: str | Path) -> dict[str,
 
 def print_evaluation(result: EvaluationResult, console: Any = None) -> None:
     """A rich table of the accuracies and a list of the sanity checks, failures in red."""
-    from rich.console import Console
     from rich.table import Table
 
-    console = console or Console()
+    from compressor.console import make_console
+
+    console = console or make_console()
     s = result.settings
     table = Table(title=f"Robustness: {result.n} images, {s.get('norm')} eps {s.get('eps_text')}")
     table.add_column("attack")

@@ -10,7 +10,8 @@ import torch
 from torch import Tensor, nn
 
 from compressor.attacks import AttackSpec, get_attack
-from compressor.attacks.base import Norm, lp_norm, predict
+from compressor.attacks.base import Norm, OnBatch, lp_norm, predict
+from compressor.console import ProgressDisplay
 from compressor.evaluation import sanity
 from compressor.evaluation.environment import environment
 from compressor.evaluation.result import EvaluationResult, SanityCheck
@@ -74,12 +75,14 @@ def evaluate_robustness(
     sanity_checks: bool = True,
     device: torch.device | str | None = None,
     sanity_subset: int = 128,
+    progress: ProgressDisplay | None = None,
 ) -> EvaluationResult:
     """Clean accuracy, each attack's robust accuracy and the worst case per sample, with sanity checks.
 
     Each attack runs on the correctly classified images only (the others count as not robust) and its
     adversarial examples are re-checked with a forward pass and against the eps-ball. The model runs in
     eval mode; ``x`` may stay on the CPU, batches move to ``device`` (default: the model's device).
+    ``progress`` shows each attack's points done and robust accuracy so far.
     """
     specs = [get_attack(name) for name in attacks]
     device = torch.device(device) if device is not None else model_device(model)
@@ -106,7 +109,15 @@ def evaluate_robustness(
             _sync(device)
             start = time.perf_counter()
             attacked = spec(
-                model, xc, yc, eps=eps, norm=norm, seed=seed, batch_size=batch_size, device=device
+                model,
+                xc,
+                yc,
+                eps=eps,
+                norm=norm,
+                seed=seed,
+                batch_size=batch_size,
+                device=device,
+                on_batch=_reporter(progress, spec.name, n),
             )
             robust, worst = _verify(model, xc, attacked.x_adv, yc, norm, eps, batch_size, device)
             _sync(device)
@@ -161,6 +172,20 @@ def evaluate_robustness(
     for check in result.failed_checks:
         log.warning("SANITY CHECK FAILED: %s: %s", check.name, check.message)
     return result
+
+
+def _reporter(progress: ProgressDisplay | None, attack: str, n: int) -> OnBatch | None:
+    """An attack's batches as a progress task: points done, and the robust accuracy they point to."""
+    if progress is None:
+        return None
+    task = progress.add(attack, 0)
+
+    def on_batch(stage: str, done: int, total: int, survived: int) -> None:
+        share = survived / max(done, 1) * total / max(n, 1)  # of all n images, as if the rest fare alike
+        name = f"{attack} {stage}" if stage else attack
+        progress.update(task, done, f"robust {100 * share:.1f}% so far", total=total, description=name)
+
+    return on_batch
 
 
 def _run_checks(

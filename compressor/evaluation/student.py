@@ -8,9 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from rich.console import Console
 from torch import nn
 
 from compressor.config.schema import Recipe
+from compressor.console import ProgressDisplay
 from compressor.data import DataBundle
 from compressor.data.sources import as_float
 from compressor.evaluation.curve import robust_vs_eps
@@ -22,7 +24,12 @@ from compressor.models.wrapper import unwrap
 
 
 def evaluate_recipe_model(
-    model: nn.Module, data: DataBundle, recipe: Recipe, out: Path, device: torch.device
+    model: nn.Module,
+    data: DataBundle,
+    recipe: Recipe,
+    out: Path,
+    device: torch.device,
+    console: Console | None = None,
 ) -> tuple[EvaluationResult, dict[str, Any] | None]:
     """Clean, every attack of the recipe and the per-sample worst case on its test split (plus the eps curve
     and, for a CLIP model, zero-shot accuracy on other data sets), written to `out`."""
@@ -30,7 +37,7 @@ def evaluate_recipe_model(
     n = min(cfg.num_images, len(data.test))
     x, y = as_float(data.test.x[:n]), data.test.y[:n]
     eps, norm = recipe.evaluation_threat()
-    with torch.inference_mode(False):
+    with torch.inference_mode(False), ProgressDisplay(console) as progress:
         result = evaluate_robustness(
             model,
             x,
@@ -42,10 +49,12 @@ def evaluate_recipe_model(
             seed=recipe.run.seed,
             sanity_checks=cfg.sanity_checks,
             device=device,
+            progress=progress,
         )
     write_evaluation(result, out)
     if cfg.eps_curve:
-        robust_vs_eps(model, x, y, list(cfg.eps_curve), out_dir=out, norm=norm, device=device)
+        curve = robust_vs_eps(model, x, y, list(cfg.eps_curve), out_dir=out, norm=norm, device=device)
+        (out / "robust_vs_eps.json").write_text(json.dumps(curve, indent=2) + "\n")  # for the report
     zero_shot = None
     if cfg.zero_shot and isinstance(unwrap(model), ZeroShotClassifier):
         zero_shot = _zero_shot(recipe, model, out)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +70,7 @@ def export_bundle(
     int8_robust_adversarial_images: ArrayLike | None = None,
     int8_robust_labels: ArrayLike | None = None,
     int8_max_robust_drop: float | None = None,
+    int8_progress: Callable[[int, int], None] | None = None,
     square_queries: int = 1000,
     square_points: int = 64,
     seed: int = 0,
@@ -79,7 +80,8 @@ def export_bundle(
     int8 writes the CPU runtimes' U8S8 file (7-bit weights when `int8_reduce_range` says so; "auto": when
     this CPU lacks VNNI) and, with `int8_tensorrt`, TensorRT's symmetric file beside it. Given held-out
     images (not the probes), their adversarial images crafted on the PyTorch model, and `int8_max_robust_drop`, layers
-    whose quantisation costs more robust accuracy than that stay in float (robustness-aware int8).
+    whose quantisation costs more robust accuracy than that stay in float (robustness-aware int8);
+    `int8_progress(tried, bound)` hears after each int8 candidate that search scores.
     With an L-inf threat model, PyTorch's Square accuracy (`square_queries` per image, `seed`) on up to
     `square_points` probes it keeps robust goes into the manifest, for verify to run the same attack against.
     Raises UserInputError (exit 2) for bad arguments and ExportFailed (exit 3) when an exported file fails
@@ -137,7 +139,12 @@ def export_bundle(
                 queries = 200 if norm == "linf" else 0  # this Square attack is L-inf
                 robust = HeldOut(images, adv, labels, float(eps), queries)
             options = Int8Options(
-                int8_calibration_method, int8_reduce_range, int8_tensorrt, robust, int8_max_robust_drop
+                int8_calibration_method,
+                int8_reduce_range,
+                int8_tensorrt,
+                robust,
+                int8_max_robust_drop,
+                int8_progress,
             )
             meta["int8"] = write_int8(fp32, staging, calib, adv_calib, options)
         for fmt in meta:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ class Int8Options:
     tensorrt: bool = False
     robust: HeldOut | None = None  # held-out images for the robust-accuracy gate
     max_robust_drop: float | None = None
+    on_candidate: Callable[[int, int], None] | None = None  # (candidates tried, the most tried)
 
 
 def reduce_range_for(setting: bool | str) -> tuple[bool, str]:
@@ -45,7 +47,13 @@ def _cpu_file(fp32: Path, dst: Path, pool: np.ndarray, options: Int8Options, red
     if options.robust is None or options.max_robust_drop is None:
         return quantize_int8(fp32, dst, pool, **kwargs)
     return robust_int8(
-        fp32, dst, pool, options.robust, max_drop=options.max_robust_drop, quantize_options=kwargs
+        fp32,
+        dst,
+        pool,
+        options.robust,
+        max_drop=options.max_robust_drop,
+        quantize_options=kwargs,
+        on_candidate=options.on_candidate,
     )
 
 

@@ -21,6 +21,7 @@ from rich.console import Console
 import compressor.pipeline.stages  # noqa: F401  (registers the built-in stages)
 from compressor.config import save_resolved
 from compressor.config.schema import Recipe
+from compressor.console import make_console
 from compressor.engine.distributed import init_from_env
 from compressor.engine.precision import resolve_device, resolve_speed
 from compressor.engine.resume import LATEST, changed_parts, latest_checkpoint
@@ -34,6 +35,7 @@ from compressor.pipeline.stage import (
     stage_digest,
     stage_names,
 )
+from compressor.report.trackers import Trackers
 from compressor.rundir import RunDir
 from compressor.runlock import run_lock
 
@@ -68,13 +70,16 @@ class PipelineRun:
     def setup(self) -> StageContext:
         """Join the DDP job, pick the device, resolve pre-trained checkpoints, seed; nothing is written yet."""
         dist = init_from_env()
-        console = self.console or Console(quiet=not dist.is_main)  # one rank talks
+        console = self.console or make_console(quiet_here=not dist.is_main)  # one rank talks
         device = resolve_device(self.recipe.run.device, dist.local_rank)
         run = RunDir(Path(self.recipe.run.output_dir) / self.recipe.run.name)
         recipe = with_pretrain_checkpoints(self.recipe, run.root)
         seed_everything(recipe.run.seed + dist.rank)
         speed = resolve_speed(recipe.train, device)
-        self.ctx = StageContext(recipe, run, device, speed, dist, console, self.resume)
+        trackers = Trackers(
+            recipe.report.loggers if dist.is_main else (), recipe.run.name, recipe.model_dump(mode="json")
+        )
+        self.ctx = StageContext(recipe, run, device, speed, dist, console, self.resume, trackers)
         return self.ctx
 
     def check_inputs(self, stages: Sequence[str]) -> None:
@@ -137,7 +142,9 @@ class PipelineRun:
         return outcome
 
     def cleanup(self) -> None:
-        """Leave the DDP job if this run joined one."""
+        """End the trackers' runs; leave the DDP job if this run joined one."""
+        if self.ctx is not None:
+            self.ctx.trackers.close()
         if torch.distributed.is_available() and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
 

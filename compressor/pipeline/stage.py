@@ -23,6 +23,7 @@ from compressor.engine.distributed import DistInfo
 from compressor.engine.precision import Speed
 from compressor.errors import UserInputError
 from compressor.models.build import data_info
+from compressor.report.trackers import Trackers
 from compressor.rundir import RunDir
 
 
@@ -37,6 +38,7 @@ class StageContext:
     dist: DistInfo
     console: Console
     resume: bool = False
+    trackers: Trackers = field(default_factory=Trackers)  # W&B / MLflow (report.loggers), rank 0
 
     @cached_property
     def data(self) -> DataBundle:

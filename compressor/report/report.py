@@ -10,9 +10,12 @@ from rich.console import Console
 from rich.table import Table
 
 from compressor.config.schema import Recipe
+from compressor.console import warn
 from compressor.engine.metrics import read_metrics
 from compressor.evaluation.teacher_check import teacher_warnings
 from compressor.report.chance import chance_warnings
+from compressor.report.plots import best_epoch, plot_eps_curve, plot_robust_vs_latency, plot_training
+from compressor.report.remarks import slower_than_fp32
 from compressor.rundir import RunDir
 
 
@@ -24,28 +27,25 @@ def _pct(value: Any) -> str:
     return f"{100 * value:.2f}" if isinstance(value, int | float) else "-"
 
 
-def _plot_training(run: RunDir, out: Path) -> str | None:
-    val = read_metrics(run.stage("distill") / "metrics.jsonl", "val")
-    if not val:
-        return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 3.2))
-    epochs = [r["epoch"] for r in val]
-    for key, label in (("val_clean", "clean"), ("val_robust", "PGD (train attack)")):
-        if any(key in r for r in val):
-            ax.plot(epochs, [100 * r.get(key, float("nan")) for r in val], marker="o", label=label)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("validation accuracy (%)")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(out / "training.png", dpi=120)
-    plt.close(fig)
-    return "training.png"
+def _plots(
+    recipe: Recipe,
+    run: RunDir,
+    out: Path,
+    teachers: list[dict[str, Any]],
+    evaluation: dict[str, Any] | None,
+    verify: dict[str, Any] | None,
+    val: list[dict[str, Any]],
+) -> dict[str, str]:
+    """Draw the plots the run's files allow; their file names by kind (training, eps, latency)."""
+    curve = _load(run.stage("evaluate") / "robust_vs_eps.json")
+    at_threat = {r["role"]: r for r in _load(run.stage("evaluate") / "teachers.json") or []}
+    teachers = [t | {"test_robust": at_threat[t["role"]]} if t["role"] in at_threat else t for t in teachers]
+    drawn = {
+        "training": plot_training(val, out / "training.png"),
+        "eps": plot_eps_curve(evaluation, curve, teachers, recipe.attack.eps, out / "robust_vs_eps.png"),
+        "latency": plot_robust_vs_latency(verify, out / "robust_vs_latency.png"),
+    }
+    return {kind: name for kind, name in drawn.items() if name}
 
 
 def num_classes(run: RunDir) -> int:
@@ -77,7 +77,8 @@ def write_report(recipe: Recipe, run: RunDir, console: Console) -> dict[str, Any
     evaluation = _load(run.stage("evaluate") / "evaluation.json")
     verify = _load(run.stage("verify") / "verify.json")
     stages = _load(run.root / "stages.json") or {}
-    plot = _plot_training(run, out) if recipe.report.plots else None
+    val = read_metrics(run.stage("distill") / "metrics.jsonl", "val")
+    plots = _plots(recipe, run, out, teachers, evaluation, verify, val) if recipe.report.plots else {}
     eps, _ = recipe.evaluation_threat()
     lines = [
         f"# {recipe.run.name}",
@@ -130,10 +131,21 @@ def write_report(recipe: Recipe, run: RunDir, console: Console) -> dict[str, Any
             for name, v in zero_shot.items()
         ]
         lines.append("")
-    if plot:
-        lines += [f"![validation accuracy]({plot})", ""]
+    if plots.get("eps"):
+        lines += [f"![accuracy vs eps]({plots['eps']})", ""]
+    best = best_epoch(val)
+    if best is not None:
+        lines += [
+            f"Best validation epoch: {best['epoch']} (score {_pct(best['score'])} %); its weights are exported."
+        ]
+    if plots.get("training"):
+        lines += ["", f"![validation accuracy, best epoch marked]({plots['training']})", ""]
+    remarks = slower_than_fp32(verify)
     if verify:
         lines += ["## Exported artifacts", "", (run.stage("verify") / "verify.md").read_text(), ""]
+        lines += [f"> **Remark:** {remark}." for remark in remarks] + ([""] if remarks else [])
+    if plots.get("latency"):
+        lines += [f"![robust accuracy vs latency per format and runtime]({plots['latency']})", ""]
     lines += ["## Stage timings", "", "| stage | seconds |", "|---|---|"]
     lines += [f"| {name} | {info.get('seconds', '-')} |" for name, info in stages.items()]
     (out / "report.md").write_text("\n".join(lines) + "\n")
@@ -144,12 +156,16 @@ def write_report(recipe: Recipe, run: RunDir, console: Console) -> dict[str, Any
         "evaluation": evaluation,
         "zero_shot": zero_shot,
         "verify": verify,
+        "remarks": remarks,
+        "plots": plots,
         "stages": stages,
     }
     run.write_json(out / "report.json", payload)
     _print_table(rows, verify, console)
+    for remark in remarks:
+        console.print(f"[yellow]remark[/] {remark}")
     for message in warnings:
-        console.print(f"[bold red]WARNING[/] {message}")
+        warn(console, message)
     console.print(f"report: {out / 'report.md'}")
     return {"report": str(out / "report.md")}
 

@@ -68,6 +68,7 @@ class HeldOut:
 
 
 Score = tuple[float, float]  # (worst-case robust accuracy, mean true-class margin)
+Progress = Callable[[int, int], None]  # (int8 candidates tried, the most that will be tried)
 
 
 def search_float_nodes(
@@ -75,20 +76,26 @@ def search_float_nodes(
     evaluate: Callable[[Sequence[str]], Score],
     passes: Callable[[float], bool],
     max_float_layers: int | None = None,
+    on_evaluation: Progress | None = None,
 ) -> dict[str, Any]:
     """The float set: rank `candidates` one at a time, bisect the shortest passing ranked prefix, then prune.
 
     `evaluate(nodes)` scores the int8 model with `nodes` in float (each distinct set is evaluated once);
-    `passes(robust_acc)` is the gate. Returns the ranking, the kept nodes, their robust accuracy, whether the
-    gate is met, the trace of the prefix and pruning trials, and the number of evaluations.
+    `passes(robust_acc)` is the gate; `on_evaluation(done, bound)` hears after each evaluation. Returns the
+    ranking, the kept nodes, their robust accuracy, whether the gate is met, the trace of the prefix and
+    pruning trials, and the number of evaluations.
     """
     cache: dict[frozenset[str], Score] = {}
     trace: list[dict[str, Any]] = []
+    cap = len(candidates) if max_float_layers is None else max(0, min(max_float_layers, len(candidates)))
+    bound = len(candidates) + 1 + math.ceil(math.log2(max(cap, 1))) + cap
 
     def score(nodes: Sequence[str]) -> Score:
         key = frozenset(nodes)
         if key not in cache:
             cache[key] = evaluate(list(nodes))
+            if on_evaluation is not None:
+                on_evaluation(len(cache), bound)
         return cache[key]
 
     def trial(step: str, nodes: Sequence[str]) -> bool:
@@ -97,7 +104,6 @@ def search_float_nodes(
         return passes(acc)
 
     ranked = sorted(candidates, key=lambda n: (-score([n])[0], -score([n])[1]))
-    cap = len(ranked) if max_float_layers is None else max(0, min(max_float_layers, len(ranked)))
     low, high = 0, cap  # the prefix of `low` layers fails (plain int8 did); `high` is tried next
     met = cap > 0 and trial("prefix", ranked[:high])
     while met and high - low > 1:
@@ -120,7 +126,7 @@ def search_float_nodes(
         "trace": trace,
         "evaluations": len(cache),
         "max_float_layers": cap,
-        "max_evaluations": len(ranked) + 1 + math.ceil(math.log2(max(cap, 1))) + cap,
+        "max_evaluations": bound,
     }
 
 
@@ -133,12 +139,14 @@ def robust_int8(
     max_drop: float,
     max_float_layers: int | None = None,
     quantize_options: dict[str, Any] | None = None,
+    on_candidate: Progress | None = None,
 ) -> dict[str, Any]:
     """Write the CPU int8 file to `dst`, keeping layers in float while robust accuracy drops > `max_drop`.
 
     Returns quantize_int8's settings plus a `robustness_aware` record: the fp32 and int8 robust accuracies
     and, when a search was needed, search_float_nodes's record (ranking, float nodes, trace, evaluations) with
-    its wall time. `max_float_layers` (None: every weighted layer) caps the float set.
+    its wall time. `max_float_layers` (None: every weighted layer) caps the float set. `on_candidate(tried,
+    bound)` hears after each int8 candidate scored: plain int8 first, then the search's.
     """
     options = dict(quantize_options or {})
     with tempfile.TemporaryDirectory(prefix="compressor-robust-int8-") as tmp:
@@ -152,6 +160,8 @@ def robust_int8(
         reference = _score(fp32, held_out)[0]
         settings = quantize([], dst)
         plain = _score(dst, held_out)[0]
+        if on_candidate is not None:
+            on_candidate(1, 1)
         record: dict[str, Any] = {
             "held_out_images": int(len(held_out.labels)),
             "attacks": f"PGD-20 from PyTorch, then Square ({held_out.square_queries} queries) on the file",
@@ -173,7 +183,11 @@ def robust_int8(
 
         start = time.perf_counter()
         found = search_float_nodes(
-            candidates, evaluate, lambda acc: reference - acc <= max_drop, max_float_layers
+            candidates,
+            evaluate,
+            lambda acc: reference - acc <= max_drop,
+            max_float_layers,
+            None if on_candidate is None else lambda done, bound: on_candidate(1 + done, 1 + bound),
         )
         found["search_seconds"] = round(time.perf_counter() - start, 1)
         found["search"] = (

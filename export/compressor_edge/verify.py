@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import platform
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -221,6 +221,7 @@ def verify_bundle(
     cache_dir: str | Path | None = None,
     threads: int | None = None,
     allow_chance_reference: bool = False,
+    on_row: Callable[[int, int], None] | None = None,
 ) -> VerifyReport:
     """Measure every format on every backend against the bundle's PyTorch probes and gate each row.
 
@@ -232,6 +233,7 @@ def verify_bundle(
     export recorded (its points, budget and seed, with PyTorch's accuracy to compare) unless `square_queries`
     or `seed` differ from it; then it attacks every probe with them and compares with fp32 only.
     `skip_square` runs no Square attack: the report is then at best INCOMPLETE (`passed` is False).
+    `on_row(i, n)` hears when row i of n (format x backend) has been checked, before the latency loop.
     """
     tolerances = tolerances or VerifyTolerances()
     unknown = [name for name in backends if name not in BACKENDS]
@@ -271,6 +273,8 @@ def verify_bundle(
                 results.append(result)
                 if backend is not None:
                     loaded.append((result, backend))
+                if on_row is not None:
+                    on_row(len(results), len(backends) * len(chosen))
         _time_rows(loaded, probes.clean_images, batch_sizes, latency_runs)
     fp32_square = {r.backend: r.square_acc for r in results if r.format == "fp32" and r.error is None}
     for r in results:

@@ -60,3 +60,10 @@ def test_a_cap_below_what_the_gate_needs_is_recorded_as_unmet() -> None:
     ranked = [r["node"] for r in found["ranking"]]
     assert not found["gate_met"] and found["float_nodes"] == ranked[:8]
     assert found["max_float_layers"] == 8 and found["robust_acc"] < 0.76
+
+
+def test_each_candidate_is_reported_against_the_bound() -> None:
+    heard: list[tuple[int, int]] = []
+    found = search_float_nodes(LAYERS, Interacting(), _passes, on_evaluation=lambda *a: heard.append(a))
+    assert [done for done, _ in heard] == list(range(1, found["evaluations"] + 1))
+    assert {bound for _, bound in heard} == {found["max_evaluations"]}

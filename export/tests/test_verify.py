@@ -168,3 +168,11 @@ def test_latency_is_timed_round_robin_with_speedups(good_report) -> None:
     head = good_report.to_markdown().splitlines()[0]
     assert "| latency b1 (ms) | vs fp32 b1 | latency b8 (ms) | vs fp32 b8 |" in head
     assert "timed round-robin in one loop" in good_report.to_markdown()
+
+
+def test_each_checked_row_is_reported_as_i_of_n(good_bundle: Path) -> None:
+    heard: list[tuple[int, int]] = []
+    report = verify_bundle(
+        good_bundle, formats=["fp32", "int8"], on_row=lambda i, n: heard.append((i, n)), **FAST
+    )
+    assert heard == [(1, 2), (2, 2)] and len(report.results) == 2

@@ -272,8 +272,11 @@ def test_robustness_aware_int8_keeps_the_worst_layers_in_float(
         "int8_robust_labels": held_y,
         "int8_max_robust_drop": 0.02,
     }
-    bundle = export_bundle(trained_cnn, tmp_path / "robust", **args)
+    tried: list[tuple[int, int]] = []  # what the export stage's progress shows: candidates tried of the bound
+    bundle = export_bundle(trained_cnn, tmp_path / "robust", **args, int8_progress=lambda *t: tried.append(t))
     record = load_bundle(bundle).manifest["formats"]["int8"]["quantization"]["robustness_aware"]
+    assert tried[0] == (1, 1) and [done for done, _ in tried] == list(range(1, record["evaluations"] + 2))
+    assert {bound for _, bound in tried[1:]} == {1 + record["max_evaluations"]}
     print(
         f"\nworst-case robust acc on {record['held_out_images']} held-out images: fp32 "
         f"{record['fp32_robust_acc']:.3f}, plain int8 {record['plain_int8_robust_acc']:.3f}, "

@@ -44,6 +44,9 @@ def run_distill(ctx: StageContext) -> dict[str, Any]:
         label="distill",
         select_split=select,
         recipe_parts=part_digests("distill", recipe),
+        console=ctx.console,
+        tensorboard="tensorboard" in recipe.report.loggers,
+        loggers=ctx.trackers.for_fit("distill"),
     )
     result = train_model(student, recipe.method, teachers, recipe.attack, recipe, data, setup, ctx.resume)
     return {

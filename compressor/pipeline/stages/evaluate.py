@@ -20,7 +20,7 @@ def run_evaluate(ctx: StageContext) -> dict[str, Any]:
     data = ctx.data  # loaded (and data.json written) before the student is rebuilt from it
     student = load_student(ctx.run, ctx.recipe, ctx.device)
     result, zero_shot = evaluate_recipe_model(
-        student, data, ctx.recipe, ctx.run.stage("evaluate"), ctx.device
+        student, data, ctx.recipe, ctx.run.stage("evaluate"), ctx.device, ctx.console
     )
     summary = result.to_dict()
     if zero_shot is not None:

@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from compressor.config.schema import Recipe
+from compressor.console import ProgressDisplay
 from compressor.data import DataBundle
 from compressor.data.sources import as_float
 from compressor.models.build import load_student
@@ -45,38 +46,40 @@ def run_export(ctx: StageContext) -> dict[str, Any]:
     robust_adv = adversarial(robust_x, robust_y) if robust_aware else None
     evaluation = run.stage("evaluate") / "evaluation.json"
     metrics = json.loads(evaluation.read_text()) if evaluation.is_file() else {}
-    bundle = export_bundle(
-        student,
-        run.bundle,
-        formats=tuple(cfg.formats),
-        opset=cfg.opset,
-        dynamic_batch=cfg.dynamic_batch,
-        calibration_images=calib,
-        adversarial_calibration_images=adv_calib,
-        probe_images=probes_x,
-        probe_labels=probes_y,
-        probe_adversarial_images=probes_adv,
-        class_names=data.class_names,
-        eps=eps,
-        norm=norm,
-        pytorch_metrics=metrics,
-        extra_manifest={
-            "recipe": recipe.run.name,
-            "student": recipe.student.name,
-            "method": recipe.method.name,
-        },
-        exporter=cfg.exporter,
-        int8_calibration_method=cfg.int8_calibration_method,
-        int8_reduce_range=cfg.int8_reduce_range,
-        int8_tensorrt=cfg.tensorrt.enabled,
-        int8_robust_images=robust_x if robust_aware else None,
-        int8_robust_adversarial_images=robust_adv,
-        int8_robust_labels=robust_y if robust_aware else None,
-        int8_max_robust_drop=cfg.int8_max_robust_drop,
-        square_queries=cfg.square_queries,
-        square_points=cfg.square_points,
-        seed=recipe.run.seed,
-    )
+    with ProgressDisplay(ctx.console) as progress:
+        bundle = export_bundle(
+            student,
+            run.bundle,
+            formats=tuple(cfg.formats),
+            opset=cfg.opset,
+            dynamic_batch=cfg.dynamic_batch,
+            calibration_images=calib,
+            adversarial_calibration_images=adv_calib,
+            probe_images=probes_x,
+            probe_labels=probes_y,
+            probe_adversarial_images=probes_adv,
+            class_names=data.class_names,
+            eps=eps,
+            norm=norm,
+            pytorch_metrics=metrics,
+            extra_manifest={
+                "recipe": recipe.run.name,
+                "student": recipe.student.name,
+                "method": recipe.method.name,
+            },
+            exporter=cfg.exporter,
+            int8_calibration_method=cfg.int8_calibration_method,
+            int8_reduce_range=cfg.int8_reduce_range,
+            int8_tensorrt=cfg.tensorrt.enabled,
+            int8_robust_images=robust_x if robust_aware else None,
+            int8_robust_adversarial_images=robust_adv,
+            int8_robust_labels=robust_y if robust_aware else None,
+            int8_max_robust_drop=cfg.int8_max_robust_drop,
+            int8_progress=progress.counter("int8 candidates", "tried (robustness-aware search)"),
+            square_queries=cfg.square_queries,
+            square_points=cfg.square_points,
+            seed=recipe.run.seed,
+        )
     return {"bundle": str(bundle), "formats": list(cfg.formats)}
 
 

@@ -12,7 +12,11 @@ def run_report(ctx: StageContext) -> dict[str, Any]:
     """Collect what the other stages wrote (whichever ran) into one report."""
     from compressor.report import write_report
 
-    return write_report(ctx.recipe, ctx.run, ctx.console)
+    summary = write_report(ctx.recipe, ctx.run, ctx.console)
+    report = ctx.run.stage("report")
+    ctx.trackers.log_artifacts("report", sorted(p for p in report.iterdir() if p.is_file()))
+    ctx.trackers.log_artifacts("bundle", [ctx.run.bundle])
+    return summary
 
 
 def _parts(recipe: Recipe) -> dict[str, object]:

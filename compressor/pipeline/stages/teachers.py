@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from compressor.config.schema import Recipe, TeacherSpec
+from compressor.console import warn
 from compressor.engine.distributed import wrap_ddp
 from compressor.engine.precision import maybe_compile
 from compressor.engine.trainer import FitSetup
@@ -40,6 +41,9 @@ def _prepare_teacher(spec: TeacherSpec, ctx: StageContext) -> dict[str, Any]:
             dist,
             label=f"teacher {spec.role}",
             recipe_parts=part_digests("teachers", recipe),
+            console=ctx.console,
+            tensorboard="tensorboard" in recipe.report.loggers,
+            loggers=ctx.trackers.for_fit(f"teacher {spec.role}"),
         )
         result = train_model(trained, spec.train.method, {}, attack, recipe, data, setup, ctx.resume)
         load_weights(model, result.best)
@@ -58,12 +62,12 @@ def run_teachers(ctx: StageContext) -> list[dict[str, Any]]:
     """Pre-train the CLIPs the recipe asks for, train or load every teacher and save it into the run."""
     pretrain_if_asked(ctx.recipe.student, ctx.recipe, ctx.data, ctx.dist, ctx.console)
     summary = [_prepare_teacher(spec, ctx) for spec in ctx.recipe.teachers]
-    for message in chance_warnings(summary, None, ctx.data.num_classes):
-        ctx.console.print(f"[bold red]WARNING[/] {message}")
-    warning = clean_teacher_warning(summary)
-    if warning:
-        ctx.console.print(f"[bold yellow]WARNING[/] {warning}")
     if ctx.dist.is_main:
+        for message in chance_warnings(summary, None, ctx.data.num_classes):
+            warn(ctx.console, message)
+        warning = clean_teacher_warning(summary)
+        if warning:
+            warn(ctx.console, warning)
         ctx.run.write_json(ctx.run.stage("teachers") / "summary.json", summary)
     return summary
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from compressor.config.schema import Recipe
+from compressor.console import ProgressDisplay
 from compressor.pipeline.stage import Stage, StageContext
 
 
@@ -14,19 +15,21 @@ def run_verify(ctx: StageContext) -> dict[str, Any]:
 
     recipe, run = ctx.recipe, ctx.run
     cfg, trt = recipe.verify, recipe.export.tensorrt
-    report = verify_bundle(
-        run.bundle,
-        VerifyTolerances.from_dict(cfg.tolerances),
-        formats=cfg.formats,
-        backends=tuple(cfg.backends),
-        square_queries=cfg.square_queries,
-        skip_square=cfg.skip_square,
-        seed=recipe.run.seed,
-        batch_sizes=tuple(sorted(set(cfg.batch_sizes) | set(trt.batch_sizes if trt.enabled else ()))),
-        latency_runs=cfg.latency_runs,
-        threads=cfg.threads,
-        allow_chance_reference=cfg.allow_chance_reference,
-    )
+    with ProgressDisplay(ctx.console) as progress:
+        report = verify_bundle(
+            run.bundle,
+            VerifyTolerances.from_dict(cfg.tolerances),
+            formats=cfg.formats,
+            backends=tuple(cfg.backends),
+            square_queries=cfg.square_queries,
+            skip_square=cfg.skip_square,
+            seed=recipe.run.seed,
+            batch_sizes=tuple(sorted(set(cfg.batch_sizes) | set(trt.batch_sizes if trt.enabled else ()))),
+            latency_runs=cfg.latency_runs,
+            threads=cfg.threads,
+            allow_chance_reference=cfg.allow_chance_reference,
+            on_row=progress.counter("verify rows", "checked (format x runtime)"),
+        )
     out = run.stage("verify")
     out.mkdir(parents=True, exist_ok=True)
     run.write_json(out / "verify.json", report.to_dict())
