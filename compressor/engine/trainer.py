@@ -108,6 +108,7 @@ def fit(
             ckpt.save_checkpoint(ckpt_dir, tag, student, teachers, state)
         setup.dist.barrier()
 
+    writer.write("precision", start_epoch * steps_per_epoch + done_steps, setup.speed.describe())
     autocast = setup.speed.autocast()
     scaler = torch.amp.GradScaler(enabled=setup.speed.dtype is torch.float16)
     with _progress(rank0) as bar:

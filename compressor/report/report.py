@@ -12,6 +12,7 @@ from rich.table import Table
 from compressor.config.schema import Recipe
 from compressor.engine.metrics import read_metrics
 from compressor.report.chance import chance_warnings
+from compressor.report.precision import precision_lines, precision_rows
 from compressor.rundir import RunDir
 
 
@@ -120,6 +121,8 @@ def write_report(recipe: Recipe, run: RunDir, console: Console) -> dict[str, Any
             for name, v in zero_shot.items()
         ]
         lines.append("")
+    precision = precision_rows(run, teachers, evaluation)
+    lines += precision_lines(precision)
     if plot:
         lines += [f"![validation accuracy]({plot})", ""]
     if verify:
@@ -133,6 +136,7 @@ def write_report(recipe: Recipe, run: RunDir, console: Console) -> dict[str, Any
         "teachers": teachers,
         "evaluation": evaluation,
         "zero_shot": zero_shot,
+        "precision": precision,
         "verify": verify,
         "stages": stages,
     }

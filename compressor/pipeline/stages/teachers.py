@@ -13,7 +13,7 @@ from compressor.methods.registry import method_info
 from compressor.models.build import build_model, data_info, freeze
 from compressor.models.weights import load_weights, save_weights
 from compressor.pipeline.stage import Stage, StageContext
-from compressor.pipeline.stages.training import pretrain_if_asked, train_model
+from compressor.pipeline.stages.training import model_speed, pretrain_if_asked, train_model
 from compressor.report.chance import chance_warnings
 
 
@@ -21,10 +21,13 @@ def _prepare_teacher(spec: TeacherSpec, ctx: StageContext) -> dict[str, Any]:
     recipe, run, data, speed, dist = ctx.recipe, ctx.run, ctx.data, ctx.speed, ctx.dist
     pretrain_if_asked(spec.model, recipe, data, dist, ctx.console)
     model = speed.prepare(build_model(spec.model, data_info(data), device=speed.device))
+    precision: dict[str, Any] = {}
     if spec.train is not None:
         ctx.console.print(
             f"[bold]teacher[/] {spec.role}: training {spec.model.name} with {spec.train.method.name}"
         )
+        speed = model_speed(speed, model, data, f"teacher {spec.role}", ctx.console)
+        precision = {"precision": speed.describe()}
         attack = spec.train.attack or recipe.attack
         train_cfg = recipe.train.model_copy(update={"epochs": spec.train.epochs})
         trained = wrap_ddp(maybe_compile(model, speed), dist)
@@ -44,7 +47,13 @@ def _prepare_teacher(spec: TeacherSpec, ctx: StageContext) -> dict[str, Any]:
     clean, robust = clean_and_robust_accuracy(freeze(model), data.test, recipe.attack, speed, limit=1000)
     if dist.is_main:
         save_weights(model, run.teacher_weights(spec.role))
-    return {"role": spec.role, "model": spec.model.name, "test_clean": clean, "test_pgd10": robust}
+    return {
+        "role": spec.role,
+        "model": spec.model.name,
+        "test_clean": clean,
+        "test_pgd10": robust,
+        **precision,
+    }
 
 
 def run_teachers(ctx: StageContext) -> list[dict[str, Any]]:

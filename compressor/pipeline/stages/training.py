@@ -9,7 +9,10 @@ from torch import nn
 
 from compressor.config.schema import AttackConfig, ModelSpec, Recipe
 from compressor.data import DataBundle, train_batches
+from compressor.data.sources import as_float
+from compressor.engine.cpu_bf16 import MEASURE_IMAGES
 from compressor.engine.distributed import DistInfo
+from compressor.engine.precision import Speed
 from compressor.engine.trainer import FitResult, FitSetup, fit
 from compressor.methods.base import build_method
 from compressor.models.clip_pretrain import ensure_pretrained
@@ -45,6 +48,15 @@ def train_model(
         speed=speed,
     )
     return fit(model, method, batches, data.val, setup, resume=resume)
+
+
+def model_speed(speed: Speed, model: nn.Module, data: DataBundle, label: str, console: Console) -> Speed:
+    """The run's speed for training `model` (a CPU `auto` settled on a batch of the data), printed."""
+    pool = data.train if data.train is not None else data.val
+    n = min(MEASURE_IMAGES, len(pool.y))
+    resolved = speed.for_model(model, as_float(pool.x[:n]), pool.y[:n])
+    console.print(f"[dim]{label}: {resolved.precision} ({resolved.reason})[/]")
+    return resolved
 
 
 def pretrain_if_asked(
