@@ -16,7 +16,6 @@ from compressor.engine.precision import resolve_speed
 from compressor.errors import UserInputError
 from compressor.models.modes import eval_mode
 
-
 NO_BF16, AVX512_BF16 = summarize("plain", {"avx2"}), summarize("epyc", {"avx2", "avx512f", "avx512_bf16"})
 AMX = summarize("xeon", {"avx512f", "avx512_bf16", "amx_bf16", "amx_int8"})
 CPU = torch.device("cpu")

@@ -25,7 +25,7 @@ def run_distill(ctx: StageContext) -> dict[str, Any]:
     pretrain_if_asked(recipe.student, recipe, data, dist, ctx.console)
     loaded = load_teachers(recipe, run, info, speed)  # built before the student: the seeded order stays
     model = speed.prepare(build_model(recipe.student, info, device=speed.device))
-    speed = model_speed(speed, model, data, "distill", ctx.console)  # the teachers' forwards follow it
+    speed = model_speed(speed, model, data, "distill", dist, ctx.console)  # the teachers' forwards follow it
     teachers = {role: maybe_compile(t, speed) for role, t in loaded.items()}
     student = wrap_ddp(maybe_compile(model, speed), dist)
     ctx.console.print(

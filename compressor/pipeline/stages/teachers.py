@@ -26,7 +26,7 @@ def _prepare_teacher(spec: TeacherSpec, ctx: StageContext) -> dict[str, Any]:
         ctx.console.print(
             f"[bold]teacher[/] {spec.role}: training {spec.model.name} with {spec.train.method.name}"
         )
-        speed = model_speed(speed, model, data, f"teacher {spec.role}", ctx.console)
+        speed = model_speed(speed, model, data, f"teacher {spec.role}", dist, ctx.console)
         precision = {"precision": speed.describe()}
         attack = spec.train.attack or recipe.attack
         train_cfg = recipe.train.model_copy(update={"epochs": spec.train.epochs})
