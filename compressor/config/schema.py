@@ -211,7 +211,7 @@ class ExportConfig(Strict):
     # robustness-aware int8: layers stay in float while int8 loses more robust accuracy than this on
     # int8_robust_images held-out validation images attacked with PGD-20 in PyTorch (null: off)
     int8_max_robust_drop: float | None = Field(0.03, ge=0)
-    int8_robust_images: int = Field(256, ge=1)
+    int8_robust_images: int = Field(128, ge=1)  # each costs PGD-20 and up to 100 Square queries per file
     tensorrt: TensorRTConfig = Field(default_factory=TensorRTConfig)
 
 
