@@ -215,12 +215,14 @@ class ExportConfig(Strict):
     int8_reduce_range: bool | Literal["auto"] = "auto"  # auto: 7-bit weights only on CPUs without VNNI
     num_probes: int = Field(256, ge=1)
     probe_attack: str = "pgd20"  # crafts the adversarial probes (and robust-int8 images) in PyTorch
-    square_queries: int = Field(1000, ge=0)  # PyTorch Square at export, on the probes it keeps robust
-    square_points: int = Field(64, ge=1)
+    # PyTorch Square at export on the robust probes nearest to failing, then per file and runtime at verify:
+    # up to queries x points forward passes each (a ResNet-18 bundle exports and verifies in minutes)
+    square_queries: int = Field(150, ge=0)
+    square_points: int = Field(24, ge=1)
     # robustness-aware int8: layers stay in float while int8 loses more robust accuracy than this on
     # int8_robust_images held-out validation images attacked with PGD-20 in PyTorch (null: off)
     int8_max_robust_drop: float | None = Field(0.03, ge=0)
-    int8_robust_images: int = Field(256, ge=1)
+    int8_robust_images: int = Field(128, ge=1)  # each costs PGD-20 and up to 100 Square queries per file
     tensorrt: TensorRTConfig = Field(default_factory=TensorRTConfig)
 
 

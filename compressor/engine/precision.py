@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any, cast
 
@@ -12,7 +12,10 @@ import torch
 from torch import nn
 
 from compressor.config.schema import TrainConfig
+from compressor.engine.cpu_bf16 import MIN_SPEEDUP, bf16_isa, measured_timing
 from compressor.errors import UserInputError
+
+DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def resolve_device(name: str, local_rank: int = 0) -> torch.device:
@@ -28,12 +31,41 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
 
 @dataclass(frozen=True)
 class Speed:
-    """How the hot loop runs: autocast dtype (None = fp32), channels_last, torch.compile."""
+    """How the hot loop runs: autocast dtype (None = fp32), channels_last, torch.compile, and why that dtype.
+
+    `measure` marks a CPU `auto` the ISA could not settle: it runs in fp32 until `for_model` has timed the
+    model's own training step (each training stage resolves its model before training).
+    """
 
     dtype: torch.dtype | None
     channels_last: bool
     compile: bool
     device: torch.device
+    reason: str = "set by train.precision"
+    measure: bool = False
+
+    @property
+    def precision(self) -> str:
+        """'fp32', 'bf16' or 'fp16': the autocast dtype by name."""
+        return next(name for name, dtype in DTYPES.items() if dtype is self.dtype)
+
+    def describe(self) -> dict[str, Any]:
+        """The precision and why, for the console, metrics.jsonl and the report."""
+        return {"precision": self.precision, "reason": self.reason}
+
+    def for_model(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> Speed:
+        """This speed, with a pending CPU `auto` settled by timing `model`'s training step on (x, y)."""
+        if not self.measure:
+            return self
+        timing, cached = measured_timing(model, self.prepare_batch(x.to(self.device)), y.to(self.device))
+        faster = timing.speedup >= MIN_SPEEDUP
+        source = "cached measurement" if cached else "measured now"
+        reason = (
+            f"auto: AVX-512 BF16 without AMX; this model's training step ({timing.images} images, "
+            f"{source}) takes {timing.fp32_ms:.1f} ms in fp32 and {timing.bf16_ms:.1f} ms in bf16 "
+            f"({timing.speedup:.2f}x; bf16 needs >= {MIN_SPEEDUP}x)"
+        )
+        return replace(self, dtype=torch.bfloat16 if faster else None, reason=reason, measure=False)
 
     def autocast(self) -> Callable[[], AbstractContextManager[Any]]:
         """A factory of autocast contexts for forward passes (a no-op in fp32)."""
@@ -51,21 +83,40 @@ class Speed:
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last and x.dim() == 4 else x
 
 
-def resolve_speed(cfg: TrainConfig, device: torch.device) -> Speed:
-    """Defaults: channels_last everywhere; on CUDA also bf16 and compile; on CPU fp32 eager.
+def _auto_precision(device: torch.device, cpu: dict[str, Any] | None) -> tuple[str, str, bool]:
+    """`auto`'s precision, the reason, and whether the model's step must be timed to settle it."""
+    if device.type == "cuda":
+        return "bf16", "auto: bf16 autocast on CUDA", False
+    isa = bf16_isa(cpu)
+    if isa == "amx":
+        return "bf16", "auto: this CPU has AMX-BF16 (bf16 matrix tiles, 2-3x faster training steps)", False
+    if isa == "avx512_bf16":
+        return "fp32", "auto: AVX-512 BF16 without AMX; to be timed on the model", True
+    return "fp32", "auto: this CPU has no bf16 instructions (neither AMX-BF16 nor AVX-512 BF16)", False
+
+
+def resolve_speed(cfg: TrainConfig, device: torch.device, cpu: dict[str, Any] | None = None) -> Speed:
+    """Defaults: channels_last everywhere; on CUDA also bf16 and compile; on the CPU bf16 where it pays.
+
+    On the CPU `auto` means bf16 autocast with AMX-BF16, fp32 without bf16 instructions, and with AVX-512
+    BF16 alone whatever a timed training step of the model says (`Speed.for_model`). `cpu`: the CPU
+    summary (`compressor_edge.machine.cpu_info()`, the default).
 
     channels_last is the CPU default too: oneDNN convolutions run faster on it (our CIARD step 1.4-1.7x
     faster with it on an EPYC core, bench_ciard_step.py --channels-last on/off); torch.compile does not
     pay on the CPU (with `--compile` the step fell from 1.48x the reference to 1.02x), so it stays CUDA-only.
     """
     cuda = device.type == "cuda"
-    precision = cfg.precision if cfg.precision != "auto" else ("bf16" if cuda else "fp32")
-    dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+    precision: str = cfg.precision
+    reason, measure = "set by train.precision", False
+    if precision == "auto":
+        precision, reason, measure = _auto_precision(device, cpu)
+    dtype = DTYPES[precision]
     if dtype is torch.float16 and not cuda:
         raise UserInputError("train.precision=fp16 needs a CUDA device; use bf16 or fp32 on the CPU")
     channels_last = cfg.channels_last if isinstance(cfg.channels_last, bool) else True
     compile_ = cfg.compile if isinstance(cfg.compile, bool) else cuda
-    return Speed(dtype, channels_last, compile_, device)
+    return Speed(dtype, channels_last, compile_, device, reason, measure)
 
 
 def maybe_compile(model: nn.Module, speed: Speed) -> nn.Module:

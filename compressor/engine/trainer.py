@@ -110,6 +110,7 @@ def fit(
             ckpt.save_checkpoint(ckpt_dir, tag, student, teachers, state, setup.recipe_parts)
         setup.dist.barrier()
 
+    writer.write("precision", start_epoch * steps_per_epoch + done_steps, setup.speed.describe())
     autocast = setup.speed.autocast()
     scaler = torch.amp.GradScaler(enabled=setup.speed.dtype is torch.float16)
     with ProgressDisplay(setup.console, enabled=rank0) as bar:

@@ -19,6 +19,9 @@ from compressor.models.modes import eval_mode
 
 log = logging.getLogger(__name__)
 
+# attack gradients and the robust/not verdict are computed in float32 whatever precision trained the model
+EVALUATION_PRECISION = "fp32"
+
 
 def model_device(model: nn.Module) -> torch.device:
     """The device of the model's first parameter or buffer (CPU for a parameter-free model)."""
@@ -81,8 +84,9 @@ def evaluate_robustness(
 
     Each attack runs on the correctly classified images only (the others count as not robust) and its
     adversarial examples are re-checked with a forward pass and against the eps-ball. The model runs in
-    eval mode; ``x`` may stay on the CPU, batches move to ``device`` (default: the model's device).
-    ``progress`` shows each attack's points done and robust accuracy so far.
+    eval mode and in float32 (autocast off, even inside a caller's autocast); ``x`` may stay on the CPU,
+    batches move to ``device`` (default: the model's device). ``progress`` shows each attack's points done
+    and robust accuracy so far.
     """
     specs = [get_attack(name) for name in attacks]
     device = torch.device(device) if device is not None else model_device(model)
@@ -92,7 +96,7 @@ def evaluate_robustness(
     seconds: dict[str, float] = {}
     stages: dict[str, dict[str, Tensor]] = {}
     violation = 0.0
-    with eval_mode(model, channels_last=True):
+    with eval_mode(model, channels_last=True), torch.autocast(device.type, enabled=False):
         correct = (
             torch.cat(
                 [
@@ -164,6 +168,7 @@ def evaluate_robustness(
             "batch_size": batch_size,
             "seed": seed,
             **environment(device),
+            "precision": EVALUATION_PRECISION,
             "sanity_subset": min(sanity_subset, len(index)) if sanity_checks else 0,
         },
         sanity_checks=checks,

@@ -16,6 +16,7 @@ from compressor.evaluation.teacher_check import teacher_warnings
 from compressor.report.chance import chance_warnings
 from compressor.report.plots import best_epoch, plot_eps_curve, plot_robust_vs_latency, plot_training
 from compressor.report.remarks import slower_than_fp32
+from compressor.report.precision import precision_lines, precision_rows
 from compressor.rundir import RunDir
 
 
@@ -131,6 +132,8 @@ def write_report(recipe: Recipe, run: RunDir, console: Console) -> dict[str, Any
             for name, v in zero_shot.items()
         ]
         lines.append("")
+    precision = precision_rows(run, teachers, evaluation)
+    lines += precision_lines(precision)
     if plots.get("eps"):
         lines += [f"![accuracy vs eps]({plots['eps']})", ""]
     best = best_epoch(val)
@@ -155,6 +158,7 @@ def write_report(recipe: Recipe, run: RunDir, console: Console) -> dict[str, Any
         "teachers": teachers,
         "evaluation": evaluation,
         "zero_shot": zero_shot,
+        "precision": precision,
         "verify": verify,
         "remarks": remarks,
         "plots": plots,

@@ -24,6 +24,7 @@ class FormatResult:
     adv_probe_acc: float | None = None
     square_acc: float | None = None
     square_mean_queries: float | None = None
+    square_seconds: float | None = None
     max_abs_logit_diff: float | None = None
     rel_logit_diff: float | None = None
     top1_agreement: float | None = None
@@ -53,6 +54,7 @@ class FormatResult:
             "adv_probe_acc": self.adv_probe_acc,
             "square_acc": self.square_acc,
             "square_mean_queries": self.square_mean_queries,
+            "square_seconds": self.square_seconds,
             "max_abs_logit_diff": self.max_abs_logit_diff,
             "rel_logit_diff": self.rel_logit_diff,
             "top1_agreement": self.top1_agreement,
@@ -155,6 +157,7 @@ class VerifyReport:
             "n_classes": self.n_classes,
             "square_queries": self.square_queries,
             "square_points": self.square_points,
+            "square_max_forwards_per_row": self.square_queries * self.square_points,
             "pytorch_square_acc": self.pytorch_square_acc,
             "seed": self.seed,
             "tolerances": self.tolerances.to_dict(),
@@ -214,6 +217,14 @@ class VerifyReport:
             f"Machine: {self.environment.get('machine', 'not recorded')}. Files: "
             + ", ".join(sorted({f"{r.format}/{r.backend}: {r.file}" for r in self.results if r.file})),
         ]
+        timed = [r for r in self.results if r.square_seconds is not None]
+        if timed:
+            lines.append(
+                f"Square budget: at most {self.square_queries * self.square_points} forward passes per row "
+                "(queries x points); time spent: "
+                + ", ".join(f"{r.format}/{r.backend} {r.square_seconds:.1f} s" for r in timed)
+                + "."
+            )
         if self.square_skipped:
             lines.append(
                 "Square attack skipped on request (--skip-square): robustness on this runtime is not checked, "

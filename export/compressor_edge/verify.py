@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
@@ -173,6 +174,7 @@ def _run_checks(
     result.adv_probe_acc = _accuracy(adv, probes.labels)
     if bundle.norm == "linf" and square.queries > 0:
         points = slice(None) if square.indices is None else square.indices
+        start = time.perf_counter()
         attack = square_attack_linf(
             lambda x: backend.predict(x, chunk),
             probes.clean_images[points],
@@ -183,6 +185,7 @@ def _run_checks(
         )
         result.square_acc = attack.robust_accuracy
         result.square_mean_queries = float(attack.queries.mean())
+        result.square_seconds = round(time.perf_counter() - start, 2)
 
 
 def _time_rows(

@@ -6,6 +6,7 @@ import io
 import json
 from dataclasses import replace
 
+import torch
 from rich.console import Console
 
 from compressor.attacks import registry
@@ -80,3 +81,18 @@ def test_robust_vs_eps_curve_and_plot(digits, tmp_path):
 def test_eps_text():
     assert eps_text(8 / 255) == "8/255" and eps_text(2 / 255) == "2/255"
     assert eps_text(0.1) == "0.1" and eps_text(0.5) == "0.5"
+
+
+def test_evaluation_judges_in_fp32_even_inside_a_bf16_autocast(digits):
+    model, x, y = digits
+    dtypes: set[torch.dtype] = set()
+    first = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d))
+    hook = first.register_forward_hook(lambda module, args, out: dtypes.add(out.dtype))
+    kwargs = {"attacks": ["pgd20"], "eps": 0.1, "batch_size": 48, "sanity_checks": False}
+    fp32 = evaluate_robustness(model, x, y, **kwargs)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        inside = evaluate_robustness(model, x, y, **kwargs)
+    hook.remove()
+    assert dtypes == {torch.float32}, "every forward of the evaluation (attacks included) runs in fp32"
+    assert inside.settings["precision"] == "fp32"
+    assert (inside.clean_accuracy, inside.robust_accuracy) == (fp32.clean_accuracy, fp32.robust_accuracy)

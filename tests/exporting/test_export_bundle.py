@@ -11,8 +11,10 @@ import onnx
 import pytest
 import torch
 from compressor_edge import VerifyTolerances, load_bundle, sha256_file, verify_bundle
+from compressor_edge.square import margin
 from exporting_helpers import EPS, accuracy, make_cnn
 
+from compressor.config.schema import ExportConfig
 from compressor.exporting import export_bundle
 
 FAST = {"square_queries": 100, "latency_runs": 5, "batch_sizes": (1, 16)}
@@ -242,7 +244,10 @@ def test_square_is_recorded_on_robust_points_and_verify_matches_pytorch(cnn_bund
     robust = (probes.clean_logits.argmax(1) == probes.labels) & (
         probes.adversarial_logits.argmax(1) == probes.labels
     )
-    assert record["indices"] == np.flatnonzero(robust)[:64].tolist() and record["queries"] == 1000
+    margins = margin(probes.adversarial_logits, probes.labels)
+    chosen = np.asarray(record["indices"])
+    assert len(chosen) == ExportConfig().square_points and robust[chosen].all() and record["queries"] == 1000
+    assert margins[chosen].max() <= margins[robust & ~np.isin(np.arange(len(robust)), chosen)].min()
     assert 0.0 < record["pytorch_square_acc"] < 1.0  # this budget fools some of the points PGD could not
     report = verify_bundle(cnn_bundle, formats=["fp32"], latency_runs=3, batch_sizes=(1,))
     fp32 = report.results[0]

@@ -12,7 +12,7 @@ from compressor.engine.trainer import FitSetup
 from compressor.methods.registry import method_info
 from compressor.models.build import build_model, data_info, load_teachers
 from compressor.pipeline.stage import Stage, StageContext, part_digests
-from compressor.pipeline.stages.training import pretrain_if_asked, train_model
+from compressor.pipeline.stages.training import model_speed, pretrain_if_asked, train_model
 from compressor.report.chance import stop_at_chance_teacher
 
 
@@ -23,10 +23,11 @@ def run_distill(ctx: StageContext) -> dict[str, Any]:
     stop_at_chance_teacher(summary, data.num_classes, recipe.train.allow_chance_teacher)
     info = data_info(data)
     pretrain_if_asked(recipe.student, recipe, data, dist, ctx.console)
-    teachers = {role: maybe_compile(t, speed) for role, t in load_teachers(recipe, run, info, speed).items()}
-    student = wrap_ddp(
-        maybe_compile(speed.prepare(build_model(recipe.student, info, device=speed.device)), speed), dist
-    )
+    loaded = load_teachers(recipe, run, info, speed)  # built before the student: the seeded order stays
+    model = speed.prepare(build_model(recipe.student, info, device=speed.device))
+    speed = model_speed(speed, model, data, "distill", dist, ctx.console)  # the teachers' forwards follow it
+    teachers = {role: maybe_compile(t, speed) for role, t in loaded.items()}
+    student = wrap_ddp(maybe_compile(model, speed), dist)
     ctx.console.print(
         f"[bold]distill[/] {recipe.student.name} with {recipe.method.name} "
         f"({', '.join(f'{t.role}: {t.model.name}' for t in recipe.teachers) or 'no teacher'})"

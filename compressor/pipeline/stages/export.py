@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import torch
+from torch import nn
 
 from compressor.config.schema import Recipe
 from compressor.console import ProgressDisplay
 from compressor.data import DataBundle
-from compressor.data.sources import as_float
+from compressor.data.sources import Split, as_float
+from compressor.engine.cpu_bf16 import MEASURE_IMAGES
 from compressor.models.build import load_student
 from compressor.pipeline.stage import Stage, StageContext
 
@@ -19,6 +23,18 @@ def _held_out(data: DataBundle, calibration: int, n: int) -> tuple[torch.Tensor,
     """Validation images for robustness-aware int8: never trained on, never the probes or calibration set."""
     start = calibration if data.train is None else 0  # without a train split, calibration took val's head
     return as_float(data.val.x[start : start + n]), data.val.y[start : start + n]
+
+
+def _crafting_autocast(
+    ctx: StageContext, student: nn.Module, pool: Split
+) -> Callable[[], AbstractContextManager[Any]]:
+    """Training's precision for the student, to craft the PGD probes in (bf16 where it paid; CPU runs only)."""
+    if ctx.speed.device.type != "cpu":  # the student was trained elsewhere; here it runs on the CPU in fp32
+        return nullcontext
+    n = min(MEASURE_IMAGES, len(pool.y))
+    speed = ctx.speed.for_model(student, as_float(pool.x[:n]), pool.y[:n])
+    ctx.console.print(f"[dim]export: PGD probes crafted in {speed.precision} ({speed.reason})[/]")
+    return speed.autocast()
 
 
 def run_export(ctx: StageContext) -> dict[str, Any]:
@@ -31,11 +47,13 @@ def run_export(ctx: StageContext) -> dict[str, Any]:
     cfg = recipe.export
     eps, norm = recipe.evaluation_threat()
     probe_attack = get_attack(cfg.probe_attack)
+    pool = data.train if data.train is not None else data.val
+    autocast = _crafting_autocast(ctx, student, pool)
 
     def adversarial(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return probe_attack(student, x, y, eps=eps, norm=norm).x_adv
+        with autocast():  # only where it makes points: every logit the bundle records is PyTorch's fp32
+            return probe_attack(student, x, y, eps=eps, norm=norm).x_adv
 
-    pool = data.train if data.train is not None else data.val
     calib = as_float(pool.x[: cfg.calibration_images])
     probes_x = as_float(data.test.x[: cfg.num_probes])
     probes_y = data.test.y[: cfg.num_probes]

@@ -15,7 +15,7 @@ from compressor.methods.registry import method_info
 from compressor.models.build import build_model, data_info, freeze
 from compressor.models.weights import load_weights, save_weights
 from compressor.pipeline.stage import Stage, StageContext, part_digests
-from compressor.pipeline.stages.training import pretrain_if_asked, train_model
+from compressor.pipeline.stages.training import model_speed, pretrain_if_asked, train_model
 from compressor.report.chance import chance_warnings
 
 
@@ -23,10 +23,13 @@ def _prepare_teacher(spec: TeacherSpec, ctx: StageContext) -> dict[str, Any]:
     recipe, run, data, speed, dist = ctx.recipe, ctx.run, ctx.data, ctx.speed, ctx.dist
     pretrain_if_asked(spec.model, recipe, data, dist, ctx.console)
     model = speed.prepare(build_model(spec.model, data_info(data), device=speed.device))
+    precision: dict[str, Any] = {}
     if spec.train is not None:
         ctx.console.print(
             f"[bold]teacher[/] {spec.role}: training {spec.model.name} with {spec.train.method.name}"
         )
+        speed = model_speed(speed, model, data, f"teacher {spec.role}", dist, ctx.console)
+        precision = {"precision": speed.describe()}
         attack = spec.train.attack or recipe.attack
         train_cfg = recipe.train.model_copy(update={"epochs": spec.train.epochs})
         trained = wrap_ddp(maybe_compile(model, speed), dist)
@@ -55,6 +58,7 @@ def _prepare_teacher(spec: TeacherSpec, ctx: StageContext) -> dict[str, Any]:
         "model": spec.model.name,
         "test_clean": clean,
         "test_pgd10": robust,
+        **precision,
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from rich.console import Console
@@ -9,7 +10,10 @@ from torch import nn
 
 from compressor.config.schema import AttackConfig, ModelSpec, Recipe
 from compressor.data import DataBundle, train_batches
-from compressor.engine.distributed import DistInfo
+from compressor.data.sources import as_float
+from compressor.engine.cpu_bf16 import MEASURE_IMAGES
+from compressor.engine.distributed import DistInfo, gather_objects
+from compressor.engine.precision import Speed
 from compressor.engine.trainer import FitResult, FitSetup, fit
 from compressor.methods.base import build_method
 from compressor.models.clip_pretrain import ensure_pretrained
@@ -45,6 +49,21 @@ def train_model(
         speed=speed,
     )
     return fit(model, method, batches, data.val, setup, resume=resume)
+
+
+def model_speed(
+    speed: Speed, model: nn.Module, data: DataBundle, label: str, dist: DistInfo, console: Console
+) -> Speed:
+    """The run's speed for training `model` (a CPU `auto` settled on a batch of the data; every DDP rank
+    takes rank 0's verdict), printed."""
+    pool = data.train if data.train is not None else data.val
+    n = min(MEASURE_IMAGES, len(pool.y))
+    resolved = speed.for_model(model, as_float(pool.x[:n]), pool.y[:n])
+    if speed.measure and dist.world_size > 1:
+        dtype, reason = gather_objects((resolved.dtype, resolved.reason), dist)[0]
+        resolved = replace(resolved, dtype=dtype, reason=reason)
+    console.print(f"[dim]{label}: {resolved.precision} ({resolved.reason})[/]")
+    return resolved
 
 
 def pretrain_if_asked(
