@@ -15,8 +15,8 @@ from compressor.engine.metrics import read_metrics
 from compressor.evaluation.teacher_check import teacher_warnings
 from compressor.report.chance import chance_warnings
 from compressor.report.plots import best_epoch, plot_eps_curve, plot_robust_vs_latency, plot_training
-from compressor.report.remarks import slower_than_fp32
 from compressor.report.precision import precision_lines, precision_rows
+from compressor.report.remarks import slower_than_fp32
 from compressor.rundir import RunDir
 
 
