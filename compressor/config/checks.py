@@ -35,9 +35,17 @@ def _check_model(spec: ModelSpec, where: str) -> None:
         check_model_name(spec)
     except UserInputError as err:
         raise UserInputError(f"{where}: {err}") from None
-    if spec.checkpoint is None:
+    if spec.source == "robustbench":
+        from compressor.models.robustbench import checkpoint_path, missing_checkpoint
+
+        problem = missing_checkpoint(spec)
+        if problem:
+            raise UserInputError(f"{where}: {problem}")
+        path = checkpoint_path(spec)
+    elif spec.checkpoint is None:
         return
-    path = Path(spec.checkpoint).expanduser()
+    else:
+        path = Path(spec.checkpoint).expanduser()
     if not path.is_file():
         raise UserInputError(
             f"{where}.checkpoint: file '{spec.checkpoint}' not found; fix the path or remove the key"
@@ -64,6 +72,16 @@ def _data_problem(data: DataConfig, where: str) -> str | None:
     if not root.is_dir() and not data.download:
         return f"{where}.root: '{root}' is not a folder on this machine; fix it or set {where}.download: true"
     return None
+
+
+def _hub_problems(recipe: Recipe) -> list[str]:
+    """Hub files an offline machine lacks in its Hugging Face cache, per model."""
+    from compressor.models.hub import offline_problem
+
+    models = [("student", recipe.student)]
+    models += [(f"teachers.{i}.model", t.model) for i, t in enumerate(recipe.teachers)]
+    found = ((where, offline_problem(spec)) for where, spec in models)
+    return [f"{where}: {problem}" for where, problem in found if problem]
 
 
 def _check_attacks(recipe: Recipe, source: str) -> None:
@@ -119,14 +137,15 @@ def check_recipe(recipe: Recipe, source: str, *, on_this_machine: bool = False) 
     for index, teacher in enumerate(recipe.teachers):
         _check_model(teacher.model, f"{source}: teachers.{index}.model")
         model = teacher.model
-        if teacher.train is None and not model.pretrained and model.checkpoint is None and not model.pretrain:
+        has_file = model.checkpoint is not None or model.source == "robustbench"
+        if teacher.train is None and not model.pretrained and not has_file and not model.pretrain:
             raise UserInputError(
                 f"{source}: teachers.{index} ({teacher.role}) has no weights: give it `train:`, "
                 "`pretrained: true`, a `checkpoint:` or (open_clip) `pretrain:`"
             )
     _check_attacks(recipe, source)
     _check_export(recipe, source)
-    problems = [_data_problem(recipe.data, "data")]
+    problems = [_data_problem(recipe.data, "data"), *_hub_problems(recipe)]
     problems += [_data_problem(z, f"evaluate.zero_shot.{i}") for i, z in enumerate(recipe.evaluate.zero_shot)]
     if "tensorrt" in recipe.verify.backends and importlib.util.find_spec("tensorrt") is None:
         problems.append("verify.backends: 'tensorrt' is listed but TensorRT is not installed on this machine")
