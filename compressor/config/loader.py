@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import difflib
 import hashlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -137,8 +139,8 @@ def _format_error(err: ValidationError, source: str, lines: dict[Loc, int], data
     return f"{where}: {dotted}: {message} (got {first.get('input')!r})"
 
 
-def _parse(path: Path, overrides: list[str] | tuple[str, ...]) -> Recipe:
-    """Read, override and schema-validate a recipe; any problem is one `UserInputError` line."""
+def _read(path: Path) -> tuple[dict[str, Any], dict[Loc, int]]:
+    """A recipe file's data and the line of every key; any problem is one `UserInputError` line."""
     if not path.is_file():
         raise UserInputError(f"recipe '{path}' not found; `compressor recipes` lists the shipped ones")
     text = path.read_text()
@@ -152,14 +154,21 @@ def _parse(path: Path, overrides: list[str] | tuple[str, ...]) -> Recipe:
         raise UserInputError(f"{where}: YAML syntax error: {problem}") from None
     if not isinstance(data, dict):
         raise UserInputError(f"{path}: a recipe is a YAML mapping of sections (run, data, student, ...)")
-    lines = _line_map(node) if node is not None else {}
+    return data, _line_map(node) if node is not None else {}
+
+
+def _parse(
+    data: dict[str, Any], source: str, lines: dict[Loc, int], overrides: list[str] | tuple[str, ...]
+) -> Recipe:
+    """Override, load plugins and schema-validate recipe data; any problem is one `UserInputError` line."""
     for text_override in overrides:
         apply_override(data, *parse_override(text_override))
-    load_plugins(data.get("plugins"), f"{path}:{lines.get(('plugins',), 1)}")
+    where = f"{source}:{lines.get(('plugins',), 1)}" if lines else source
+    load_plugins(data.get("plugins"), where)
     try:
         return Recipe.model_validate(data)
     except ValidationError as err:
-        raise UserInputError(_format_error(err, str(path), lines, data)) from None
+        raise UserInputError(_format_error(err, source, lines, data)) from None
 
 
 def validate_recipe(
@@ -170,8 +179,23 @@ def validate_recipe(
     `compressor validate` is this function; every command loads its recipe through it. With
     ``on_this_machine`` (a run about to start here) missing data folders or runtimes are errors too.
     """
-    recipe = _parse(Path(path), overrides)
+    data, lines = _read(Path(path))
+    recipe = _parse(data, str(path), lines, overrides)
     return recipe, check_recipe(recipe, str(path), on_this_machine=on_this_machine)
+
+
+def validate_recipe_data(
+    data: Mapping[str, Any],
+    overrides: list[str] | tuple[str, ...] = (),
+    *,
+    source: str = "<recipe dict>",
+    on_this_machine: bool = False,
+) -> tuple[Recipe, list[str]]:
+    """`validate_recipe` for a recipe given as a dict (Python API): the same plugins, schema and checks."""
+    if not isinstance(data, Mapping):
+        raise UserInputError(f"{source}: a recipe is a mapping of sections (run, data, student, ...)")
+    recipe = _parse(copy.deepcopy(dict(data)), source, {}, overrides)
+    return recipe, check_recipe(recipe, source, on_this_machine=on_this_machine)
 
 
 def load_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Recipe:

@@ -1,0 +1,217 @@
+"""The Python API for notebooks: distil a recipe, evaluate any model, export any model as an edge bundle.
+
+    import compressor
+    run = compressor.distill("quickstart", overrides=["train.epochs=1"])
+    result = compressor.evaluate(run.student, images, labels, attacks=["autoattack"], eps=8 / 255)
+    bundle = compressor.export(run.student, "bundle", images=images, labels=labels, eps=8 / 255)
+
+Every model takes [0,1] pixels ([N, C, H, W]; normalisation lives inside the model), as AutoAttack's
+`run_standard_evaluation` expects. Bad input raises `compressor.errors.UserInputError` with the same one line
+the command line prints.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from compressor.config.schema import Recipe
+from compressor.errors import UserInputError
+from compressor.evaluation.result import EvaluationResult
+from compressor.rundir import RunDir
+
+ArrayLike = Tensor | np.ndarray
+RecipeLike = str | Path | Mapping[str, Any]
+
+
+@dataclass
+class DistillRun:
+    """What `distill` made: the models (CPU, eval mode) and where its files are (None: stage not run)."""
+
+    run_dir: Path
+    recipe: Recipe
+    student: nn.Module | None
+    teachers: dict[str, nn.Module]
+    evaluation: dict[str, Any] | None
+    bundle: Path | None
+    report: Path | None
+
+
+def load(recipe: RecipeLike, overrides: Sequence[str] = ()) -> tuple[Recipe, list[str]]:
+    """A checked recipe and its machine warnings, from a path, a shipped recipe's name or a dict."""
+    from compressor.config.loader import validate_recipe, validate_recipe_data
+
+    if isinstance(recipe, Mapping):
+        return validate_recipe_data(recipe, list(overrides), on_this_machine=True)
+    from compressor.cli.recipes import resolve_recipe
+
+    return validate_recipe(resolve_recipe(str(recipe)), list(overrides), on_this_machine=True)
+
+
+def distill(
+    recipe: RecipeLike,
+    overrides: Sequence[str] = (),
+    *,
+    stages: Sequence[str] | None = None,
+    resume: bool = False,
+    force: bool = False,
+    quiet: bool = False,
+) -> DistillRun:
+    """Run a recipe (all stages, or `stages`) as `compressor distill` does, and return what it made.
+
+    `recipe` is a YAML path, a shipped recipe's name (`compressor recipes`) or a dict with the same
+    sections; a dict passes the same plugins and checks as a file. `overrides` are `KEY=VALUE` strings.
+    A failed verification gate raises `GateFailed` after every file is written, as the command does.
+    """
+    from rich.console import Console
+
+    from compressor.pipeline.run import parse_stages, run_pipeline
+
+    checked, _ = load(recipe, overrides)
+    chosen = parse_stages(",".join(stages)) if stages is not None else None
+    run_pipeline(checked, stages=chosen, resume=resume, force=force, console=Console(quiet=quiet))
+    return _collect(RunDir(Path(checked.run.output_dir) / checked.run.name), checked)
+
+
+def evaluate(
+    model: nn.Module,
+    images: ArrayLike,
+    labels: ArrayLike,
+    *,
+    attacks: Sequence[str] = ("pgd20",),
+    eps: float = 8 / 255,
+    norm: str = "linf",
+    batch_size: int = 256,
+    seed: int = 0,
+    sanity_checks: bool = True,
+    device: torch.device | str | None = None,
+) -> EvaluationResult:
+    """Clean accuracy, each attack's robust accuracy and the per-sample worst case, with sanity checks.
+
+    `model` is any classifier on [0,1] pixels; `attacks` are names from `compressor evaluate --help`
+    (`["autoattack"]` is AutoAttack's standard version). The result's `to_markdown()` is the report table.
+    """
+    from compressor.attacks import get_attack
+    from compressor.evaluation.robustness import evaluate_robustness
+
+    if norm not in ("linf", "l2"):
+        raise UserInputError(f"evaluate: norm must be linf or l2, got {norm!r}")
+    if not eps >= 0:
+        raise UserInputError(f"evaluate: eps must be >= 0, got {eps!r}")
+    for name in attacks:
+        get_attack(name)  # one line for an unknown attack, before any compute
+    x, y = _batch(images, labels, "evaluate")
+    return evaluate_robustness(
+        model,
+        x,
+        y,
+        attacks=list(attacks),
+        eps=float(eps),
+        norm=norm,  # type: ignore[arg-type]
+        batch_size=batch_size,
+        seed=seed,
+        sanity_checks=sanity_checks,
+        device=device,
+    )
+
+
+def export(
+    model: nn.Module,
+    out: str | Path,
+    *,
+    images: ArrayLike,
+    labels: ArrayLike,
+    eps: float = 8 / 255,
+    norm: str = "linf",
+    class_names: Sequence[str] | None = None,
+    formats: Sequence[str] = ("fp32", "fp16", "int8"),
+    probe_attack: str = "pgd20",
+    num_probes: int = 256,
+    calibration_images: ArrayLike | None = None,
+    evaluation: EvaluationResult | Mapping[str, Any] | None = None,
+    seed: int = 0,
+    **options: Any,
+) -> Path:
+    """Write `model` as an edge bundle in `out`: ONNX files, manifest.json and clean + adversarial probes.
+
+    The first `num_probes` of `images`/`labels` (held-out images, [0,1]) become the probes, attacked with
+    `probe_attack` at `eps`; int8 calibrates on `calibration_images` (default: `images`). `evaluation`
+    (from `evaluate`) goes into the manifest as PyTorch's numbers. `options` pass to
+    `compressor.exporting.export_bundle` (opset, exporter, int8_calibration_method, ...). Check the bundle
+    with `compressor-edge verify OUT`.
+    """
+    from compressor.attacks import get_attack
+    from compressor.exporting import export_bundle
+
+    x, y = _batch(images, labels, "export")
+    probes_x, probes_y = x[:num_probes], y[:num_probes]
+    model.eval()
+    adversarial = get_attack(probe_attack)(model, probes_x, probes_y, eps=float(eps), norm=norm, seed=seed)
+    if class_names is None:
+        with torch.no_grad():
+            class_names = [str(k) for k in range(int(model(probes_x[:1]).shape[-1]))]
+    metrics = evaluation.to_dict() if isinstance(evaluation, EvaluationResult) else dict(evaluation or {})
+    return export_bundle(
+        model,
+        out,
+        formats=tuple(formats),
+        calibration_images=x if calibration_images is None else calibration_images,
+        probe_images=probes_x,
+        probe_labels=probes_y,
+        probe_adversarial_images=adversarial.x_adv,
+        class_names=list(class_names),
+        eps=float(eps),
+        norm=norm,
+        pytorch_metrics=metrics,
+        seed=seed,
+        **options,
+    )
+
+
+def _batch(images: ArrayLike, labels: ArrayLike, where: str) -> tuple[Tensor, Tensor]:
+    """float [N, C, H, W] pixels in [0, 1] and N integer labels, as CPU tensors, or one line saying why not."""
+    x = torch.as_tensor(np.asarray(images) if not isinstance(images, Tensor) else images).detach().cpu()
+    y = torch.as_tensor(np.asarray(labels) if not isinstance(labels, Tensor) else labels).detach().cpu()
+    if x.ndim != 4 or len(x) == 0:
+        raise UserInputError(f"{where}: images must be a non-empty [N, C, H, W] batch, got {tuple(x.shape)}")
+    x = x.float()
+    if not torch.isfinite(x).all() or x.min() < 0 or x.max() > 1:
+        raise UserInputError(f"{where}: images must be pixels in [0, 1] (normalisation belongs in the model)")
+    if y.shape != (len(x),) or y.is_floating_point() or y.dtype == torch.bool:
+        raise UserInputError(
+            f"{where}: labels must be {len(x)} integers (one per image), got {y.dtype} {tuple(y.shape)}"
+        )
+    return x, y.long()
+
+
+def _collect(run: RunDir, recipe: Recipe) -> DistillRun:
+    """The models and files a run directory holds after `distill`."""
+    from compressor.models.build import build_model, freeze, load_data_info, load_student
+
+    student = None
+    info = load_data_info(run) if run.data_info.is_file() else None
+    if info is not None and (run.stage("distill") / "best.safetensors").is_file():
+        student = load_student(run, recipe)
+    teachers = {
+        spec.role: freeze(build_model(spec.model, info, run.teacher_weights(spec.role)))
+        for spec in recipe.teachers
+        if info is not None and run.teacher_weights(spec.role).is_file()
+    }
+    evaluation = run.stage("evaluate") / "evaluation.json"
+    report = run.stage("report") / "report.md"
+    return DistillRun(
+        run_dir=run.root,
+        recipe=recipe,
+        student=student,
+        teachers=teachers,
+        evaluation=json.loads(evaluation.read_text()) if evaluation.is_file() else None,
+        bundle=run.bundle if (run.bundle / "manifest.json").is_file() else None,
+        report=report if report.is_file() else None,
+    )
