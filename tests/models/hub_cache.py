@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -33,6 +34,15 @@ def write_repo(hf_home: Path, repo: str, files: Mapping[str, bytes]) -> Path:
         if not link.exists():
             os.symlink(os.path.relpath(blob, link.parent), link)
     return snapshot
+
+
+def timm_repo_files(model: torch.nn.Module, mean: list[float], std: list[float]) -> dict[str, bytes]:
+    """config.json and model.safetensors exactly as timm writes them for the Hub (`timm.models.save_for_hf`)."""
+    from timm.models import save_for_hf
+
+    with tempfile.TemporaryDirectory() as folder:
+        save_for_hf(model, folder, safe_serialization=True, data_config={"mean": mean, "std": std})
+        return {p.name: p.read_bytes() for p in Path(folder).iterdir()}
 
 
 def weights_file(model: torch.nn.Module) -> bytes:
