@@ -63,18 +63,23 @@ def distill(
     resume: bool = False,
     force: bool = False,
     quiet: bool = False,
+    student: nn.Module | None = None,
+    teachers: Mapping[str, nn.Module] | None = None,
 ) -> DistillRun:
     """Run a recipe (all stages, or `stages`) as `compressor distill` does, and return what it made.
 
     `recipe` is a YAML path, a shipped recipe's name (`compressor recipes`) or a dict with the same
     sections; a dict passes the same plugins and checks as a file. `overrides` are `KEY=VALUE` strings.
+    `student` and `teachers` (by role) replace the recipe's models with your own modules on [0,1] pixels
+    (a teacher module is used as given: its `train:` block is dropped); see `compressor.models.modules`.
     A failed verification gate raises `GateFailed` after every file is written, as the command does.
     """
     from rich.console import Console
 
     from compressor.pipeline.run import parse_stages, run_pipeline
 
-    checked, _ = load(recipe, overrides)
+    extra = _module_overrides(recipe, student, teachers or {})
+    checked, _ = load(recipe, [*overrides, *extra])
     chosen = parse_stages(",".join(stages)) if stages is not None else None
     run_pipeline(checked, stages=chosen, resume=resume, force=force, console=Console(quiet=quiet))
     return _collect(RunDir(Path(checked.run.output_dir) / checked.run.name), checked)
@@ -175,6 +180,45 @@ def export(
     )
 
 
+def _module_overrides(
+    recipe: RecipeLike, student: nn.Module | None, teachers: Mapping[str, nn.Module]
+) -> list[str]:
+    """Overrides that name the given modules as the recipe's student and teachers."""
+    from compressor.models.modules import register_module
+
+    extra = [f"student={{name: {register_module(student, 'student')}}}"] if student is not None else []
+    if not teachers:
+        return extra
+    roles = _teacher_roles(recipe)
+    for role, module in teachers.items():
+        if role not in roles:
+            raise UserInputError(
+                f"distill: teachers: the recipe has no '{role}' teacher (it has: {', '.join(roles) or 'none'}); "
+                "add one to the recipe and your module replaces its model"
+            )
+        index, name = roles.index(role), register_module(module, f"teachers['{role}']")
+        extra += [
+            f"teachers.{index}.model={{name: {name}, pretrained: true}}",
+            f"teachers.{index}.train=null",
+        ]
+    return extra
+
+
+def _teacher_roles(recipe: RecipeLike) -> list[str]:
+    """The recipe's teacher roles in order, read before it is checked."""
+    import yaml
+
+    from compressor.cli.recipes import resolve_recipe
+
+    if isinstance(recipe, Mapping):
+        data: Any = recipe
+    else:
+        path = resolve_recipe(str(recipe))
+        data = yaml.safe_load(path.read_text()) if path.is_file() else {}
+    teachers = data.get("teachers") if isinstance(data, dict) else None
+    return [str(t.get("role")) for t in teachers or [] if isinstance(t, dict)]
+
+
 def _batch(images: ArrayLike, labels: ArrayLike, where: str) -> tuple[Tensor, Tensor]:
     """float [N, C, H, W] pixels in [0, 1] and N integer labels, as CPU tensors, or one line saying why not."""
     x = torch.as_tensor(np.asarray(images) if not isinstance(images, Tensor) else images).detach().cpu()
@@ -199,7 +243,7 @@ def _collect(run: RunDir, recipe: Recipe) -> DistillRun:
     info = load_data_info(run) if run.data_info.is_file() else None
     if info is not None and (run.stage("distill") / "best.safetensors").is_file():
         student = load_student(run, recipe)
-    teachers = {
+    teachers: dict[str, nn.Module] = {
         spec.role: freeze(build_model(spec.model, info, run.teacher_weights(spec.role)))
         for spec in recipe.teachers
         if info is not None and run.teacher_weights(spec.role).is_file()

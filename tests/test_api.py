@@ -119,3 +119,26 @@ def test_export_any_module_checked_by_onnxruntime(digits_model, tmp_path) -> Non
     logits = session.run(None, {session.get_inputs()[0].name: x[:8].numpy()})[0]
     with torch.no_grad():
         np.testing.assert_allclose(logits, model(x[:8]).numpy(), atol=1e-4)
+
+
+@pytest.mark.slow
+def test_distill_your_own_modules(tmp_path, digits_model) -> None:
+    teacher, x, y = digits_model
+    torch.manual_seed(0)
+    student = DigitsCNN(width=4)
+    recipe = copy.deepcopy(TINY_RECIPE)
+    recipe["run"]["output_dir"] = str(tmp_path / "runs")
+    recipe["method"] = {"name": "kd", "teacher": "clean"}
+    stages = ["teachers", "distill", "evaluate"]
+    run = compressor.distill(recipe, stages=stages, quiet=True, student=student, teachers={"clean": teacher})
+    assert run.recipe.student.name.startswith("module_") and run.recipe.teacher("clean").train is None
+    with torch.no_grad():
+        assert torch.equal(run.teachers["clean"](x), teacher(x))  # your teacher, as given, frozen
+    assert type(run.student.net) is DigitsCNN and run.student.net.features[0].out_channels == 4
+    assert not torch.equal(run.student.net.head.weight, student.head.weight)  # trained, on a copy
+    assert run.evaluation is not None and run.evaluation["n"] == 64
+
+
+def test_module_for_a_role_the_recipe_lacks_is_refused() -> None:
+    with pytest.raises(UserInputError, match="no 'teacher' teacher"):
+        compressor.distill(copy.deepcopy(TINY_RECIPE), teachers={"teacher": DigitsCNN()})
