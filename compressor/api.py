@@ -12,6 +12,7 @@ the command line prints.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from compressor.config.schema import Recipe
-from compressor.errors import UserInputError
+from compressor.errors import GateFailed, UserInputError
 from compressor.evaluation.result import EvaluationResult
 from compressor.rundir import RunDir
 
@@ -33,15 +34,21 @@ RecipeLike = str | Path | Mapping[str, Any]
 
 @dataclass
 class DistillRun:
-    """What `distill` made: the models (CPU, eval mode) and where its files are (None: stage not run)."""
+    """What `distill` made: models (CPU, eval mode), stage records and files (None: stage not run)."""
 
     run_dir: Path
     recipe: Recipe
     student: nn.Module | None
     teachers: dict[str, nn.Module]
     evaluation: dict[str, Any] | None
+    verification: dict[str, Any] | None
     bundle: Path | None
     report: Path | None
+
+    @property
+    def passed(self) -> bool | None:
+        """Whether every verified (format, runtime) row passed its gate (None: verify not run)."""
+        return None if self.verification is None else bool(self.verification.get("passed", False))
 
 
 def load(recipe: RecipeLike, overrides: Sequence[str] = ()) -> tuple[Recipe, list[str]]:
@@ -72,7 +79,8 @@ def distill(
     sections; a dict passes the same plugins and checks as a file. `overrides` are `KEY=VALUE` strings.
     `student` and `teachers` (by role) replace the recipe's models with your own modules on [0,1] pixels
     (a teacher module is used as given: its `train:` block is dropped); see `compressor.models.modules`.
-    A failed verification gate raises `GateFailed` after every file is written, as the command does.
+    A failed verification gate does not raise here (the command exits 1): `run.passed` is False and
+    `run.verification` (verify.json) says which row failed.
     """
     from rich.console import Console
 
@@ -81,7 +89,8 @@ def distill(
     extra = _module_overrides(recipe, student, teachers or {})
     checked, _ = load(recipe, [*overrides, *extra])
     chosen = parse_stages(",".join(stages)) if stages is not None else None
-    run_pipeline(checked, stages=chosen, resume=resume, force=force, console=Console(quiet=quiet))
+    with contextlib.suppress(GateFailed):  # every file is written; the returned run's `passed` says so
+        run_pipeline(checked, stages=chosen, resume=resume, force=force, console=Console(quiet=quiet))
     return _collect(RunDir(Path(checked.run.output_dir) / checked.run.name), checked)
 
 
@@ -249,13 +258,20 @@ def _collect(run: RunDir, recipe: Recipe) -> DistillRun:
         if info is not None and run.teacher_weights(spec.role).is_file()
     }
     evaluation = run.stage("evaluate") / "evaluation.json"
+    verification = run.stage("verify") / "verify.json"
     report = run.stage("report") / "report.md"
     return DistillRun(
         run_dir=run.root,
         recipe=recipe,
         student=student,
         teachers=teachers,
-        evaluation=json.loads(evaluation.read_text()) if evaluation.is_file() else None,
+        evaluation=_json(evaluation),
+        verification=_json(verification),
         bundle=run.bundle if (run.bundle / "manifest.json").is_file() else None,
         report=report if report.is_file() else None,
     )
+
+
+def _json(path: Path) -> dict[str, Any] | None:
+    """A stage's JSON record, None when the stage has not run."""
+    return json.loads(path.read_text()) if path.is_file() else None

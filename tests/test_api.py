@@ -42,6 +42,7 @@ def test_distill_a_dict_recipe_returns_the_run(tmp_path) -> None:
     assert run.evaluation is not None and "pgd20" in run.evaluation["robust_accuracy"]
     assert run.bundle is not None and (run.bundle / "model.onnx").is_file()
     assert run.report is not None and run.report.read_text().startswith("#")
+    assert run.verification is not None and run.passed == run.verification["passed"]
     saved = json.loads((run.bundle / "manifest.json").read_text())
     assert saved["pytorch_metrics"]["clean_accuracy"] == pytest.approx(run.evaluation["clean_accuracy"])
 

@@ -80,8 +80,15 @@ def _hub_problems(recipe: Recipe) -> list[str]:
 
     models = [("student", recipe.student)]
     models += [(f"teachers.{i}.model", t.model) for i, t in enumerate(recipe.teachers)]
-    found = ((where, offline_problem(spec)) for where, spec in models)
-    return [f"{where}: {problem}" for where, problem in found if problem]
+    problems = []
+    for where, spec in models:
+        try:
+            problem = offline_problem(spec)
+        except UserInputError as err:  # e.g. an unknown open_clip pretrained tag
+            raise UserInputError(f"{where}: {err}") from None
+        if problem:
+            problems.append(f"{where}: {problem}")
+    return problems
 
 
 def _check_attacks(recipe: Recipe, source: str) -> None:
