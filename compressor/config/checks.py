@@ -35,9 +35,17 @@ def _check_model(spec: ModelSpec, where: str) -> None:
         check_model_name(spec)
     except UserInputError as err:
         raise UserInputError(f"{where}: {err}") from None
-    if spec.checkpoint is None:
+    if spec.source == "robustbench":
+        from compressor.models.robustbench import checkpoint_path, missing_checkpoint
+
+        problem = missing_checkpoint(spec)
+        if problem:
+            raise UserInputError(f"{where}: {problem}")
+        path = checkpoint_path(spec)
+    elif spec.checkpoint is None:
         return
-    path = Path(spec.checkpoint).expanduser()
+    else:
+        path = Path(spec.checkpoint).expanduser()
     if not path.is_file():
         raise UserInputError(
             f"{where}.checkpoint: file '{spec.checkpoint}' not found; fix the path or remove the key"
@@ -74,6 +82,23 @@ def _data_problem(data: DataConfig, where: str) -> str | None:
     if not root.is_dir() and not data.download:
         return f"{where}.root: '{root}' is not a folder on this machine; fix it or set {where}.download: true"
     return None
+
+
+def _hub_problems(recipe: Recipe) -> list[str]:
+    """Hub files an offline machine lacks in its Hugging Face cache, per model."""
+    from compressor.models.hub import offline_problem
+
+    models = [("student", recipe.student)]
+    models += [(f"teachers.{i}.model", t.model) for i, t in enumerate(recipe.teachers)]
+    problems = []
+    for where, spec in models:
+        try:
+            problem = offline_problem(spec)
+        except UserInputError as err:  # e.g. an unknown open_clip pretrained tag
+            raise UserInputError(f"{where}: {err}") from None
+        if problem:
+            problems.append(f"{where}: {problem}")
+    return problems
 
 
 def _check_attacks(recipe: Recipe, source: str) -> None:
@@ -137,7 +162,8 @@ def check_recipe(recipe: Recipe, source: str, *, on_this_machine: bool = False) 
     for index, teacher in enumerate(recipe.teachers):
         _check_model(teacher.model, f"{source}: teachers.{index}.model")
         model = teacher.model
-        if teacher.train is None and not model.pretrained and model.checkpoint is None and not model.pretrain:
+        has_file = model.checkpoint is not None or model.source == "robustbench"
+        if teacher.train is None and not model.pretrained and not has_file and not model.pretrain:
             raise UserInputError(
                 f"{source}: teachers.{index} ({teacher.role}) has no weights: give it `train:`, "
                 "`pretrained: true`, a `checkpoint:` or (open_clip) `pretrain:`"
@@ -148,7 +174,7 @@ def check_recipe(recipe: Recipe, source: str, *, on_this_machine: bool = False) 
     from compressor.report.trackers import check_loggers
 
     check_loggers(recipe.report.loggers, f"{source}: report.loggers")
-    problems = [_data_problem(recipe.data, "data")]
+    problems = [_data_problem(recipe.data, "data"), *_hub_problems(recipe)]
     problems += [_data_problem(z, f"evaluate.zero_shot.{i}") for i, z in enumerate(recipe.evaluate.zero_shot)]
     problems += [_backend_problem(name) for name in recipe.verify.backends]
     if (

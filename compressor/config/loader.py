@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import difflib
 import hashlib
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -149,21 +150,32 @@ def _format_error(err: ValidationError, source: str, lines: dict[Loc, int], data
     return f"{where}: {dotted}: {message} (got {excerpt(first.get('input'))})"
 
 
-def _parse(path: Path, overrides: Sequence[str], allow_plugins: Collection[str]) -> Recipe:
-    """Read, override and schema-validate a recipe; any problem is one `UserInputError` line."""
+def _read(path: Path) -> tuple[dict[str, Any], dict[Loc, int]]:
+    """A recipe file's data and the line of every key, within the loading bounds; one-line errors."""
     if not path.is_file():
         raise UserInputError(f"recipe '{path}' not found; `compressor recipes` lists the shipped ones")
     node, data = load_bounded(read_recipe_text(path), str(path))
     if not isinstance(data, dict):
         raise UserInputError(f"{path}: a recipe is a YAML mapping of sections (run, data, student, ...)")
-    lines = _line_map(node) if node is not None else {}
+    return data, _line_map(node) if node is not None else {}
+
+
+def _parse(
+    data: dict[str, Any],
+    source: str,
+    lines: dict[Loc, int],
+    overrides: Sequence[str],
+    allow_plugins: Collection[str],
+) -> Recipe:
+    """Override, load the consented plugins and schema-validate recipe data; one-line errors."""
     for text_override in overrides:
         apply_override(data, *parse_override(text_override))
-    load_plugins(data.get("plugins"), f"{path}:{lines.get(('plugins',), 1)}", allow_plugins)
+    where = f"{source}:{lines.get(('plugins',), 1)}" if lines else source
+    load_plugins(data.get("plugins"), where, allow_plugins)
     try:
         return Recipe.model_validate(data)
     except ValidationError as err:
-        raise UserInputError(_format_error(err, str(path), lines, data)) from None
+        raise UserInputError(_format_error(err, source, lines, data)) from None
 
 
 def validate_recipe(
@@ -179,8 +191,24 @@ def validate_recipe(
     ``on_this_machine`` (a run about to start here) missing data folders or runtimes are errors too.
     ``allow_plugins``: the modules of its `plugins:` the user consented to (see `config.plugins`).
     """
-    recipe = _parse(Path(path), overrides, allow_plugins)
+    data, lines = _read(Path(path))
+    recipe = _parse(data, str(path), lines, overrides, allow_plugins)
     return recipe, check_recipe(recipe, str(path), on_this_machine=on_this_machine)
+
+
+def validate_recipe_data(
+    data: Mapping[str, Any],
+    overrides: Sequence[str] = (),
+    *,
+    source: str = "<recipe dict>",
+    on_this_machine: bool = False,
+    allow_plugins: Collection[str] = (),
+) -> tuple[Recipe, list[str]]:
+    """`validate_recipe` for a recipe given as a dict (Python API): the same plugins, schema and checks."""
+    if not isinstance(data, Mapping):
+        raise UserInputError(f"{source}: a recipe is a mapping of sections (run, data, student, ...)")
+    recipe = _parse(copy.deepcopy(dict(data)), source, {}, overrides, allow_plugins)
+    return recipe, check_recipe(recipe, source, on_this_machine=on_this_machine)
 
 
 def load_recipe(

@@ -95,10 +95,14 @@ class ClipPretrain(Strict):
 
 
 class ModelSpec(Strict):
-    """A model by name: timm (our small-input zoo included) or open_clip, optionally from a file."""
+    """A model by name: timm (our small-input zoo included), open_clip or RobustBench, optionally from a file."""
 
-    source: Literal["timm", "open_clip"] = "timm"
+    source: Literal["timm", "open_clip", "robustbench"] = "timm"
     name: str
+    # source: robustbench: the entry's data set and threat model, read from <model_dir>/<dataset>/<threat_model>/<name>.pt
+    dataset: Literal["cifar10", "cifar100", "imagenet"] | None = None
+    threat_model: Literal["Linf", "L2", "corruptions"] = "Linf"
+    model_dir: Path = Path("models")
     pretrained: bool | str = False
     checkpoint: Path | None = None
     checkpoint_format: Literal["auto", "robustbench"] = "auto"
@@ -114,6 +118,17 @@ class ModelSpec(Strict):
     def _pretrain_clip_only(self) -> ModelSpec:
         if self.pretrain is not None and (self.source != "open_clip" or self.pretrained is not False):
             raise ValueError("pretrain: is for open_clip models without `pretrained` weights")
+        return self
+
+    @model_validator(mode="after")
+    def _robustbench_fields(self) -> ModelSpec:
+        robustbench = self.source == "robustbench"
+        if robustbench and self.dataset is None:
+            raise ValueError("source: robustbench needs `dataset:` (cifar10, cifar100 or imagenet)")
+        fields = ("dataset", "threat_model", "model_dir")
+        stray = [f for f in fields if getattr(self, f) != type(self).model_fields[f].default]
+        if stray and not robustbench:  # defaults pass: a resolved recipe writes every field
+            raise ValueError(f"{', '.join(stray)}: only for source: robustbench")
         return self
 
 

@@ -166,7 +166,12 @@ def _create(spec: ModelSpec) -> tuple[Any, Any]:
     """The open_clip model and tokenizer, with download failures turned into one line."""
     import open_clip
 
-    tag = _pretrained_tag(spec)
+    from compressor.models import hub
+
+    tag = pretrained_tag(spec)
+    problem = hub.offline_problem(spec)  # open_clip would go on with random weights when they are missing
+    if problem:
+        raise UserInputError(problem)
     quiet = _RandomInitNotice() if spec.checkpoint is not None else None  # the weights come from the file
     root = logging.getLogger()
     if quiet:
@@ -175,16 +180,12 @@ def _create(spec: ModelSpec) -> tuple[Any, Any]:
         clip = open_clip.create_model(spec.name, pretrained=tag, device="cpu")
         tokenizer = open_clip.get_tokenizer(spec.name)
     except Exception as exc:  # download errors come in many types
-        source = f"'{spec.name}'" + (f" (pretrained '{tag}')" if tag else "")
+        if tag is not None or spec.name.startswith("hf-hub:"):
+            raise UserInputError(hub.load_error(spec, exc)) from None
         detail = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
-        downloads = tag is not None or spec.name.startswith("hf-hub:")
-        hint = (
-            "offline? download the weights where a network exists and set `checkpoint:` to the local file "
-            "(or use a local-dir: name)"
-            if downloads
-            else "check the model name and its config"
-        )
-        raise UserInputError(f"could not create open_clip model {source}: {detail}; {hint}") from None
+        raise UserInputError(
+            f"could not create open_clip model '{spec.name}': {detail}; check the model name and its config"
+        ) from None
     finally:
         if quiet:
             root.removeFilter(quiet)
@@ -198,7 +199,7 @@ class _RandomInitNotice(logging.Filter):
         return "Model initialized randomly" not in record.getMessage()
 
 
-def _pretrained_tag(spec: ModelSpec) -> str | None:
+def pretrained_tag(spec: ModelSpec) -> str | None:
     """The open_clip pretrained tag to load (None: random init, or weights that come with the name)."""
     import open_clip
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import torch
@@ -9,19 +10,31 @@ from torch import nn
 
 from compressor.config.schema import ModelSpec
 from compressor.errors import UserInputError
+from compressor.models.hub import HF_PREFIX
 from compressor.models.wrapper import Normalized
 
 _NO_NORMALISATION = ((0.0,), (1.0,))
 
 
 def check_model_name(spec: ModelSpec) -> None:
-    """Raise a one-line error if the spec names a model that does not exist."""
+    """Raise a one-line error if the spec names a model that does not exist (Hub names: by form only)."""
+    if spec.source == "robustbench":
+        from compressor.models.robustbench import zoo_entry
+
+        zoo_entry(spec)
+        return
+    if spec.name.startswith(HF_PREFIX):
+        if not re.fullmatch(r"hf-hub:[\w.-]+/[\w.-]+(@[\w./-]+)?", spec.name):
+            raise UserInputError(
+                f"'{spec.name}': a Hub name is hf-hub:ORG/REPO (e.g. hf-hub:timm/resnet18.a1_in1k)"
+            )
+        return
     if spec.source == "open_clip":
         import open_clip
 
         import compressor.models.clip_configs  # noqa: F401  (registers the tiny offline architectures)
 
-        if spec.name.startswith(("hf-hub:", "local-dir:")) or spec.name in open_clip.list_models():
+        if spec.name.startswith("local-dir:") or spec.name in open_clip.list_models():
             return
         known = open_clip.list_models()
     else:
@@ -63,34 +76,52 @@ def create_classifier(
     class_names: Sequence[str] | None = None,
     device: torch.device | str | None = None,
 ) -> nn.Module:
-    """Build the model a spec names, load its checkpoint if any, and wrap it to take [0,1] pixels."""
+    """Build the model a spec names, load its checkpoint if any, and wrap it to take [0,1] pixels.
+
+    Pretrained and `hf-hub:` models come through timm's / open_clip's own Hub code (the local Hugging Face
+    cache when HF_HUB_OFFLINE=1); a RobustBench entry becomes our architecture with RobustBench's file.
+    """
     check_model_name(spec)
+    if spec.source == "robustbench":
+        from compressor.models.robustbench import as_timm_spec, missing_checkpoint
+
+        problem = missing_checkpoint(spec)
+        if problem:
+            raise UserInputError(problem)
+        spec = as_timm_spec(spec)
     if spec.source == "open_clip":
         from compressor.models.clip import build_clip_classifier
 
         if class_names is None:
             raise UserInputError(f"CLIP model '{spec.name}' needs class names (data.class_names)")
         return build_clip_classifier(spec, list(class_names), device)
-    import timm
-
-    if spec.pretrained and spec.checkpoint is None:
-        try:
-            net = timm.create_model(
-                spec.name, pretrained=True, num_classes=num_classes, in_chans=in_chans, **spec.kwargs
-            )
-        except Exception as exc:  # network errors come in many types
-            raise UserInputError(
-                f"could not load pretrained weights for timm model '{spec.name}' ({type(exc).__name__}); "
-                "offline? set student/teacher `checkpoint:` to a local file instead"
-            ) from None
-    else:
-        net = timm.create_model(
-            spec.name, pretrained=False, num_classes=num_classes, in_chans=in_chans, **spec.kwargs
-        )
+    net = _create_timm(spec, num_classes, in_chans)
     model = Normalized(net, *_normalisation(net, spec, in_chans))
     if spec.checkpoint is not None:
         load_checkpoint_into(model, spec)
     return model
+
+
+def _create_timm(spec: ModelSpec, num_classes: int, in_chans: int) -> nn.Module:
+    """timm's model, pretrained weights through its Hub code (classifier resized to `num_classes`)."""
+    import timm
+
+    from compressor.models import hub
+
+    problem = hub.offline_problem(spec)
+    if problem:
+        raise UserInputError(problem)
+    pretrained = bool(spec.pretrained) and spec.checkpoint is None
+    try:
+        return timm.create_model(
+            spec.name, pretrained=pretrained, num_classes=num_classes, in_chans=in_chans, **spec.kwargs
+        )
+    except UserInputError:
+        raise
+    except Exception as exc:  # network and Hub errors come in many types
+        if not (pretrained or spec.name.startswith(HF_PREFIX)):
+            raise
+        raise UserInputError(hub.load_error(spec, exc)) from None
 
 
 def load_checkpoint_into(model: Normalized, spec: ModelSpec) -> None:

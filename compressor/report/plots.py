@@ -104,7 +104,9 @@ def plot_eps_curve(
             )
         for teacher in teachers:
             points = [(0.0, teacher.get("test_clean")), (teacher_eps, teacher.get("test_pgd10"))]
-            robust = teacher.get("test_robust") or {}  # evaluate/teachers.json's row, when the run measured it
+            robust = (
+                teacher.get("test_robust") or {}
+            )  # evaluate/teachers.json's row, when the run measured it
             if isinstance(robust.get("accuracy"), int | float):
                 points.append((robust["eps"], robust["accuracy"]))
             known = sorted((x, 100 * y) for x, y in points if isinstance(y, int | float))
