@@ -33,13 +33,16 @@ OverridesArg = Annotated[
 @app.command()
 @one_line_errors
 def validate(recipe: RecipeArg, overrides: OverridesArg = None) -> None:
-    """Check a recipe (schema, model and method names, files) without running anything."""
+    """Check a recipe (schema, model and method names, files) without running anything; say what the data holds."""
     from compressor.cli.recipes import resolve_recipe
     from compressor.config import validate_recipe
+    from compressor.config.checks import data_findings
 
     path = resolve_recipe(recipe)
-    _, warnings = validate_recipe(path, overrides or [])
+    loaded, warnings = validate_recipe(path, overrides or [])
     _warn(warnings)
+    for line in data_findings(loaded.data):
+        typer.echo(f"data: {line}")
     typer.echo(f"ok: {path} is a valid recipe")
 
 
@@ -78,7 +81,7 @@ def distill(
     smoke: Annotated[
         bool,
         typer.Option(
-            help="Check the recipe's wiring in seconds: same pipeline, tiny synthetic data and small models, in runs/<name>-smoke."
+            help="Check the recipe's wiring in seconds: same pipeline, a few images (an ImageFolder's own, else synthetic) and small models, in runs/<name>-smoke."
         ),
     ] = False,
     nproc_per_node: Annotated[

@@ -55,6 +55,19 @@ def _normalisation(net: nn.Module, spec: ModelSpec, in_chans: int) -> tuple[Sequ
     return mean, std
 
 
+def network_channels(spec: ModelSpec, in_chans: int) -> int:
+    """Channels the network itself takes: RGB for weights trained on colour (pretrained, RobustBench, or
+    `kwargs: {in_chans: 3}`), else the data's; grey data then goes through `Normalized(grey_input=True)`."""
+    from_colour = bool(spec.pretrained) or spec.checkpoint_format == "robustbench"
+    chans = int(spec.kwargs.get("in_chans", 3 if from_colour else in_chans))
+    if chans != in_chans and in_chans != 1:
+        raise UserInputError(
+            f"model '{spec.name}': kwargs.in_chans {chans} for {in_chans}-channel data; "
+            "only grey data can feed a network of another channel count (it is repeated into RGB)"
+        )
+    return chans
+
+
 def create_classifier(
     spec: ModelSpec,
     *,
@@ -73,21 +86,19 @@ def create_classifier(
         return build_clip_classifier(spec, list(class_names), device)
     import timm
 
+    chans = network_channels(spec, in_chans)
+    kwargs = {**spec.kwargs, "in_chans": chans}
     if spec.pretrained and spec.checkpoint is None:
         try:
-            net = timm.create_model(
-                spec.name, pretrained=True, num_classes=num_classes, in_chans=in_chans, **spec.kwargs
-            )
+            net = timm.create_model(spec.name, pretrained=True, num_classes=num_classes, **kwargs)
         except Exception as exc:  # network errors come in many types
             raise UserInputError(
                 f"could not load pretrained weights for timm model '{spec.name}' ({type(exc).__name__}); "
                 "offline? set student/teacher `checkpoint:` to a local file instead"
             ) from None
     else:
-        net = timm.create_model(
-            spec.name, pretrained=False, num_classes=num_classes, in_chans=in_chans, **spec.kwargs
-        )
-    model = Normalized(net, *_normalisation(net, spec, in_chans))
+        net = timm.create_model(spec.name, pretrained=False, num_classes=num_classes, **kwargs)
+    model = Normalized(net, *_normalisation(net, spec, chans), grey_input=chans != in_chans)
     if spec.checkpoint is not None:
         load_checkpoint_into(model, spec)
     return model

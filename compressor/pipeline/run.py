@@ -21,6 +21,7 @@ from rich.console import Console
 import compressor.pipeline.stages  # noqa: F401  (registers the built-in stages)
 from compressor.config import save_resolved
 from compressor.config.schema import Recipe
+from compressor.data.registry import with_resolved_data
 from compressor.engine.distributed import init_from_env
 from compressor.engine.precision import resolve_device, resolve_speed
 from compressor.errors import GateFailed, UserInputError
@@ -57,12 +58,12 @@ class PipelineRun:
         self.ctx: StageContext | None = None
 
     def setup(self) -> StageContext:
-        """Join the DDP job, pick the device, resolve pre-trained checkpoints, seed; nothing is written yet."""
+        """Join the DDP job, pick the device, resolve pre-trained checkpoints and the data's geometry, seed."""
         dist = init_from_env()
         console = self.console or Console(quiet=not dist.is_main)  # one rank talks
         device = resolve_device(self.recipe.run.device, dist.local_rank)
         run = RunDir(Path(self.recipe.run.output_dir) / self.recipe.run.name)
-        recipe = with_pretrain_checkpoints(self.recipe, run.root)
+        recipe = with_resolved_data(with_pretrain_checkpoints(self.recipe, run.root))
         seed_everything(recipe.run.seed + dist.rank)
         speed = resolve_speed(recipe.train, device)
         self.ctx = StageContext(recipe, run, device, speed, dist, console, self.resume)

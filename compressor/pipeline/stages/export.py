@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from compressor.config.schema import Recipe
-from compressor.data import DataBundle
+from compressor.data.bundle import DataBundle
 from compressor.data.sources import as_float
 from compressor.models.build import load_student
 from compressor.pipeline.stage import Stage, StageContext

@@ -51,7 +51,7 @@ def run_teachers(ctx: StageContext) -> list[dict[str, Any]]:
     """Pre-train the CLIPs the recipe asks for, train or load every teacher and save it into the run."""
     pretrain_if_asked(ctx.recipe.student, ctx.recipe, ctx.data, ctx.dist, ctx.console)
     summary = [_prepare_teacher(spec, ctx) for spec in ctx.recipe.teachers]
-    for message in chance_warnings(summary, None, ctx.data.num_classes):
+    for message in chance_warnings(summary, None, ctx.data.num_classes, smoke=ctx.recipe.run.smoke):
         ctx.console.print(f"[bold red]WARNING[/] {message}")
     if ctx.dist.is_main:
         ctx.run.write_json(ctx.run.stage("teachers") / "summary.json", summary)

@@ -8,7 +8,8 @@ from rich.console import Console
 from torch import nn
 
 from compressor.config.schema import AttackConfig, ModelSpec, Recipe
-from compressor.data import DataBundle, train_batches
+from compressor.data.bundle import DataBundle
+from compressor.data.loading import train_batches
 from compressor.engine.distributed import DistInfo
 from compressor.engine.trainer import FitResult, FitSetup, fit
 from compressor.methods.base import build_method
