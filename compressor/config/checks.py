@@ -15,7 +15,6 @@ from compressor.data.registry import get_dataset
 from compressor.errors import UserInputError
 
 
-
 def num_classes(data: DataConfig) -> int | None:
     """How many classes the data set has, when that is known before loading it."""
     return get_dataset(data.dataset).classes(data)

@@ -30,7 +30,9 @@ class SplitSurvey:
     def line(self) -> str:
         """One line for `validate`: classes, images, size, channels."""
         sizes = sorted(self.sizes)
-        size = f"{sizes[0][0]}x{sizes[0][1]}" if len(sizes) == 1 else f"mixed sizes ({len(sizes)} in the sample)"
+        size = (
+            f"{sizes[0][0]}x{sizes[0][1]}" if len(sizes) == 1 else f"mixed sizes ({len(sizes)} in the sample)"
+        )
         channels = "1 channel (grey)" if self.grey else "3 channels (colour)"
         return f"{self.name}/: {len(self.classes)} classes, {self.images} images, {size}, {channels}"
 
@@ -72,7 +74,9 @@ def _survey_split(folder: Path, where: str) -> SplitSurvey:
 
     classes = tuple(sorted(e.name for e in os.scandir(folder) if e.is_dir()))
     if not classes:
-        raise UserInputError(f"{where}.root: '{folder}' has no class folders (ImageFolder: {folder}/<class>/*.png)")
+        raise UserInputError(
+            f"{where}.root: '{folder}' has no class folders (ImageFolder: {folder}/<class>/*.png)"
+        )
     files = [f for c in classes for f in _image_files(folder / c)]
     if not files:
         raise UserInputError(f"{where}.root: '{folder}' holds no images ({', '.join(IMAGE_SUFFIXES)})")
@@ -84,7 +88,9 @@ def _survey_split(folder: Path, where: str) -> SplitSurvey:
                 sizes.add(image.size)
                 modes.add(image.mode)
         except (OSError, UnidentifiedImageError):
-            raise UserInputError(f"{where}.root: '{path}' is not a readable image; remove or replace it") from None
+            raise UserInputError(
+                f"{where}.root: '{path}' is not a readable image; remove or replace it"
+            ) from None
     return SplitSurvey(folder.name, classes, len(files), frozenset(sizes), modes <= GREY_MODES)
 
 

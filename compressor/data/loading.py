@@ -59,4 +59,3 @@ def eval_batches(split: Split, batch_size: int, device: torch.device) -> Iterato
             as_float(split.x[start : start + batch_size]).to(device),
             split.y[start : start + batch_size].to(device),
         )
-

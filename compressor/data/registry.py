@@ -64,9 +64,9 @@ class DataSet:
 
     def findings(self, cfg: DataConfig, where: str = "data") -> list[str]:
         """What `validate` reports about the data, one line per split (raise UserInputError for bad data)."""
-        channels, size = self.geometry(cfg)
+        (channels, size), classes = self.geometry(cfg), self.classes(cfg)
         facts = [
-            f"{self.classes(cfg)} classes" if self.classes(cfg) else None,
+            f"{classes} classes" if classes else None,
             f"{size}x{size}" if size else None,
             f"{channels} channel{'s' * (channels != 1)}" if channels else None,
         ]

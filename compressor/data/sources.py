@@ -14,7 +14,6 @@ from compressor.data.sets.mnist import DIGIT_NAMES
 from compressor.errors import UserInputError
 
 
-
 @dataclass
 class Split:
     """Images (uint8 0..255 or float 0..1, [N,C,H,W]) and labels of one split, kept on the CPU."""

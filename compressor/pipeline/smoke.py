@@ -85,6 +85,7 @@ def _own_images(d: DataConfig, clip: bool) -> DataConfig | None:
             "limit_test": 32,
             "val_fraction": 0.5,  # 32 held-out images: calibration and robust-int8 checks get some
             "image_size": SMOKE_CLIP_SIZE if clip else d.image_size,
+            "eval_transform": "auto" if clip else d.eval_transform,
         }
     )
 

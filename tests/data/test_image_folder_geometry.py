@@ -15,13 +15,20 @@ from compressor.cli.main import app
 from compressor.config.schema import DataConfig, ModelSpec
 from compressor.data.loading import load_data
 from compressor.models.factory import create_classifier
+from compressor.report.chance import SMOKE_NOTE, chance_warnings
 
 CLASSES = ("cat", "dog", "owl")
 
 
 def write_tree(
-    root: Path, *, size: tuple[int, int] = (28, 28), mode: str = "L", train: int = 12, test: int = 4,
-    test_classes: tuple[str, ...] = CLASSES, sizes: list[tuple[int, int]] | None = None,
+    root: Path,
+    *,
+    size: tuple[int, int] = (28, 28),
+    mode: str = "L",
+    train: int = 12,
+    test: int = 4,
+    test_classes: tuple[str, ...] = CLASSES,
+    sizes: list[tuple[int, int]] | None = None,
 ) -> Path:
     """root/{train,val}/<class>/*.png; each class its own brightness, so the classes are learnable."""
     rng = np.random.default_rng(0)
@@ -66,7 +73,9 @@ def test_mixed_sizes_need_an_image_size(tmp_path: Path, tiny_recipe) -> None:
     assert len(result.output.strip().splitlines()) == 1
     result = _validate(_recipe(tiny_recipe, root, image_size=24))
     assert result.exit_code == 0, result.output
-    assert "mixed sizes" in result.output and "resize the short side to 27, centre crop 24x24" in result.output
+    assert (
+        "mixed sizes" in result.output and "resize the short side to 27, centre crop 24x24" in result.output
+    )
 
 
 def test_a_split_lacking_a_class_is_refused_then_mapped_by_name(tmp_path: Path, tiny_recipe) -> None:
@@ -118,8 +127,8 @@ def test_smoke_runs_on_the_users_own_images(tmp_path: Path, tiny_recipe) -> None
     info = json.loads((tmp_path / "runs" / "tiny-smoke" / "data.json").read_text())
     assert info["dataset"] == "imagefolder" and (info["in_chans"], info["image_size"]) == (1, 28)
     assert "train/: 3 classes, 36 images, 28x28, 1 channel (grey)" in info["splits"]
-    if "at chance" in result.output:
-        assert "expected in smoke mode" in result.output
+    at_chance = chance_warnings([{"role": "robust", "test_clean": 0.3}], None, 3, smoke=True)
+    assert at_chance[0].endswith(SMOKE_NOTE) and "expected in smoke mode" in SMOKE_NOTE
 
 
 def test_a_grey_run_exports_a_one_channel_model_at_native_size(tmp_path: Path, tiny_recipe) -> None:

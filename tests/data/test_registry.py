@@ -61,7 +61,12 @@ def test_builtins_are_registered_with_their_facts() -> None:
         registry.dataset_names()
     )
     fashion = registry.get_dataset("fashion_mnist")
-    assert (fashion.num_classes, fashion.channels, fashion.image_size, fashion.needs_root) == (10, 1, 28, True)
+    assert (fashion.num_classes, fashion.channels, fashion.image_size, fashion.needs_root) == (
+        10,
+        1,
+        28,
+        True,
+    )
     assert registry.get_dataset("cifar100").num_classes == 100
 
 
@@ -86,7 +91,9 @@ def test_a_plugin_data_set_validates_and_trains(plugin: str, tiny_recipe, tmp_pa
     result = CliRunner().invoke(app, ["validate", str(recipe)])
     assert result.exit_code == 0, result.output
     assert "data: stripes: 2 classes, 12x12, 1 channel" in result.output
-    result = CliRunner().invoke(app, ["distill", str(recipe), "train.epochs=1", "--stages", "teachers,distill"])
+    result = CliRunner().invoke(
+        app, ["distill", str(recipe), "train.epochs=1", "--stages", "teachers,distill"]
+    )
     assert result.exit_code == 0, result.output
     info = json.loads((tmp_path / "runs" / "tiny" / "data.json").read_text())
     assert info["dataset"] == "stripes" and info["class_names"] == ["vertical", "horizontal"]
@@ -94,7 +101,8 @@ def test_a_plugin_data_set_validates_and_trains(plugin: str, tiny_recipe, tmp_pa
 
 
 @pytest.mark.skipif(
-    not (SHARED_DATA / "FashionMNIST").is_dir(), reason=f"{SHARED_DATA}/FashionMNIST (torchvision files) not present"
+    not (SHARED_DATA / "FashionMNIST").is_dir(),
+    reason=f"{SHARED_DATA}/FashionMNIST (torchvision files) not present",
 )
 def test_fashion_mnist_from_shared_folder() -> None:
     data = load_data(DataConfig(dataset="fashion_mnist", root=SHARED_DATA, val_fraction=0.1))
