@@ -26,7 +26,7 @@ from records import append_record, record_header
 
 from compressor.attacks import get_attack
 from compressor.config import load_recipe
-from compressor.data import load_data
+from compressor.data.loading import load_data
 from compressor.data.sources import as_float
 from compressor.exporting import export_bundle
 from compressor.models.build import load_student

@@ -31,7 +31,7 @@ from compressor_edge.machine import describe_cpu
 
 from compressor.config import load_recipe
 from compressor.config.schema import Recipe
-from compressor.data import load_data
+from compressor.data.loading import load_data
 from compressor.data.sources import as_float
 from compressor.engine.precision import resolve_speed
 from compressor.methods.base import build_method

@@ -50,7 +50,7 @@ def evaluate_command(
     path = Path(target)
     if (path / "recipe.yaml").is_file() and out is None:
         return _evaluate_run(path, overrides, allow_plugins)
-    from compressor.data import load_data
+    from compressor.data.loading import load_data
     from compressor.engine.precision import resolve_device
     from compressor.evaluation import print_evaluation
     from compressor.evaluation.student import evaluate_recipe_model

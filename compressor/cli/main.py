@@ -70,17 +70,20 @@ AllowPluginsOpt = Annotated[
 def validate(
     recipe: RecipeArg, overrides: OverridesArg = None, allow_plugins: AllowPluginsOpt = None
 ) -> None:
-    """Check a recipe (schema, model and method names, files) without running anything."""
+    """Check a recipe (schema, model and method names, files) without running anything; say what the data holds."""
     from compressor.cli.recipes import resolve_recipe
     from compressor.config import validate_recipe
+    from compressor.config.checks import data_findings
     from compressor.config.plugins import split_names
-
-    path = resolve_recipe(recipe)
-    _, warnings = validate_recipe(path, overrides or [], allow_plugins=split_names(allow_plugins))
-    _warn(warnings)
     from compressor.console import make_console
 
-    make_console().print(f"ok: {path} is a valid recipe", markup=False, highlight=False)
+    path = resolve_recipe(recipe)
+    loaded, warnings = validate_recipe(path, overrides or [], allow_plugins=split_names(allow_plugins))
+    _warn(warnings)
+    console = make_console()
+    for line in data_findings(loaded.data):
+        console.print(f"data: {line}", markup=False, highlight=False)
+    console.print(f"ok: {path} is a valid recipe", markup=False, highlight=False)
 
 
 def _warn(warnings: list[str]) -> None:
@@ -118,7 +121,7 @@ def distill(
     smoke: Annotated[
         bool,
         typer.Option(
-            help="Check the recipe's wiring in seconds: same pipeline, tiny synthetic data and small models, in runs/<name>-smoke."
+            help="Check the recipe's wiring in seconds: same pipeline, a few images (an ImageFolder's own, else synthetic) and small models, in runs/<name>-smoke."
         ),
     ] = False,
     nproc_per_node: Annotated[

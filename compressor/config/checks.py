@@ -11,21 +11,13 @@ from pathlib import Path
 
 from compressor.config.schema import DataConfig, ModelSpec, Recipe
 from compressor.config.threat import check_threat_model
+from compressor.data.registry import get_dataset
 from compressor.errors import UserInputError
-
-DATASET_CLASSES = {"digits": 10, "mnist": 10, "fashion_mnist": 10, "cifar10": 10, "cifar100": 100}
 
 
 def num_classes(data: DataConfig) -> int | None:
     """How many classes the data set has, when that is known before loading it."""
-    if data.class_names:
-        return len(data.class_names)
-    if data.dataset == "synthetic":
-        return data.synthetic.num_classes
-    if data.dataset == "imagefolder":
-        train = Path(str(data.root)).expanduser() / "train"
-        return sum(1 for p in train.iterdir() if p.is_dir()) if train.is_dir() else None
-    return DATASET_CLASSES[data.dataset]
+    return get_dataset(data.dataset).classes(data)
 
 
 def _check_model(spec: ModelSpec, where: str) -> None:
@@ -69,19 +61,22 @@ def _backend_problem(name: str) -> str | None:
 
 
 def _data_problem(data: DataConfig, where: str) -> str | None:
-    """Why this machine cannot load the data set, if it cannot (None when it can, or will download it)."""
-    if data.root is None:
-        return None
-    root = Path(str(data.root)).expanduser()
-    if data.dataset == "imagefolder":
-        if not (root / "train").is_dir():
-            return f"{where}.root: '{root}' has no train/ folder (an ImageFolder root holds train/ and val/ or test/)"
-        if not ((root / "val").is_dir() or (root / "test").is_dir()):
-            return f"{where}.root: '{root}' has no val/ or test/ folder for the test split"
-        return None
-    if not root.is_dir() and not data.download:
-        return f"{where}.root: '{root}' is not a folder on this machine; fix it or set {where}.download: true"
-    return None
+    """Why this machine cannot load the data set (None when it can, or will download it).
+
+    When the files are here, what they hold is checked too (an ImageFolder's classes and sizes): bad data
+    is an error wherever it is found.
+    """
+    dataset = get_dataset(data.dataset)
+    problem = dataset.problem(data, where)
+    if problem is None and data.root is not None and Path(str(data.root)).expanduser().is_dir():
+        dataset.findings(data, where)
+    return problem
+
+
+def data_findings(data: DataConfig, where: str = "data") -> list[str]:
+    """What `validate` found in the data on this machine, one line each (none when it is not here)."""
+    dataset = get_dataset(data.dataset)
+    return [] if dataset.problem(data, where) else dataset.findings(data, where)
 
 
 def _hub_problems(recipe: Recipe) -> list[str]:

@@ -10,6 +10,8 @@ from pydantic.fields import FieldInfo
 
 from compressor.config.methods import MethodParams, params_union, single_model_methods
 from compressor.config.numbers import Number
+from compressor.data.registry import get_dataset
+from compressor.errors import UserInputError
 
 Role = Literal["robust", "clean"]
 Format = Literal["fp32", "fp16", "int8"]
@@ -30,6 +32,7 @@ class RunConfig(Strict):
     output_dir: Path = Path("runs")
     seed: int = 0
     device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?|mps)$")
+    smoke: bool = False  # set by `distill --smoke`: a wiring check whose numbers mean nothing
 
 
 class SyntheticData(Strict):
@@ -41,9 +44,7 @@ class SyntheticData(Strict):
 
 
 class DataConfig(Strict):
-    dataset: Literal[
-        "digits", "mnist", "fashion_mnist", "cifar10", "cifar100", "imagefolder", "synthetic"
-    ] = "digits"
+    dataset: str = "digits"  # a registered data set (compressor.data.registry; plugins add more)
     root: Path | None = None
     download: bool = False
     image_size: int | None = Field(None, ge=4)
@@ -58,6 +59,19 @@ class DataConfig(Strict):
     on_device: bool | Auto = "auto"
     class_names: list[str] | None = None
     synthetic: SyntheticData = Field(default_factory=SyntheticData)
+    # ImageFolder: how test images reach image_size (auto: none when they already have it), and whether a
+    # test split lacking some of train's classes (or having others) is mapped by class name instead of refused
+    eval_transform: Literal["auto", "none", "resize", "resize_center_crop"] = "auto"
+    allow_missing_classes: bool = False
+
+    @field_validator("dataset")
+    @classmethod
+    def _registered(cls, value: str) -> str:
+        try:
+            get_dataset(value)
+        except UserInputError as err:
+            raise ValueError(str(err)) from None
+        return value
 
     @field_validator("val_fraction")
     @classmethod
@@ -71,10 +85,7 @@ class DataConfig(Strict):
 
     @model_validator(mode="after")
     def _root_needed(self) -> DataConfig:
-        if (
-            self.dataset in ("mnist", "fashion_mnist", "cifar10", "cifar100", "imagefolder")
-            and self.root is None
-        ):
+        if get_dataset(self.dataset).needs_root and self.root is None:
             raise ValueError(f"data.root is required for dataset '{self.dataset}' (the folder holding it)")
         return self
 

@@ -1,8 +1,9 @@
-"""Batches from in-memory tensors, made on the training device so the loader is never the bottleneck."""
+"""Training batches: in-memory tensors batched on the training device, or a DataLoader over image files."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -89,3 +90,48 @@ class TensorBatches:
                 pad = max(1, x.shape[-1] // 8)
                 x = random_crop_flip(x, generator, pad=pad, flip=self.augment == "crop_flip")
             yield x, y
+
+
+class FolderBatches:
+    """DataLoader-backed batches for ImageFolder data, with the same interface as TensorBatches."""
+
+    def __init__(
+        self,
+        dataset: Any,
+        batch_size: int,
+        *,
+        device: torch.device,
+        workers: int,
+        seed: int,
+        rank: int = 0,
+        world_size: int = 1,
+    ) -> None:
+        from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
+
+        gen = torch.Generator().manual_seed(seed)
+        self.sampler: Any = (
+            DistributedSampler(dataset, world_size, rank, seed=seed)
+            if world_size > 1
+            else RandomSampler(dataset, generator=gen)
+        )
+        self.loader = DataLoader(
+            dataset,
+            batch_size,
+            sampler=self.sampler,
+            num_workers=workers,
+            pin_memory=device.type == "cuda",
+            drop_last=True,
+            persistent_workers=workers > 0,
+        )
+        self.device = device
+
+    def set_epoch(self, epoch: int) -> None:
+        if hasattr(self.sampler, "set_epoch"):
+            self.sampler.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
+        for x, y in self.loader:
+            yield x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)

@@ -1,4 +1,4 @@
-"""Data sets as tensors: scikit-learn digits, MNIST, CIFAR-10/100, synthetic; ImageFolder as a dataset."""
+"""Data sets as tensors: scikit-learn digits, torchvision's MNIST / Fashion-MNIST / CIFAR, synthetic."""
 
 from __future__ import annotations
 
@@ -10,10 +10,8 @@ import torch
 from torch import Tensor
 
 from compressor.config.schema import DataConfig
+from compressor.data.sets.mnist import DIGIT_NAMES
 from compressor.errors import UserInputError
-
-DIGIT_NAMES = [str(i) for i in range(10)]
-CIFAR10_NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
 
 @dataclass
@@ -52,18 +50,12 @@ def digits() -> tuple[Split, Split, list[str]]:
     )
 
 
-def _torchvision(cfg: DataConfig, train: bool):  # type: ignore[no-untyped-def]
+def _torchvision(cfg: DataConfig, class_name: str, train: bool):  # type: ignore[no-untyped-def]
     import torchvision.datasets as tvd
 
-    cls = {
-        "mnist": tvd.MNIST,
-        "fashion_mnist": tvd.FashionMNIST,
-        "cifar10": tvd.CIFAR10,
-        "cifar100": tvd.CIFAR100,
-    }[cfg.dataset]
     root = Path(str(cfg.root)).expanduser()
     try:
-        return cls(str(root), train=train, download=cfg.download)
+        return getattr(tvd, class_name)(str(root), train=train, download=cfg.download)
     except RuntimeError as exc:
         hint = "set data.download: true where a network exists" if not cfg.download else "check the network"
         raise UserInputError(
@@ -72,17 +64,15 @@ def _torchvision(cfg: DataConfig, train: bool):  # type: ignore[no-untyped-def]
         ) from None
 
 
-def torchvision_tensors(cfg: DataConfig) -> tuple[Split, Split, list[str]]:
-    """MNIST / CIFAR as uint8 tensors [N,C,H,W]."""
+def torchvision_tensors(cfg: DataConfig, class_name: str) -> tuple[Split, Split, list[str]]:
+    """A torchvision data set (e.g. `FashionMNIST`) as uint8 tensors [N,C,H,W] and its class names."""
     out = []
     for train in (True, False):
-        ds = _torchvision(cfg, train)
+        ds = _torchvision(cfg, class_name, train)
         data = torch.as_tensor(np.asarray(ds.data))
         data = data.unsqueeze(1) if data.dim() == 3 else data.permute(0, 3, 1, 2)
         out.append(Split(data.contiguous(), torch.as_tensor(np.asarray(ds.targets), dtype=torch.int64)))
         names = list(getattr(ds, "classes", []))
-    if cfg.dataset == "mnist":
-        names = DIGIT_NAMES
     return out[0], out[1], names
 
 
@@ -98,23 +88,3 @@ def synthetic(cfg: DataConfig, seed: int = 0) -> tuple[Split, Split, list[str]]:
         return Split((0.6 * templates[y] + 0.4 * noise).clamp(0, 1), y)
 
     return make(s.train_size), make(s.test_size), [f"class_{i}" for i in range(s.num_classes)]
-
-
-def image_folder(cfg: DataConfig, split: str, train: bool):  # type: ignore[no-untyped-def]
-    """An ImageFolder split (root/train, root/val or root/test) with [0,1] tensors at data.image_size."""
-    import torchvision.transforms as T
-    from torchvision.datasets import ImageFolder
-
-    root = Path(str(cfg.root)).expanduser()
-    folder = root / split
-    if not folder.is_dir():
-        raise UserInputError(
-            f"image folder '{folder}' not found; data.root must hold train/ and val/ (or test/)"
-        )
-    size = cfg.image_size or 224
-    if train and cfg.augment != "none":
-        steps = [T.RandomResizedCrop(size, scale=(0.35, 1.0))]
-        steps += [T.RandomHorizontalFlip()] if cfg.augment == "crop_flip" else []
-    else:
-        steps = [T.Resize(int(size * 256 / 224)), T.CenterCrop(size)]
-    return ImageFolder(str(folder), transform=T.Compose([*steps, T.ToTensor()]))

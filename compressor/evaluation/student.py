@@ -13,7 +13,7 @@ from torch import nn
 
 from compressor.config.schema import Recipe
 from compressor.console import ProgressDisplay
-from compressor.data import DataBundle
+from compressor.data.bundle import DataBundle
 from compressor.data.sources import as_float
 from compressor.evaluation.curve import robust_vs_eps
 from compressor.evaluation.output import write_evaluation
@@ -63,7 +63,7 @@ def evaluate_recipe_model(
 
 def _zero_shot(recipe: Recipe, model: nn.Module, out: Path) -> dict[str, Any]:
     """A CLIP model's zero-shot clean / robust accuracy on other data sets, with their own class names."""
-    from compressor.data import load_data
+    from compressor.data.loading import load_data
     from compressor.evaluation.zero_shot import zero_shot_attacks, zero_shot_eval
 
     cfg = recipe.evaluate

@@ -136,7 +136,7 @@ class Comparison:
 
     def evaluate_teachers(self) -> None:
         """Each shared teacher under the recipe's own evaluation attacks (one row each, written once)."""
-        from compressor.data import load_data
+        from compressor.data.loading import load_data
         from compressor.data.sources import as_float
         from compressor.engine.precision import resolve_device
         from compressor.evaluation import evaluate_robustness

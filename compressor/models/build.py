@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from compressor.config.schema import ModelSpec, Recipe
-from compressor.data import DataBundle
+from compressor.data.bundle import DataBundle
 from compressor.engine.precision import Speed
 from compressor.models.factory import create_classifier
 from compressor.models.weights import load_weights
@@ -18,8 +18,13 @@ from compressor.rundir import RunDir
 
 
 def data_info(data: DataBundle) -> dict[str, Any]:
-    """What a model needs to be rebuilt without loading the data set."""
-    return {"class_names": data.class_names, "in_chans": data.in_chans, "image_size": data.image_size}
+    """What a model needs to be rebuilt without loading the data set, and what was found in the data."""
+    return {
+        "class_names": data.class_names,
+        "in_chans": data.in_chans,
+        "image_size": data.image_size,
+        **data.record,
+    }
 
 
 def load_data_info(run: RunDir) -> dict[str, Any]:

@@ -95,7 +95,9 @@ class ZeroShotClassifier(nn.Module):
         return len(self.class_names)
 
     def raw_embed(self, x: Tensor) -> Tensor:
-        """Unnormalised image embedding of [0,1] pixels (what FARE matches)."""
+        """Unnormalised image embedding of [0,1] pixels (what FARE matches); grey input is repeated into RGB."""
+        if x.shape[1] == 1:
+            x = x.expand(-1, self.mean.shape[1], -1, -1)
         return self.visual((x - self.mean.to(x.dtype)) / self.std.to(x.dtype))
 
     def embed(self, x: Tensor) -> Tensor:

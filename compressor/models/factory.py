@@ -68,6 +68,19 @@ def _normalisation(net: nn.Module, spec: ModelSpec, in_chans: int) -> tuple[Sequ
     return mean, std
 
 
+def network_channels(spec: ModelSpec, in_chans: int) -> int:
+    """Channels the network itself takes: RGB for weights trained on colour (pretrained, RobustBench, or
+    `kwargs: {in_chans: 3}`), else the data's; grey data then goes through `Normalized(grey_input=True)`."""
+    from_colour = bool(spec.pretrained) or spec.checkpoint_format == "robustbench"
+    chans = int(spec.kwargs.get("in_chans", 3 if from_colour else in_chans))
+    if chans != in_chans and in_chans != 1:
+        raise UserInputError(
+            f"model '{spec.name}': kwargs.in_chans {chans} for {in_chans}-channel data; "
+            "only grey data can feed a network of another channel count (it is repeated into RGB)"
+        )
+    return chans
+
+
 def create_classifier(
     spec: ModelSpec,
     *,
@@ -95,8 +108,9 @@ def create_classifier(
         if class_names is None:
             raise UserInputError(f"CLIP model '{spec.name}' needs class names (data.class_names)")
         return build_clip_classifier(spec, list(class_names), device)
-    net = _create_timm(spec, num_classes, in_chans)
-    model = Normalized(net, *_normalisation(net, spec, in_chans))
+    chans = network_channels(spec, in_chans)
+    net = _create_timm(spec, num_classes, chans)
+    model = Normalized(net, *_normalisation(net, spec, chans), grey_input=chans != in_chans)
     if spec.checkpoint is not None:
         load_checkpoint_into(model, spec)
     return model
@@ -113,9 +127,8 @@ def _create_timm(spec: ModelSpec, num_classes: int, in_chans: int) -> nn.Module:
         raise UserInputError(problem)
     pretrained = bool(spec.pretrained) and spec.checkpoint is None
     try:
-        return timm.create_model(
-            spec.name, pretrained=pretrained, num_classes=num_classes, in_chans=in_chans, **spec.kwargs
-        )
+        kwargs = {**spec.kwargs, "in_chans": in_chans}
+        return timm.create_model(spec.name, pretrained=pretrained, num_classes=num_classes, **kwargs)
     except UserInputError:
         raise
     except Exception as exc:  # network and Hub errors come in many types

@@ -22,6 +22,7 @@ import compressor.pipeline.stages  # noqa: F401  (registers the built-in stages)
 from compressor.config import save_resolved
 from compressor.config.schema import Recipe
 from compressor.console import make_console
+from compressor.data.registry import with_resolved_data
 from compressor.engine.distributed import init_from_env
 from compressor.engine.precision import resolve_device, resolve_speed
 from compressor.engine.resume import LATEST, changed_parts, latest_checkpoint
@@ -68,12 +69,12 @@ class PipelineRun:
         self.ctx: StageContext | None = None
 
     def setup(self) -> StageContext:
-        """Join the DDP job, pick the device, resolve pre-trained checkpoints, seed; nothing is written yet."""
+        """Join the DDP job, pick the device, resolve pre-trained checkpoints and the data's geometry, seed."""
         dist = init_from_env()
         console = self.console or make_console(quiet_here=not dist.is_main)  # one rank talks
         device = resolve_device(self.recipe.run.device, dist.local_rank)
         run = RunDir(Path(self.recipe.run.output_dir) / self.recipe.run.name)
-        recipe = with_pretrain_checkpoints(self.recipe, run.root)
+        recipe = with_resolved_data(with_pretrain_checkpoints(self.recipe, run.root))
         seed_everything(recipe.run.seed + dist.rank)
         speed = resolve_speed(recipe.train, device)
         trackers = Trackers(

@@ -1,4 +1,7 @@
-"""Smoke mode: the same pipeline on tiny synthetic data and small models, in seconds, offline on a CPU.
+"""Smoke mode: the same pipeline on a few images and small models, in seconds, offline on a CPU.
+
+An ImageFolder recipe runs on a few of the user's own images (at their own size and channels), so a wiring
+error in their data shows at once; other data sets are replaced by synthetic data of the same shape.
 
 Used by the test suite on every shipped recipe, and by users (`compressor distill R --smoke`) to check a
 recipe's wiring before a long run. Only sizes change: the method, its parameters, the stages and the code
@@ -11,10 +14,12 @@ from typing import Any
 
 from compressor.config.checks import num_classes
 from compressor.config.schema import DataConfig, ModelSpec, Recipe, TeacherSpec, TeacherTraining
+from compressor.data.registry import get_dataset
 from compressor.methods.registry import method_info, method_names
 
 _SMALL_TIMM = {"tiny_cnn", "small_cnn", "resnet56", "cifar_mobilenetv2"}
 SMOKE_CLIP = "compressor-tiny-vit"
+SMOKE_CLIP_SIZE = 32  # the tiny CLIP's input side
 # An untrained smoke model has near-tied logits, so reduced precision flips its argmax at random: keep the
 # fp32 parity gate (a real export check) and open the accuracy gates of the reduced-precision formats.
 _SMOKE_GATES = {
@@ -66,14 +71,30 @@ def _synthetic_like(data: DataConfig, size: int) -> DataConfig:
     )
 
 
-def smoke_recipe(recipe: Recipe, output_dir: str | None = None) -> Recipe:
-    """A copy of `recipe` shrunk to a few steps on synthetic data."""
-    d = recipe.data
-    clip = recipe.student.source == "open_clip"
-    channels = 1 if d.dataset in ("digits", "mnist", "fashion_mnist") else 3
+def _own_images(d: DataConfig, clip: bool) -> DataConfig | None:
+    """A few of the user's own images (an ImageFolder on this machine), or None for synthetic data."""
+    dataset = get_dataset(d.dataset)
+    if not dataset.smoke_on_own_files or dataset.problem(d, "data"):
+        return None
+    return d.model_copy(
+        update={
+            "batch_size": 16,
+            "eval_batch_size": 32,
+            "num_workers": 0,
+            "limit_train": 64,
+            "limit_test": 32,
+            "val_fraction": 0.5,  # 32 held-out images: calibration and robust-int8 checks get some
+            "image_size": SMOKE_CLIP_SIZE if clip else d.image_size,
+            "eval_transform": "auto" if clip else d.eval_transform,
+        }
+    )
+
+
+def _synthetic_data(d: DataConfig, clip: bool) -> DataConfig:
+    """Synthetic data with the recipe's classes and channels, small images."""
     classes = num_classes(d) or 10
-    size = 32 if clip else 16
-    data = d.model_copy(
+    channels = get_dataset(d.dataset).geometry(d)[0] or 3
+    return d.model_copy(
         update={
             "dataset": "synthetic",
             "root": None,
@@ -89,7 +110,7 @@ def smoke_recipe(recipe: Recipe, output_dir: str | None = None) -> Recipe:
             "synthetic": d.synthetic.model_copy(
                 update={
                     "num_classes": classes,
-                    "image_size": size,
+                    "image_size": SMOKE_CLIP_SIZE if clip else 16,
                     "channels": channels,
                     "train_size": 64,
                     "test_size": 32,
@@ -97,11 +118,19 @@ def smoke_recipe(recipe: Recipe, output_dir: str | None = None) -> Recipe:
             ),
         }
     )
+
+
+def smoke_recipe(recipe: Recipe, output_dir: str | None = None) -> Recipe:
+    """A copy of `recipe` shrunk to a few steps on a few of the user's images, else on synthetic data."""
+    clip = recipe.student.source == "open_clip"
+    data = _own_images(recipe.data, clip) or _synthetic_data(recipe.data, clip)
+    size = SMOKE_CLIP_SIZE if clip else 16
     updates: dict[str, Any] = {
         "run": recipe.run.model_copy(
             update={
                 "name": f"{recipe.run.name}-smoke",
                 "device": "cpu",
+                "smoke": True,
                 **({"output_dir": output_dir} if output_dir else {}),
             }
         ),

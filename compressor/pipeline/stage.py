@@ -18,7 +18,8 @@ from rich.console import Console
 
 from compressor.config import section_hash
 from compressor.config.schema import Recipe
-from compressor.data import DataBundle, load_data
+from compressor.data.bundle import DataBundle
+from compressor.data.loading import load_data
 from compressor.engine.distributed import DistInfo
 from compressor.engine.precision import Speed
 from compressor.errors import UserInputError
@@ -45,6 +46,8 @@ class StageContext:
         data = load_data(self.recipe.data, self.recipe.run.seed)
         if self.dist.is_main:
             self.run.write_json(self.run.data_info, data_info(data))
+            for line in data.record.get("splits", []):
+                self.console.print(f"[dim]data: {line}[/]")
         return data
 
 

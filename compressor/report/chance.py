@@ -7,6 +7,7 @@ from typing import Any
 from compressor.errors import UserInputError
 
 MARGIN = 0.05  # "within a few points": at most chance + 5 percentage points
+SMOKE_NOTE = " (expected in smoke mode: the models train for a few steps, only the wiring is checked)"
 
 
 def at_chance(accuracy: float, num_classes: int, margin: float = MARGIN) -> bool:
@@ -23,7 +24,7 @@ def chance_message(what: str, accuracy: float, num_classes: int) -> str:
 
 
 def chance_warnings(
-    teachers: list[dict[str, Any]], student_clean: float | None, num_classes: int
+    teachers: list[dict[str, Any]], student_clean: float | None, num_classes: int, *, smoke: bool = False
 ) -> list[str]:
     """A message for each teacher (summary rows) and the student whose clean accuracy is at chance."""
     found = [
@@ -33,7 +34,7 @@ def chance_warnings(
     ]
     if student_clean is not None and at_chance(student_clean, num_classes):
         found.append(chance_message("the student", student_clean, num_classes))
-    return found
+    return [message + SMOKE_NOTE for message in found] if smoke else found
 
 
 def stop_at_chance_teacher(teachers: list[dict[str, Any]], num_classes: int, allowed: bool) -> None:

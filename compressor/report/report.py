@@ -49,6 +49,17 @@ def _plots(
     return {kind: name for kind, name in drawn.items() if name}
 
 
+def _data_line(run: RunDir) -> str:
+    """The data the models saw (the run's data.json): classes, size, channels, evaluation transform."""
+    info = json.loads(run.data_info.read_text())
+    size, chans = info["image_size"], info["in_chans"]
+    transform = f"; evaluation transform: {info['eval_transform']}" if "eval_transform" in info else ""
+    return (
+        f"Data: {len(info['class_names'])} classes, {size}x{size}, {chans} channel{'s' * (chans != 1)}"
+        f"{transform}."
+    )
+
+
 def num_classes(run: RunDir) -> int:
     """The number of classes of the run's data (its data.json)."""
     return len(json.loads(run.data_info.read_text())["class_names"])
@@ -90,9 +101,11 @@ def write_report(recipe: Recipe, run: RunDir, console: Console) -> dict[str, Any
         f"for {recipe.train.epochs} epochs; training attack {recipe.attack.norm} eps {recipe.attack.eps:.4f}, "
         f"{recipe.attack.steps} steps; evaluation at eps {eps:.4f}.",
         "",
+        _data_line(run),
+        "",
     ]
     student_clean = evaluation.get("clean_accuracy") if evaluation else None
-    warnings = chance_warnings(teachers, student_clean, num_classes(run))
+    warnings = chance_warnings(teachers, student_clean, num_classes(run), smoke=recipe.run.smoke)
     at_threat = _load(run.stage("evaluate") / "teachers.json") or []
     warnings += teacher_warnings(teachers, evaluation, at_threat, float(recipe.evaluate.teacher_margin))
     lines += [f"> **WARNING: {message}.**" for message in warnings] + ([""] if warnings else [])

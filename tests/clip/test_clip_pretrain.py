@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from compressor.config.schema import ClipPretrain, DataConfig, ModelSpec, Recipe
-from compressor.data import load_data
+from compressor.data.loading import load_data
 from compressor.data.sources import as_float
 from compressor.models.clip import build_clip_classifier
 from compressor.models.clip_pretrain import contrastive_loss, ensure_pretrained, with_pretrain_checkpoints

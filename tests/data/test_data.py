@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from compressor.config.schema import DataConfig
-from compressor.data import load_data, train_batches
 from compressor.data.batches import TensorBatches, random_crop_flip
+from compressor.data.loading import load_data, train_batches
 from compressor.data.sources import Split
 from compressor.errors import UserInputError
 from tests.conftest import SHARED_DATA

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from compressor.cli.main import app
 from compressor.config.schema import DataConfig
-from compressor.data import load_data
+from compressor.data.loading import load_data
 
 CLASSES = ["cat", "dog", "owl"]
 

@@ -17,7 +17,7 @@ from compressor.config.schema import (
     ScheduleConfig,
     TrainConfig,
 )
-from compressor.data import load_data, train_batches
+from compressor.data.loading import load_data, train_batches
 from compressor.engine import resume as ckpt
 from compressor.engine.metrics import read_metrics
 from compressor.engine.precision import resolve_speed

@@ -12,7 +12,7 @@ from torch import nn
 
 from compressor.config.schema import Recipe
 from compressor.console import ProgressDisplay
-from compressor.data import DataBundle
+from compressor.data.bundle import DataBundle
 from compressor.data.sources import Split, as_float
 from compressor.engine.cpu_bf16 import MEASURE_IMAGES
 from compressor.models.build import load_student

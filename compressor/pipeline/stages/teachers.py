@@ -67,7 +67,7 @@ def run_teachers(ctx: StageContext) -> list[dict[str, Any]]:
     pretrain_if_asked(ctx.recipe.student, ctx.recipe, ctx.data, ctx.dist, ctx.console)
     summary = [_prepare_teacher(spec, ctx) for spec in ctx.recipe.teachers]
     if ctx.dist.is_main:
-        for message in chance_warnings(summary, None, ctx.data.num_classes):
+        for message in chance_warnings(summary, None, ctx.data.num_classes, smoke=ctx.recipe.run.smoke):
             warn(ctx.console, message)
         warning = clean_teacher_warning(summary)
         if warning:

@@ -9,7 +9,8 @@ from rich.console import Console
 from torch import nn
 
 from compressor.config.schema import AttackConfig, ModelSpec, Recipe
-from compressor.data import DataBundle, train_batches
+from compressor.data.bundle import DataBundle
+from compressor.data.loading import train_batches
 from compressor.data.sources import as_float
 from compressor.engine.cpu_bf16 import MEASURE_IMAGES
 from compressor.engine.distributed import DistInfo, gather_objects
