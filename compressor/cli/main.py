@@ -82,8 +82,8 @@ def validate(
     _warn(warnings)
     console = make_console()
     for line in data_findings(loaded.data):
-        console.print(f"data: {line}", markup=False, highlight=False)
-    console.print(f"ok: {path} is a valid recipe", markup=False, highlight=False)
+        console.print(f"data: {line}", markup=False, highlight=False, soft_wrap=True)
+    console.print(f"ok: {path} is a valid recipe", markup=False, highlight=False, soft_wrap=True)
 
 
 def _warn(warnings: list[str]) -> None:

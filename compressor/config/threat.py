@@ -13,29 +13,21 @@ from collections.abc import Iterator
 from compressor.config.schema import DataConfig, Recipe
 from compressor.errors import UserInputError
 
-# (channels, side) of the built-in data sets' images; `data.channels` / `data.image_size` override them
-_SHAPES = {
-    "digits": (1, 8),
-    "mnist": (1, 28),
-    "fashion_mnist": (1, 28),
-    "cifar10": (3, 32),
-    "cifar100": (3, 32),
-}
 _NAMES = {"linf": "L-inf", "l2": "L2"}
 _UNKNOWN_SIZE = 3 * 2048 * 2048  # an ImageFolder at its native size: the bound then stays generous
 
 
 def input_values(data: DataConfig) -> int:
-    """C*H*W of the model's input for this data set (a generous bound when the images set it)."""
+    """C*H*W of the model's input for this data set, from the data-set registry (a generous bound when
+    only the image files know it, e.g. an ImageFolder at its native size)."""
+    from compressor.data.registry import get_dataset
+
     if data.dataset == "synthetic":
-        channels, side = data.synthetic.channels, data.synthetic.image_size
-    elif data.dataset == "imagefolder":
-        if data.image_size is None:
-            return _UNKNOWN_SIZE
-        channels, side = 3, data.image_size
-    else:
-        channels, side = _SHAPES[data.dataset]
-    return (data.channels or channels) * (data.image_size or side) ** 2
+        return data.synthetic.channels * data.synthetic.image_size**2
+    channels, side = get_dataset(data.dataset).geometry(data)
+    if side is None:
+        return _UNKNOWN_SIZE
+    return (channels or 3) * side**2
 
 
 def _radii(recipe: Recipe) -> Iterator[tuple[str, float, str, float]]:

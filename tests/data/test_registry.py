@@ -88,13 +88,16 @@ def test_an_unknown_data_set_is_one_line_with_a_suggestion(tiny_recipe) -> None:
 
 def test_a_plugin_data_set_validates_and_trains(plugin: str, tiny_recipe, tmp_path: Path) -> None:
     recipe = tiny_recipe(plugins=[plugin], data={"dataset": "stripes", "batch_size": 32})
-    result = CliRunner().invoke(app, ["validate", str(recipe)])
+    refused = CliRunner().invoke(app, ["validate", str(recipe)])
+    assert refused.exit_code == 2 and plugin in refused.output, "a plugin data set needs consent too"
+    result = CliRunner().invoke(app, ["validate", str(recipe), "--allow-plugins", plugin])
     assert result.exit_code == 0, result.output
     assert "data: stripes: 2 classes, 12x12, 1 channel" in result.output
     result = CliRunner().invoke(
-        app, ["distill", str(recipe), "train.epochs=1", "--stages", "teachers,distill"]
+        app,
+        ["distill", str(recipe), "train.epochs=1", "--stages", "teachers,distill", "--allow-plugins", plugin],
     )
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 0, (result.output, __import__("traceback").format_exception(result.exc_info[1]))
     info = json.loads((tmp_path / "runs" / "tiny" / "data.json").read_text())
     assert info["dataset"] == "stripes" and info["class_names"] == ["vertical", "horizontal"]
     assert (info["in_chans"], info["image_size"]) == (1, 12)
