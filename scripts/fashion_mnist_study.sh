@@ -9,6 +9,9 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
 RECIPE=recipes/fashion-mnist-ciard.yaml
 EXTRA=("$@")
+# the shared teachers: the recorded ones in results/ when present, else the ones the teachers step trains
+TEACHERS=runs/fashion-mnist-ciard-teachers
+[ -f results/fashion-mnist-teachers/teachers/summary.json ] && TEACHERS=results/fashion-mnist-teachers
 steps=${EXTRA[*]:-teachers main strength sizes}
 P="train.precision=${PRECISION:-bf16}"
 compare() { "$PY" scripts/compare_methods.py "$RECIPE" "$@" train.epochs=5 "$P"; }
@@ -20,9 +23,9 @@ teachers() {  # train the shared teachers of run $1 resumably, once (a finished 
 for step in $steps; do
   case $step in
     teachers)  # the shared teachers, resumable mid-epoch (compare_methods reuses them as they are)
-      teachers fashion-mnist-ciard-teachers ;;
+      [ "$TEACHERS" != runs/fashion-mnist-ciard-teachers ] || teachers fashion-mnist-ciard-teachers ;;
     main)  # tiny_cnn (10k): trained alone vs distilled, rates chosen on validation, 3 seeds
-      compare --methods pgd_at,rslad,ciard,trades --lrs 0.1,0.5 --seeds 0,1,2 \
+      compare --methods pgd_at,rslad,ciard,trades --lrs 0.1,0.5 --seeds 0,1,2 --teachers-run "$TEACHERS" \
         --results results/fashion-mnist-methods.jsonl ;;
     strength)  # the same distillers from weaker robust teachers (1 and 3 epochs), at the rates chosen above
       for epochs in 1 3; do
@@ -37,7 +40,7 @@ for step in $steps; do
     sizes)  # a 3x wider student (29k parameters) from the same teachers
       compare --methods pgd_at,rslad,ciard --lrs 0.1,0.5 --seeds 0,1,2 \
         --results results/fashion-mnist-methods-w32.jsonl run.name=fashion-mnist-w32 \
-        --teachers-run runs/fashion-mnist-ciard-teachers \
+        --teachers-run "$TEACHERS" \
         "student.kwargs={width: 32, pool: 4}" ;;
     *) echo "unknown step '$step' (teachers main strength sizes)" >&2; exit 2 ;;
   esac
