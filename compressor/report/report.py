@@ -107,7 +107,8 @@ def write_report(recipe: Recipe, run: RunDir, console: Console) -> dict[str, Any
     student_clean = evaluation.get("clean_accuracy") if evaluation else None
     warnings = chance_warnings(teachers, student_clean, num_classes(run), smoke=recipe.run.smoke)
     at_threat = _load(run.stage("evaluate") / "teachers.json") or []
-    warnings += teacher_warnings(teachers, evaluation, at_threat, float(recipe.evaluate.teacher_margin))
+    if not recipe.run.smoke:  # smoke models barely train: nothing to judge
+        warnings += teacher_warnings(teachers, evaluation, at_threat, float(recipe.evaluate.teacher_margin))
     lines += [f"> **WARNING: {message}.**" for message in warnings] + ([""] if warnings else [])
     if teachers:
         lines += [

@@ -28,7 +28,7 @@ def run_evaluate(ctx: StageContext) -> dict[str, Any]:
     teachers = _teachers_at_evaluation_threat(ctx)
     ctx.run.write_json(ctx.run.stage("evaluate") / "teachers.json", teachers)
     warning = robust_teacher_warning(teachers, result.robust_accuracy, ctx.recipe.evaluate.teacher_margin)
-    if warning:
+    if warning and not ctx.recipe.run.smoke:  # smoke models barely train: nothing to judge
         ctx.console.print(f"[bold yellow]WARNING[/] {warning}")
     return summary
 

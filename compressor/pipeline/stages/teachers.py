@@ -70,7 +70,7 @@ def run_teachers(ctx: StageContext) -> list[dict[str, Any]]:
         for message in chance_warnings(summary, None, ctx.data.num_classes, smoke=ctx.recipe.run.smoke):
             warn(ctx.console, message)
         warning = clean_teacher_warning(summary)
-        if warning:
+        if warning and not ctx.recipe.run.smoke:  # smoke models barely train: nothing to judge
             warn(ctx.console, warning)
         ctx.run.write_json(ctx.run.stage("teachers") / "summary.json", summary)
     return summary
