@@ -12,6 +12,9 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml export/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -e ".[dev,openvino]"  # the toolkit carries the edge kit (export/compressor_edge)
+	# the tracker extras in a second step: resolved together with torchattacks' old requests pin
+	# (requests~=2.25, the test oracle's) pip backtracks for many minutes; installed after, it only warns
+	$(BIN)/python -m pip install --quiet "wandb>=0.17" "mlflow>=2.12"
 	touch $(STAMP)
 
 setup: $(STAMP)
