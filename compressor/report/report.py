@@ -52,6 +52,8 @@ def _plots(
 def _data_line(run: RunDir) -> str:
     """The data the models saw (the run's data.json): classes, size, channels, evaluation transform."""
     info = json.loads(run.data_info.read_text())
+    if "image_size" not in info or "in_chans" not in info:  # a data.json from before sizes were recorded
+        return f"Data: {len(info.get('class_names', []))} classes."
     size, chans = info["image_size"], info["in_chans"]
     transform = f"; evaluation transform: {info['eval_transform']}" if "eval_transform" in info else ""
     return (
