@@ -37,8 +37,8 @@ for step in $steps; do
       "$PY" scripts/teacher_strength.py --baseline results/fashion-mnist-methods.jsonl \
         results/fashion-mnist-teacher-e1.jsonl results/fashion-mnist-teacher-e3.jsonl \
         results/fashion-mnist-methods.jsonl --out results/fashion-mnist-teacher-strength ;;
-    sizes)  # a 3x wider student (29k parameters) from the same teachers
-      compare --methods pgd_at,rslad,ciard --lrs 0.1,0.5 --seeds 0,1,2 \
+    sizes)  # a 3x wider student (29k parameters) from the same teachers, at the rates chosen for tiny_cnn
+      compare --methods pgd_at,rslad,ciard --lrs-from results/fashion-mnist-methods.jsonl --seeds 0,1,2 \
         --results results/fashion-mnist-methods-w32.jsonl run.name=fashion-mnist-w32 \
         --teachers-run "$TEACHERS" \
         "student.kwargs={width: 32, pool: 4}" ;;
