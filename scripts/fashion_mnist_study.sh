@@ -38,6 +38,9 @@ for step in $steps; do
         results/fashion-mnist-teacher-e1.jsonl results/fashion-mnist-teacher-e3.jsonl \
         results/fashion-mnist-methods.jsonl --out results/fashion-mnist-teacher-strength ;;
     sizes)  # a 3x wider student (29k parameters) from the same teachers, at the rates chosen for tiny_cnn
+      # the same teachers on the same test images: their rows (an AutoAttack run each) are reused, not re-measured
+      [ -f results/fashion-mnist-methods-w32.jsonl ] ||
+        grep '"phase": "teacher"' results/fashion-mnist-methods.jsonl > results/fashion-mnist-methods-w32.jsonl
       compare --methods pgd_at,rslad,ciard --lrs-from results/fashion-mnist-methods.jsonl --seeds 0,1,2 \
         --results results/fashion-mnist-methods-w32.jsonl run.name=fashion-mnist-w32 \
         --teachers-run "$TEACHERS" \
