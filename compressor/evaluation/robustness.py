@@ -217,7 +217,7 @@ def _run_checks(
     xs, ys = x[sub].to(device), y[sub].to(device)
     kinds = {s.name: s.kind for s in specs}
 
-    def square_on_subset(white_robust: Tensor) -> tuple[int, int]:
+    def square_on_subset(white_robust: Tensor) -> tuple[Tensor, int]:
         keep = white_robust[sub].to(device)
         res = get_attack("square")(
             model,
@@ -229,7 +229,23 @@ def _run_checks(
             batch_size=batch_size,
             n_queries=sanity.SQUARE_QUERIES,
         )
-        return int((~res.robust).sum()), int(keep.sum())
+        fooled = torch.zeros_like(white_robust)
+        fooled[sub[keep.cpu()]] = ~res.robust.cpu()
+        return fooled, int(keep.sum())
+
+    def white_box_retry(points: Tensor) -> int:
+        chosen = points.nonzero().squeeze(1).cpu()
+        res = get_attack(sanity.RETRY_ATTACK)(
+            model,
+            x[chosen].to(device),
+            y[chosen].to(device),
+            eps=eps,
+            norm=norm,
+            seed=seed,
+            batch_size=batch_size,
+            restarts=sanity.RETRY_RESTARTS,
+        )
+        return int((~res.robust).sum())
 
     checks += sanity.check_outputs(model, xs)
     checks.append(sanity.check_gradients(model, xs, ys))
@@ -237,7 +253,7 @@ def _run_checks(
         sanity.check_more_steps(model, xs, ys, eps=eps, norm=norm, seed=seed, batch_size=batch_size)
     )
     checks.append(sanity.check_large_eps(model, xs, ys, norm=norm, seed=seed, batch_size=batch_size))
-    checks.append(sanity.check_black_box(flags, kinds, stages, square_on_subset))
+    checks.append(sanity.check_black_box(flags, kinds, stages, square_on_subset, white_box_retry))
     return checks
 
 

@@ -9,7 +9,7 @@ from rich.console import Console
 from torch import nn
 
 from compressor.evaluation import evaluate_robustness, print_evaluation
-from compressor.evaluation.sanity import check_bounds
+from compressor.evaluation.sanity import check_black_box, check_bounds
 
 
 class Rounded(nn.Module):
@@ -76,3 +76,43 @@ def test_randomised_model_is_flagged(digits):
 def test_bounds_check():
     assert check_bounds(0.0, 0.1).passed
     assert not check_bounds(1e-3, 0.1).passed
+
+
+def _square_beats_pgd(fooled_by_square: int, n: int = 100):
+    """Flags where PGD-20 leaves every point robust and Square fools the first ``fooled_by_square``."""
+    square = torch.ones(n, dtype=torch.bool)
+    square[:fooled_by_square] = False
+    flags = {"pgd20": torch.ones(n, dtype=torch.bool), "square": square}
+    return flags, {"pgd20": "white-box", "square": "black-box"}
+
+
+def test_points_only_square_fools_are_retried_with_a_harder_white_box_attack():
+    flags, kinds = _square_beats_pgd(5)
+    seen = []
+
+    def retry(points):
+        seen.append(points.clone())
+        return int(points.sum())  # a harder gradient attack fools them all: gradients work
+
+    check = check_black_box(flags, kinds, {}, white_box_retry=retry)
+    assert check.passed and check.details["white_box_retry_fooled"] == 5
+    assert seen[0].nonzero().squeeze(1).tolist() == [0, 1, 2, 3, 4]
+
+
+def test_points_out_of_a_gradient_attacks_reach_still_fail_the_check():
+    flags, kinds = _square_beats_pgd(5)
+    assert not check_black_box(flags, kinds, {}, white_box_retry=lambda points: 0).passed
+    assert not check_black_box(flags, kinds, {}, white_box_retry=lambda points: 3).passed  # 2 > 1 allowed
+    assert not check_black_box(flags, kinds, {}).passed  # no retry: Square's extra points count
+    check = check_black_box(flags, kinds, {}, white_box_retry=lambda points: 4)  # 1 left: within 1 allowed
+    assert check.passed and "fooled 4 of those too" in check.message
+
+
+def test_a_weak_white_box_attack_is_not_taken_for_masking(digits):
+    """FGSM misses points Square finds; PGD-100 with restarts finds them too, so the gradients work."""
+    model, x, y = digits
+    result = evaluate_robustness(model, x, y, attacks=["fgsm", "square"], eps=0.1)
+    check = next(c for c in result.sanity_checks if c.name == "black_box_vs_white_box")
+    assert check.details["extra_fooled"] > 2
+    assert check.details["white_box_retry_fooled"] >= check.details["extra_fooled"] - 1
+    assert check.passed
