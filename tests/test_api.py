@@ -123,10 +123,6 @@ def test_export_any_module_checked_by_onnxruntime(digits_model, tmp_path) -> Non
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="regressed when the data-set registry moved grey->RGB into the model wrapper: a channel mismatch in conv2d; open, see the closing note of 2026-12-02",
-)
 def test_distill_your_own_modules(tmp_path, digits_model) -> None:
     teacher, x, y = digits_model
     torch.manual_seed(0)

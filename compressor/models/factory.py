@@ -70,7 +70,12 @@ def _normalisation(net: nn.Module, spec: ModelSpec, in_chans: int) -> tuple[Sequ
 
 def network_channels(spec: ModelSpec, in_chans: int) -> int:
     """Channels the network itself takes: RGB for weights trained on colour (pretrained, RobustBench, or
-    `kwargs: {in_chans: 3}`), else the data's; grey data then goes through `Normalized(grey_input=True)`."""
+    `kwargs: {in_chans: 3}`), else the data's; grey data then goes through `Normalized(grey_input=True)`.
+    A module given from Python (its `pretrained` means "weights as given") takes the data's channels."""
+    from compressor.models.modules import is_own_module
+
+    if is_own_module(spec.name):
+        return in_chans
     from_colour = bool(spec.pretrained) or spec.checkpoint_format == "robustbench"
     chans = int(spec.kwargs.get("in_chans", 3 if from_colour else in_chans))
     if chans != in_chans and in_chans != 1:

@@ -18,6 +18,8 @@ from torch import nn
 
 from compressor.errors import UserInputError
 
+_REGISTERED: set[str] = set()
+
 
 def register_module(module: nn.Module, what: str) -> str:
     """The timm name under which `module` can now be named in a recipe (`what` names it in errors)."""
@@ -37,7 +39,13 @@ def register_module(module: nn.Module, what: str) -> str:
 
     build.__name__ = name
     register_model(build)
+    _REGISTERED.add(name)
     return name
+
+
+def is_own_module(name: str) -> bool:
+    """Whether `name` is a module given from Python: it takes the data's channels as they come."""
+    return name in _REGISTERED
 
 
 def _digest(module: nn.Module) -> str:
