@@ -227,3 +227,51 @@ def test_rates_chosen_by_another_comparison_are_reused(tmp_path: Path):
     assert chosen_rate(results, "ciard") == 0.5
     with pytest.raises(SystemExit, match="no chosen rate for 'rslad'"):
         chosen_rate(results, "rslad")
+
+
+def test_recheck_judges_existing_runs_again_and_keeps_their_training_time(tmp_path: Path, monkeypatch):
+    import argparse
+
+    from rich.console import Console
+
+    import compressor.experiments.comparison as comparison_module
+    from compressor.experiments.comparison import Comparison
+
+    root = Path(__file__).resolve().parents[1]
+    results = tmp_path / "cmp.jsonl"
+    masked = {"sanity_failed": ["black_box_vs_white_box"], "phase": "test", "method": "pgd_at", "lr": 0.1}
+    rows = [{**masked, "seed": 0, "clean": 0.5, "seconds": 60.0}, {**masked, "method": "trades", "seed": 0}]
+    results.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    args = argparse.Namespace(
+        recipe=root / "recipes" / "quickstart.yaml",
+        results=results,
+        overrides=[f"run.output_dir={tmp_path / 'runs'}"],
+        device=None,
+        teachers_run=None,
+    )
+    comparison = Comparison(args, Console(quiet=True))
+    evaluated = []
+
+    def evaluate_again(run_dir: Path) -> None:
+        evaluated.append(run_dir.name)
+        (run_dir / "evaluate").mkdir(parents=True)
+        evaluation = {
+            "clean_accuracy": 0.8,
+            "robust_accuracy": {"autoattack": 0.6},
+            "worst_case_accuracy": 0.6,
+            "sanity_checks": [{"name": "black_box_vs_white_box", "passed": True}],
+        }
+        (run_dir / "evaluate" / "evaluation.json").write_text(json.dumps(evaluation))
+        (run_dir / "distill").mkdir()
+        val = {"kind": "val", "epoch": 1, "val_clean": 0.7, "val_robust": 0.5, "score": 0.6}
+        (run_dir / "distill" / "metrics.jsonl").write_text(json.dumps(val) + "\n")
+
+    monkeypatch.setattr(comparison_module, "evaluate_again", evaluate_again)
+    comparison.recheck(["pgd_at"])
+    assert evaluated == ["quickstart-pgd_at-lr0.1-s0"]  # only the methods asked for
+    written = [json.loads(line) for line in results.read_text().splitlines()]
+    assert (
+        written[0]["sanity_failed"] == [] and written[0]["clean"] == 0.8 and written[0]["autoattack"] == 0.6
+    )
+    assert written[0]["seconds"] == 60.0 and written[0]["best_epoch"] == 1
+    assert written[1] == rows[1]  # trades: not asked for, untouched

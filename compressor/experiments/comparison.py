@@ -79,6 +79,26 @@ def failed_sanity_checks(evaluation: dict[str, Any]) -> list[str]:
     return [c["name"] for c in evaluation.get("sanity_checks", []) if not c["passed"]]
 
 
+def evaluate_again(run_dir: Path) -> None:
+    """A run's student evaluated again by the current code (its saved recipe and weights) into its evaluate/.
+
+    Not through the pipeline's stage: after a toolkit upgrade the run's earlier stages may count as stale
+    (their recipe digests changed), yet the student they made is the one to judge.
+    """
+    from compressor.data.loading import load_data
+    from compressor.engine.precision import resolve_device
+    from compressor.evaluation.student import evaluate_recipe_model
+    from compressor.models.build import load_student
+    from compressor.rundir import RunDir
+
+    run = RunDir(run_dir)
+    recipe = load_recipe(run.recipe)
+    device = resolve_device(recipe.run.device)
+    data = load_data(recipe.data, recipe.run.seed)
+    student = load_student(run, recipe, device).eval()
+    evaluate_recipe_model(student, data, recipe, run.stage("evaluate"), device)
+
+
 class Comparison:
     """Runs and records one comparison; rows already in the results file are not run again."""
 
@@ -226,22 +246,39 @@ class Comparison:
             recipe, run_dir = self._recipe(entry, lr, seed)
             started = time.perf_counter()
             run_pipeline(recipe, stages=["teachers", "distill", "evaluate"], console=self.console)
-            evaluation = json.loads((run_dir / "evaluate" / "evaluation.json").read_text())
-            self._record(
-                {
-                    "sanity_failed": failed_sanity_checks(evaluation),
-                    "phase": "test",
-                    "method": entry,
-                    "lr": lr,
-                    "seed": seed,
-                    "clean": evaluation["clean_accuracy"],
-                    **{a: v for a, v in evaluation["robust_accuracy"].items()},
-                    "worst_case": evaluation["worst_case_accuracy"],
-                    "num_images": evaluation.get("num_images", self.base.evaluate.num_images),
-                    **best_validation(run_dir),
-                    "seconds": round(time.perf_counter() - started, 1),
-                }
-            )
+            row = {"phase": "test", "method": entry, "lr": lr, "seed": seed}
+            self._record(self._judged(row, run_dir) | {"seconds": round(time.perf_counter() - started, 1)})
+
+    def recheck(self, methods: list[str]) -> None:
+        """Re-run the evaluate stage of these methods' test runs and refresh their rows from it.
+
+        For when the evaluation's checks changed after the rows were written: every row is judged again by
+        the current code (same weights, same attack seeds); its training time is kept.
+        """
+        key = ("phase", "method", "lr", "seed")
+        for row in [r for r in self.rows if r["phase"] == "test" and r["method"] in methods]:
+            _, run_dir = self._recipe(row["method"], row["lr"], row["seed"], shared_teachers=False)
+            evaluate_again(run_dir)
+            judged = self._judged(row, run_dir)
+            # re-read: another comparison may have appended rows to the file meanwhile
+            current = [json.loads(line) for line in self.args.results.read_text().splitlines()]
+            self.rows = [judged if all(r.get(k) == row[k] for k in key) else r for r in current]
+            text = "".join(json.dumps(r) + "\n" for r in self.rows)
+            atomic_write_bytes(self.args.results, text.encode())
+
+    def _judged(self, row: dict[str, Any], run_dir: Path) -> dict[str, Any]:
+        """`row` with the test numbers and failed sanity checks of its run's evaluation.json."""
+        evaluation = json.loads((run_dir / "evaluate" / "evaluation.json").read_text())
+        kept = {k: v for k, v in row.items() if k != "sanity_failed"}
+        return {
+            "sanity_failed": failed_sanity_checks(evaluation),
+            **kept,
+            "clean": evaluation["clean_accuracy"],
+            **evaluation["robust_accuracy"],
+            "worst_case": evaluation["worst_case_accuracy"],
+            "num_images": evaluation.get("num_images", self.base.evaluate.num_images),
+            **best_validation(run_dir),
+        }
 
 
 def _run() -> None:
@@ -271,6 +308,11 @@ def _run() -> None:
     parser.add_argument(
         "--readme", type=Path, default=None, help="also fill the table's marked block in this file"
     )
+    parser.add_argument(
+        "--recheck",
+        action="store_true",
+        help="first re-evaluate the --methods' test runs already in --results (after a change of checks)",
+    )
     parser.add_argument("overrides", nargs="*", help="extra KEY=VALUE overrides for every run")
     args = parser.parse_intermixed_args()
     args.seeds = [int(s) for s in args.seeds.split(",")]
@@ -281,6 +323,8 @@ def _run() -> None:
     for entry in methods:  # every run's recipe is checked before the teachers train
         comparison._recipe(entry, args.lrs[0], args.seeds[0], shared_teachers=False)
     teachers = comparison.prepare_teachers(train=not args.render)
+    if args.recheck:
+        comparison.recheck(methods)
     if not args.render:
         comparison.evaluate_teachers()
         for entry in methods:
