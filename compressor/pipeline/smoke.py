@@ -17,7 +17,6 @@ from compressor.config.schema import DataConfig, ModelSpec, Recipe, TeacherSpec,
 from compressor.data.registry import get_dataset
 from compressor.methods.registry import method_info, method_names
 
-_SMALL_TIMM = {"tiny_cnn", "small_cnn", "resnet56", "cifar_mobilenetv2"}
 SMOKE_CLIP = "compressor-tiny-vit"
 SMOKE_CLIP_SIZE = 32  # the tiny CLIP's input side
 # An untrained smoke model has near-tied logits, so reduced precision flips its argmax at random: keep the
@@ -37,7 +36,9 @@ def _small_model(spec: ModelSpec) -> ModelSpec:
         pretrain = spec.pretrain and spec.pretrain.model_copy(update={"epochs": 1})
         update = {"name": SMOKE_CLIP, "pretrained": False, "checkpoint": None, "pretrain": pretrain}
         return spec.model_copy(update=update)
-    name = spec.name if spec.name in _SMALL_TIMM else "tiny_cnn"
+    from compressor.models.zoo import SMOKE_MODELS
+
+    name = spec.name if spec.name in SMOKE_MODELS else "tiny_cnn"
     return spec.model_copy(update={"name": name, "pretrained": False, "checkpoint": None, "kwargs": {}})
 
 

@@ -18,7 +18,7 @@ from compressor.models.weights import (
     load_state_dict_file,
     save_state_dict_file,
 )
-from compressor.models.zoo import wide_resnet
+from compressor.models.zoo.wide_resnet import wide_resnet
 
 
 @pytest.fixture

@@ -7,7 +7,8 @@ import timm
 import torch
 
 from compressor.errors import UserInputError
-from compressor.models.zoo import ZOO_MODELS, wide_resnet
+from compressor.models.zoo import ZOO_MODELS
+from compressor.models.zoo.wide_resnet import wide_resnet
 
 # Parameter counts at 10 classes, as published / as the reference code builds them.
 EXPECTED_PARAMS = {
@@ -118,3 +119,14 @@ def test_input_gradients_flow() -> None:
     x = torch.rand(2, 1, 8, 8, requires_grad=True)
     model(x).sum().backward()
     assert x.grad is not None and x.grad.abs().sum() > 0
+
+
+def test_the_zoo_lists_what_its_modules_declare_and_smoke_mode_derives_its_models() -> None:
+    from compressor.config.schema import ModelSpec
+    from compressor.models.zoo import SMOKE_MODELS
+    from compressor.pipeline.smoke import _small_model
+
+    assert {"tiny_cnn", "small_cnn", "resnet56", "cifar_mobilenetv2"} == SMOKE_MODELS
+    assert set(ZOO_MODELS) > SMOKE_MODELS
+    assert _small_model(ModelSpec(name="resnet56")).name == "resnet56"  # flagged smoke in its cfg
+    assert _small_model(ModelSpec(name="wrn_34_10")).name == "tiny_cnn"  # too large: replaced
