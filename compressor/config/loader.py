@@ -15,10 +15,10 @@ from pydantic import BaseModel, ValidationError
 
 from compressor.config.bounded_yaml import YamlSyntaxError, excerpt, load_bounded, read_recipe_text
 from compressor.config.checks import check_recipe
+from compressor.config.method_registry import method_names
 from compressor.config.plugins import load_plugins
 from compressor.config.schema import Recipe
 from compressor.errors import UserInputError
-from compressor.methods.registry import method_names
 
 Loc = tuple[str | int, ...]
 MAX_KEY = 40  # characters of a key an error line quotes
@@ -119,7 +119,10 @@ def _model_of(annotation: Any, node: Any) -> Any:
             name_field = cls.model_fields.get("name")
             if name_field is not None and node.get("name") in getattr(name_field.annotation, "__args__", ()):
                 return cls
-    return candidates[0] if candidates else None
+    if not candidates:
+        return None
+    resolve = getattr(candidates[0], "resolve_for", None)  # a registry-dispatched section (method:)
+    return resolve(node) if resolve is not None else candidates[0]
 
 
 def _format_error(err: ValidationError, source: str, lines: dict[Loc, int], data: Any) -> str:

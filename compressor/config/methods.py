@@ -7,12 +7,14 @@ the model here with the same `name`. Unknown keys are rejected like everywhere e
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SerializeAsAny
+from pydantic_core import PydanticCustomError
 
+from compressor.config.method_registry import method_info, method_names, register_params
 from compressor.config.numbers import Number
-from compressor.methods.registry import method_info, method_names, register_params
 
 
 class _Strict(BaseModel):
@@ -27,6 +29,12 @@ class Params(_Strict):
     def needed_teachers(self) -> tuple[str, ...]:
         """The teacher roles the recipe must provide for this method."""
         return method_info(self.name).teacher_roles
+
+    @classmethod
+    def resolve_for(cls, data: Any) -> type[Params]:
+        """The registered parameters class a `method:` mapping names (this class when it names none)."""
+        name = data.get("name") if isinstance(data, Mapping) else None
+        return method_info(name).params if name in method_names() else cls  # type: ignore[return-value]
 
 
 @register_params(single_model=True, robust_validation=False)
@@ -211,10 +219,21 @@ class FAREParams(Params):
     name: Literal["fare"]
 
 
-def params_union() -> Any:
-    """The recipe's `method:` type: every registered parameters class, told apart by `name`."""
-    classes = tuple(method_info(name).params for name in method_names())
-    return Annotated[Union[classes], Field(discriminator="name")]  # noqa: UP007 (a runtime tuple)
+def parse_method(value: Any) -> Any:
+    """A `method:` mapping validated as the parameters class its `name` registered, whenever that was.
+
+    A second pass through the registry (no schema rebuilt when a plugin registers a method later); an
+    unknown name is pydantic's `union_tag_invalid` error, which the loader turns into a did-you-mean line.
+    """
+    if not isinstance(value, Mapping) or not isinstance(value.get("name"), str):
+        return value  # not a method mapping: Params' own validation says what is wrong
+    if value["name"] not in method_names():
+        raise PydanticCustomError(
+            "union_tag_invalid",
+            "unknown method {tag}",
+            {"tag": value["name"], "expected_tags": ", ".join(method_names())},
+        )
+    return method_info(value["name"]).params.model_validate(value)
 
 
 def single_model_methods() -> list[str]:
@@ -224,5 +243,5 @@ def single_model_methods() -> list[str]:
 
 if TYPE_CHECKING:
     MethodParams = Params
-else:
-    MethodParams = params_union()
+else:  # serialised as the registered class, with all its fields
+    MethodParams = Annotated[SerializeAsAny[Params], BeforeValidator(parse_method)]

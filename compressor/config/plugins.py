@@ -21,7 +21,6 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from compressor.config.bounded_yaml import excerpt
-from compressor.config.schema import include_new_methods
 from compressor.errors import UserInputError
 
 ENTRY_POINT_GROUP = "compressor.plugins"
@@ -71,4 +70,3 @@ def load_plugins(names: Any, where: str, allowed: Collection[str] = ()) -> None:
             ) from None
     for point in entry_points(group=ENTRY_POINT_GROUP):
         point.load()
-    include_new_methods()

@@ -6,9 +6,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
-from pydantic.fields import FieldInfo
 
-from compressor.config.methods import MethodParams, params_union, single_model_methods
+from compressor.config.methods import MethodParams, single_model_methods
 from compressor.config.numbers import Number
 from compressor.data.registry import get_dataset
 from compressor.errors import UserInputError
@@ -316,19 +315,3 @@ class Recipe(Strict):
         """The radius and norm every robustness number is measured at: `evaluate`'s, else the training attack's."""
         eps = self.evaluate.eps if self.evaluate.eps is not None else self.attack.eps
         return float(eps), self.evaluate.norm or self.attack.norm
-
-
-_BUILT_FOR = params_union()
-
-
-def include_new_methods() -> None:
-    """Rebuild the models holding a `method:` union when methods were registered after import (plugins)."""
-    global _BUILT_FOR
-    union = params_union()
-    if union == _BUILT_FOR:
-        return
-    _BUILT_FOR = union
-    for holder in (TeacherTraining, Recipe):
-        holder.__pydantic_fields__["method"] = FieldInfo.from_annotation(union)
-    for model in (TeacherTraining, TeacherSpec, Recipe):  # inner models first, so outer ones see them
-        model.model_rebuild(force=True)

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from compressor.attacks import registry as attacks
 from compressor.cli.main import app
-from compressor.config.schema import include_new_methods
+from compressor.config import method_registry
 from compressor.methods import registry as methods
 
 PLUGIN = """
@@ -57,13 +57,13 @@ def plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     folder.mkdir()
     (folder / "my_compressor_plugin.py").write_text(textwrap.dedent(PLUGIN))
     monkeypatch.syspath_prepend(str(folder))
-    before = (set(methods._INFO), set(methods._IMPLEMENTATIONS), set(attacks._REGISTRY))
+    before = (set(method_registry._INFO), set(methods._IMPLEMENTATIONS), set(attacks._REGISTRY))
     yield "my_compressor_plugin"
-    for table, keys in zip((methods._INFO, methods._IMPLEMENTATIONS, attacks._REGISTRY), before, strict=True):
+    tables = (method_registry._INFO, methods._IMPLEMENTATIONS, attacks._REGISTRY)
+    for table, keys in zip(tables, before, strict=True):
         for key in set(table) - keys:
             del table[key]
     sys.modules.pop("my_compressor_plugin", None)
-    include_new_methods()  # the schema's method union back to the built-ins
 
 
 def test_plugin_method_and_attack_validate_and_train(tiny_recipe, tmp_path: Path, plugin: str) -> None:
