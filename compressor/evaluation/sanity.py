@@ -149,7 +149,8 @@ def check_black_box(
 ) -> SanityCheck:
     """The black-box Square attack does not fool points that a white-box attack cannot fool.
 
-    Uses the evaluation's own Square (or AutoAttack's Square stage); without one, ``square_on_subset``
+    Uses the evaluation's own black-box attacks and the black-box stages of its ensembles (AutoAttack's
+    Square), each judged by its registry kind; without one, ``square_on_subset``
     (given the white-box robust mask, it returns the mask of points Square fooled and how many it
     attacked) runs a short Square on a subset. Points only Square fooled go to ``white_box_retry``
     (a stronger white-box attack, it returns how many of them it fools too): when gradients work, more
@@ -157,18 +158,22 @@ def check_black_box(
     the check fails on the points that stay out of the white-box attack's reach.
     """
     white = [f for name, f in flags.items() if kinds[name] == "white-box"]
-    aa = stages.get("autoattack")
-    if aa is not None:
-        white.append(aa["fab-t"])
+    black = [~f for name, f in flags.items() if kinds[name] == "black-box"]
+    for masks in stages.values():  # an ensemble's cascade: the robust mask after each of its stages
+        order = [name for name in masks if name != "clean"]
+        stage_kinds = {name: get_attack(name).kind for name in order}
+        whites = [name for name in order if stage_kinds[name] == "white-box"]
+        if whites:  # cumulative: robust to every white-box stage up to the last one
+            white.append(masks[whites[-1]])
+        for i, name in enumerate(order):
+            if stage_kinds[name] == "black-box":
+                before = masks[order[i - 1]] if i else masks["clean"]
+                black.append(before & ~masks[name])
     if not white:
         return SanityCheck("black_box_vs_white_box", None, "no white-box attack to compare with")
     white_robust = torch.stack(white).all(0)
-    black_fooled = torch.zeros_like(white_robust)
-    if "square" in flags:
-        black_fooled |= ~flags["square"]
-    if aa is not None:
-        black_fooled |= aa["fab-t"] & ~aa["square"]
-    if "square" in flags or aa is not None:
+    if black:
+        black_fooled = torch.stack(black).any(0)
         only_black, considered = white_robust & black_fooled, int(white_robust.sum())
     elif square_on_subset is not None:
         only_black, considered = square_on_subset(white_robust)

@@ -116,3 +116,14 @@ def test_a_weak_white_box_attack_is_not_taken_for_masking(digits):
     assert check.details["extra_fooled"] > 2
     assert check.details["white_box_retry_fooled"] >= check.details["extra_fooled"] - 1
     assert check.passed
+
+
+def test_an_ensembles_black_box_stages_are_found_by_their_registry_kind():
+    n = 100
+    robust = torch.ones(n, dtype=torch.bool)
+    after_square = robust.clone()
+    after_square[:4] = False  # AutoAttack's Square stage fooled 4 points its white-box stages left robust
+    masks = {"clean": robust, "apgd-ce": robust, "apgd-t": robust, "fab-t": robust, "square": after_square}
+    flags, kinds = {"autoattack": after_square}, {"autoattack": "ensemble"}
+    check = check_black_box(flags, kinds, {"autoattack": masks})
+    assert not check.passed and check.details["extra_fooled"] == 4 and check.details["considered"] == n
