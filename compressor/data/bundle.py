@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
-from compressor.config.schema import DataConfig
 from compressor.data.sources import Split, as_float
+
+if TYPE_CHECKING:
+    from compressor.config.schema import DataConfig
 
 SPLIT_SEED = 1234  # the validation split is the same for every run seed
 

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from compressor.config.schema import DataConfig
 from compressor.data.bundle import DataBundle, seeded_order
 from compressor.data.folder_survey import FolderSurvey
 from compressor.data.sets.imagefolder import IMAGENET_CROP, describe_transform
 from compressor.errors import UserInputError
+
+if TYPE_CHECKING:
+    from compressor.config.schema import DataConfig
 
 _VAL_IMAGES = 1000  # validation images held in memory (model selection uses 512)
 _TEST_IMAGES = 1000  # test images held in memory unless data.limit_test says otherwise

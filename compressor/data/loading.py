@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
-from compressor.config.schema import DataConfig
 from compressor.data.batches import FolderBatches, TensorBatches
 from compressor.data.bundle import DataBundle
 from compressor.data.registry import get_dataset
 from compressor.data.sources import Split, as_float
+
+if TYPE_CHECKING:
+    from compressor.config.schema import DataConfig
 
 
 def load_data(cfg: DataConfig, seed: int = 0) -> DataBundle:

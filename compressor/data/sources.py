@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from compressor.config.schema import DataConfig
 from compressor.data.sets.mnist import DIGIT_NAMES
 from compressor.errors import UserInputError
+
+if TYPE_CHECKING:
+    from compressor.config.schema import DataConfig
 
 
 @dataclass
