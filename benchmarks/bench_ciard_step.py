@@ -47,7 +47,7 @@ from torch import Tensor, nn
 from compressor.config.methods import CIARDParams
 from compressor.config.schema import AttackConfig, ModelSpec, TrainConfig
 from compressor.engine.precision import resolve_speed
-from compressor.methods.base import MethodContext, Progress
+from compressor.methods.base import MethodContext, TrainingPosition
 from compressor.methods.ciard import CIARD
 from compressor.models.factory import create_classifier
 
@@ -178,7 +178,7 @@ class OurStep:
         self.opt.zero_grad(set_to_none=True)
         out.loss.backward()
         self.opt.step()
-        self.method.after_step(x, y, x_adv, Progress(EPOCH, 0, EPOCH, EPOCHS, 1))
+        self.method.after_step(x, y, x_adv, TrainingPosition(EPOCH, 0, EPOCH, EPOCHS, 1))
         return {"loss": out.loss.detach(), **{k: out.logs[k] for k in ("kl_adv", "kl_nat", "push")}}
 
 

@@ -3,7 +3,7 @@
 On a terminal a `ProgressDisplay` is rich's live bar. Anywhere else (a pipe, a log file, CI) a live bar
 would be carriage-return spam, so it prints one plain line per step instead: when a task ends and, for long
 tasks, every `interval` seconds (every update with -v), so a log shows an hours-long AutoAttack moving.
-It is the only display; `compressor.methods.base.Progress` is where training is (epoch, step), for methods.
+It is the only display; `compressor.methods.base.TrainingPosition` is where training is (epoch, step), for methods.
 """
 
 from __future__ import annotations

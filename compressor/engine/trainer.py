@@ -22,7 +22,7 @@ from compressor.engine.optim import build_optimizer, build_scheduler
 from compressor.engine.precision import Speed
 from compressor.engine.validation import clean_and_robust_accuracy
 from compressor.errors import TrainingDiverged
-from compressor.methods.base import Method, Progress
+from compressor.methods.base import Method, TrainingPosition
 from compressor.models.weights import save_weights
 
 
@@ -142,7 +142,7 @@ def fit(
                 scheduler.step()
                 global_step = epoch * steps_per_epoch + step
                 method.after_step(
-                    x, y, x_adv, Progress(epoch, step, global_step, cfg.epochs, steps_per_epoch)
+                    x, y, x_adv, TrainingPosition(epoch, step, global_step, cfg.epochs, steps_per_epoch)
                 )
                 finite &= torch.isfinite(out.loss.detach())
                 for key, value in {"loss": out.loss, **out.logs}.items():

@@ -11,19 +11,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from torch import Tensor, nn
 
 from compressor.config.schema import AttackConfig
-from compressor.engine.precision import Speed
 from compressor.methods.registry import get_method, method_names, register_method
+
+if TYPE_CHECKING:
+    from compressor.engine.precision import Speed
 
 __all__ = [
     "Method",
     "MethodContext",
-    "Progress",
+    "TrainingPosition",
     "StepOutput",
     "get_method",
     "method_names",
@@ -32,7 +34,7 @@ __all__ = [
 
 
 @dataclass
-class Progress:
+class TrainingPosition:
     """Where training is: epoch (0-based), step within it, global step, and the totals."""
 
     epoch: int
@@ -91,7 +93,7 @@ class Method:
     def start_epoch(self, epoch: int) -> None:  # noqa: B027 - optional hook
         """Hook at the start of each epoch."""
 
-    def after_step(self, x: Tensor, y: Tensor, x_adv: Tensor | None, progress: Progress) -> None:  # noqa: B027
+    def after_step(self, x: Tensor, y: Tensor, x_adv: Tensor | None, progress: TrainingPosition) -> None:  # noqa: B027
         """Hook after each optimiser step of the student (e.g. retrain a teacher)."""
 
     def state_dict(self) -> dict[str, Any]:

@@ -42,7 +42,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor
 
-from compressor.methods.base import MethodContext, Progress, register_method
+from compressor.methods.base import MethodContext, TrainingPosition, register_method
 from compressor.methods.common import kl_elementwise, probs
 from compressor.methods.mtard import DualTeacherDistillation
 from compressor.models.modes import model_mode
@@ -156,7 +156,7 @@ class CIARD(DualTeacherDistillation):
         }
         return -lam * used, logs
 
-    def after_step(self, x: Tensor, y: Tensor, x_adv: Tensor | None, progress: Progress) -> None:
+    def after_step(self, x: Tensor, y: Tensor, x_adv: Tensor | None, progress: TrainingPosition) -> None:
         """After the student's step: the tau-decay quirk, then one SGD step of the robust teacher."""
         super().after_step(x, y, x_adv, progress)
         pending, self._pending_logits = self._pending_logits, None

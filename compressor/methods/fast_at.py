@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from compressor.methods.base import Method, MethodContext, Progress, StepOutput, register_method
+from compressor.methods.base import Method, MethodContext, StepOutput, TrainingPosition, register_method
 from compressor.methods.common import ce_objective, run_attack
 from compressor.models.modes import model_mode
 
@@ -53,7 +53,7 @@ class FastAT(Method):
             logs["guard_pgd"] = self.last_guard
         return StepOutput(ce, logs)
 
-    def after_step(self, x: Tensor, y: Tensor, x_adv: Tensor | None, progress: Progress) -> None:
+    def after_step(self, x: Tensor, y: Tensor, x_adv: Tensor | None, progress: TrainingPosition) -> None:
         """Every guard_every steps: PGD accuracy on this batch; fall back to PGD when it collapses."""
         if self.fallback or progress.global_step % int(self.params.guard_every):
             return

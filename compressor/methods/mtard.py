@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 from torch import Tensor
 
-from compressor.methods.base import Method, MethodContext, Progress, StepOutput, register_method
+from compressor.methods.base import Method, MethodContext, StepOutput, TrainingPosition, register_method
 from compressor.methods.common import (
     AdaptiveWeights,
     DecayingRate,
@@ -97,7 +97,7 @@ class DualTeacherDistillation(Method):
         self.tau_lr.start_epoch(epoch)
         self.weight_lr.start_epoch(epoch)
 
-    def after_step(self, x: Tensor, y: Tensor, x_adv: Tensor | None, progress: Progress) -> None:
+    def after_step(self, x: Tensor, y: Tensor, x_adv: Tensor | None, progress: TrainingPosition) -> None:
         """The per-step learning-rate decay quirk, when enabled."""
         self.epoch = progress.epoch
         self.tau_lr.after_step(progress.epoch)

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from compressor.config.schema import AttackConfig
-from compressor.methods.base import Method, MethodContext, Progress, StepOutput
+from compressor.methods.base import Method, MethodContext, StepOutput, TrainingPosition
 
 NUM_CLASSES = 4
 
@@ -85,7 +85,7 @@ def batch() -> tuple[torch.Tensor, torch.Tensor]:
     return torch.rand(8, 3, 8, 8, generator=g), torch.randint(0, NUM_CLASSES, (8,), generator=g)
 
 
-def train_step(method: Method, x: torch.Tensor, y: torch.Tensor, progress: Progress) -> StepOutput:
+def train_step(method: Method, x: torch.Tensor, y: torch.Tensor, progress: TrainingPosition) -> StepOutput:
     """One step as the trainer runs it: attack, loss in train mode, SGD step, the after-step hook."""
     student = method.student
     optimizer = torch.optim.SGD(student.parameters(), lr=0.1)

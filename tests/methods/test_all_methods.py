@@ -7,7 +7,7 @@ import torch
 from pydantic import TypeAdapter
 
 from compressor.config.methods import MethodParams
-from compressor.methods.base import Progress, get_method, method_names
+from compressor.methods.base import TrainingPosition, get_method, method_names
 
 CLASSIFIER_METHODS = [
     "natural",
@@ -35,6 +35,6 @@ def test_one_step_is_finite(name, batch, ctx_factory, step):
     method = get_method(name)(ctx_factory(params, teachers=roles, epochs=2))
     method.start_epoch(1)
     x, y = batch
-    out = step(method, x, y, Progress(epoch=1, step=0, global_step=2, epochs=2, steps_per_epoch=2))
+    out = step(method, x, y, TrainingPosition(epoch=1, step=0, global_step=2, epochs=2, steps_per_epoch=2))
     assert out.loss.dim() == 0 and torch.isfinite(out.loss)
     assert all(torch.isfinite(torch.as_tensor(v)).all() for v in out.logs.values())

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from compressor.config.methods import CIARDParams
-from compressor.methods.base import Progress
+from compressor.methods.base import TrainingPosition
 from compressor.methods.ciard import CIARD, push_term, teacher_lr
 
 Y = torch.tensor([0, 1, 2, 0])
@@ -98,7 +98,7 @@ def _run(method: CIARD, batch, epochs: int, steps: int, step) -> list[dict[str, 
     for epoch in range(epochs):
         method.start_epoch(epoch)
         for s in range(steps):
-            step(method, x, y, Progress(epoch, s, epoch * steps + s, method.ctx.epochs, steps))
+            step(method, x, y, TrainingPosition(epoch, s, epoch * steps + s, method.ctx.epochs, steps))
         states.append(_state(method.robust))
     return states
 
@@ -144,7 +144,7 @@ def test_state_dict_round_trip_resumes_exactly(batch, ctx_factory, step):
     for m in (method, twin):
         m.start_epoch(1)
         torch.manual_seed(5)
-        outs.append(step(m, x, y, Progress(1, 0, 2, 2, 2)))
+        outs.append(step(m, x, y, TrainingPosition(1, 0, 2, 2, 2)))
     assert outs[0].loss.item() == outs[1].loss.item()
     assert _identical(_state(method.robust), _state(twin.robust))
     assert method.weights.adv.item() == twin.weights.adv.item()

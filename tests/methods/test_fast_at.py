@@ -5,12 +5,12 @@ from __future__ import annotations
 import torch
 
 from compressor.config.methods import FastATParams
-from compressor.methods.base import Progress
+from compressor.methods.base import TrainingPosition
 from compressor.methods.fast_at import FastAT
 
 
-def _progress(step: int) -> Progress:
-    return Progress(epoch=0, step=step, global_step=step, epochs=1, steps_per_epoch=100)
+def _progress(step: int) -> TrainingPosition:
+    return TrainingPosition(epoch=0, step=step, global_step=step, epochs=1, steps_per_epoch=100)
 
 
 def test_one_step_of_alpha_scale_eps_from_a_random_start(batch, ctx_factory):
