@@ -35,8 +35,9 @@ from compressor.data.loading import load_data
 from compressor.data.sources import as_float
 from compressor.engine.precision import resolve_speed
 from compressor.methods.base import build_method
-from compressor.models.build import build_model, data_info, load_teachers
+from compressor.models.build import build_model, data_info
 from compressor.models.clip_pretrain import with_pretrain_checkpoints
+from compressor.pipeline.artifacts import load_teachers
 from compressor.pipeline.run import run_pipeline
 from compressor.rundir import RunDir
 
@@ -236,7 +237,3 @@ def main() -> None:
     command = " ".join(["python scripts/compare_mmt_ard.py", str(args.recipe), f"--seeds {args.seeds}"])
     write_table(args.out, args.table, command + "".join(f" {o}" for o in args.overrides), args.steps_out)
     print(f"wrote {args.out} and {args.table}")
-
-
-if __name__ == "__main__":
-    main()

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-
-from compare_mmt_ard import write_table  # noqa: E402
+from compressor.experiments.mmt_ard_comparison import write_table
 
 
 def _row(seed: int, row: str, clean: float) -> dict[str, object]:
