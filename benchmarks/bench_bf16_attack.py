@@ -64,17 +64,19 @@ def run_model(args: argparse.Namespace) -> tuple[nn.Module, Tensor, Tensor, floa
     from compressor.config import load_recipe
     from compressor.data.loading import load_data
     from compressor.data.sources import as_float
-    from compressor.models.build import build_model, load_data_info
+    from compressor.models.build import build_model
+    from compressor.pipeline.artifacts import load_data_info
+    from compressor.pipeline.stage import stage_output
     from compressor.rundir import open_run_dir
 
     run = open_run_dir(args.run)
     recipe = load_recipe(run.recipe, args.overrides)
     info = load_data_info(run)
     if args.role == "student":
-        model = build_model(recipe.student, info, run.student_weights)
+        model = build_model(recipe.student, info, stage_output(run, "distill", "best"))
     else:
         spec = next(t for t in recipe.teachers if t.role == args.role)
-        model = build_model(spec.model, info, run.teacher_weights(args.role))
+        model = build_model(spec.model, info, stage_output(run, "teachers", "weights", role=args.role))
     test = load_data(recipe.data, recipe.run.seed).test
     eps = args.eps or float(recipe.attack.eps)
     return model, as_float(test.x), test.y, eps, f"{run.root.name} {args.role}"

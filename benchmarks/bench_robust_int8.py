@@ -29,7 +29,7 @@ from compressor.config import load_recipe
 from compressor.data.loading import load_data
 from compressor.data.sources import as_float
 from compressor.exporting import export_bundle
-from compressor.models.build import load_student
+from compressor.pipeline.artifacts import load_student
 from compressor.rundir import RunDir
 
 RESULTS = Path(__file__).resolve().parent / "results.jsonl"

@@ -13,7 +13,6 @@ the command line prints.
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -255,32 +254,32 @@ def _batch(images: ArrayLike, labels: ArrayLike, where: str) -> tuple[Tensor, Te
 
 def _collect(run: RunDir, recipe: Recipe) -> DistillRun:
     """The models and files a run directory holds after `distill`."""
-    from compressor.models.build import build_model, freeze, load_data_info, load_student
+    from compressor.models.build import build_model, freeze
+    from compressor.pipeline.artifacts import load_data_info, load_student
+    from compressor.pipeline.stage import read_output, stage_output
 
     student = None
     info = load_data_info(run) if run.data_info.is_file() else None
-    if info is not None and (run.stage("distill") / "best.safetensors").is_file():
+    if info is not None and stage_output(run, "distill", "best").is_file():
         student = load_student(run, recipe)
-    teachers: dict[str, nn.Module] = {
-        spec.role: freeze(build_model(spec.model, info, run.teacher_weights(spec.role)))
-        for spec in recipe.teachers
-        if info is not None and run.teacher_weights(spec.role).is_file()
+    weights = {
+        spec.role: stage_output(run, "teachers", "weights", role=spec.role) for spec in recipe.teachers
     }
-    evaluation = run.stage("evaluate") / "evaluation.json"
-    verification = run.stage("verify") / "verify.json"
-    report = run.stage("report") / "report.md"
+    teachers: dict[str, nn.Module] = {
+        spec.role: freeze(build_model(spec.model, info, weights[spec.role]))
+        for spec in recipe.teachers
+        if info is not None and weights[spec.role].is_file()
+    }
+    report = stage_output(run, "report", "report")
     return DistillRun(
         run_dir=run.root,
         recipe=recipe,
         student=student,
         teachers=teachers,
-        evaluation=_json(evaluation),
-        verification=_json(verification),
-        bundle=run.bundle if (run.bundle / "manifest.json").is_file() else None,
+        evaluation=read_output(run, "evaluate", "evaluation"),
+        verification=read_output(run, "verify", "verify"),
+        bundle=stage_output(run, "export", "bundle")
+        if stage_output(run, "export", "manifest").is_file()
+        else None,
         report=report if report.is_file() else None,
     )
-
-
-def _json(path: Path) -> dict[str, Any] | None:
-    """A stage's JSON record, None when the stage has not run."""
-    return json.loads(path.read_text()) if path.is_file() else None

@@ -33,18 +33,12 @@ class RunDir:
     def data_info(self) -> Path:
         return self.root / "data.json"
 
-    @property
-    def student_weights(self) -> Path:
-        return self.stage("distill") / "best.safetensors"
+    def record(self, stage: str) -> dict[str, Any] | None:
+        """What was recorded when `stage` last finished (digest, output hashes, seconds, gate), if it did."""
+        return self.records().get(stage)
 
-    @property
-    def bundle(self) -> Path:
-        return self.stage("export") / "bundle"
-
-    def teacher_weights(self, role: str) -> Path:
-        return self.stage("teachers") / f"{role}.safetensors"
-
-    def _records(self) -> dict[str, Any]:
+    def records(self) -> dict[str, Any]:
+        """Every finished stage's record (stages.json), by stage name."""
         path = self.root / "stages.json"
         return json.loads(path.read_text()) if path.is_file() else {}
 
@@ -53,7 +47,7 @@ class RunDir:
 
         `declared` are the files the stage promises to write; each must exist besides the recorded ones.
         """
-        record = self._records().get(stage)
+        record = self.records().get(stage)
         if record is None:
             return "not run yet"
         if record.get("hash") != digest:
@@ -74,7 +68,7 @@ class RunDir:
 
         Written atomically, so a kill never corrupts the record.
         """
-        records = self._records()
+        records = self.records()
         for dependent in invalidates:
             records.pop(dependent, None)
         records[stage] = {"hash": digest, "outputs": self._outputs(stage), **info}

@@ -6,7 +6,6 @@ recipe. On a run directory this runs the pipeline's evaluate stage itself; elsew
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection
 from pathlib import Path
 
@@ -54,7 +53,8 @@ def evaluate_command(
     from compressor.engine.precision import resolve_device
     from compressor.evaluation import print_evaluation
     from compressor.evaluation.student import evaluate_recipe_model
-    from compressor.models.build import build_model, data_info, load_student
+    from compressor.models.build import build_model, data_info
+    from compressor.pipeline.artifacts import load_student
     from compressor.rundir import RunDir
 
     if (path / "recipe.yaml").is_file():
@@ -85,9 +85,9 @@ def evaluate_command(
 def _evaluate_run(run_dir: Path, overrides: list[str], allow_plugins: Collection[str]) -> int:
     """The evaluate stage of a run, re-run with its saved recipe (plus the options); its table printed."""
     from compressor.cli.run_commands import run_stage_on
+    from compressor.pipeline.stage import read_output, stage_output
 
     run = run_stage_on(run_dir, "evaluate", overrides, allow_plugins)
-    out = run.stage("evaluate")
-    make_console().print((out / "evaluation.md").read_text())
-    checks = json.loads((out / "evaluation.json").read_text()).get("sanity_checks", [])
+    make_console().print(stage_output(run, "evaluate", "table").read_text())
+    checks = read_output(run, "evaluate", "evaluation").get("sanity_checks", [])
     return EXIT_OK if all(check["passed"] for check in checks) else EXIT_GATE_FAILED

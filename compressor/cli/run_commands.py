@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection
 from pathlib import Path
 
@@ -39,13 +38,14 @@ def verify_target(target: Path, backends: str | None, allow_plugins: Collection[
     from compressor_edge.verify import VerifyTolerances, verify_bundle
 
     from compressor.console import make_console
+    from compressor.pipeline.stage import read_output, stage_output
 
     chosen = tuple(b.strip() for b in backends.split(",") if b.strip()) if backends else None
     if (target / "recipe.yaml").is_file():
         overrides = [f"verify.backends=[{','.join(chosen)}]"] if chosen else []
         run = run_stage_on(target, "verify", overrides, allow_plugins)
-        make_console().print((run.stage("verify") / "verify.md").read_text())
-        passed = bool(json.loads((run.stage("verify") / "verify.json").read_text())["passed"])
+        make_console().print(stage_output(run, "verify", "table").read_text())
+        passed = bool(read_output(run, "verify", "verify")["passed"])
     else:
         report = verify_bundle(target, VerifyTolerances(), backends=chosen or ("onnxruntime-cpu",))
         make_console().print(report.to_markdown())

@@ -166,7 +166,7 @@ def check_recipe(recipe: Recipe, source: str, *, on_this_machine: bool = False) 
     advisories = check_threat_model(recipe, source)
     _check_attacks(recipe, source)
     _check_export(recipe, source)
-    from compressor.report.trackers import check_loggers
+    from compressor.trackers import check_loggers
 
     check_loggers(recipe.report.loggers, f"{source}: report.loggers")
     problems = [_data_problem(recipe.data, "data"), *_hub_problems(recipe)]

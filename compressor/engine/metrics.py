@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 
 class MetricsLogger(Protocol):
-    """Somewhere else each record's numbers go (an experiment tracker: `compressor.report.trackers`)."""
+    """Somewhere else each record's numbers go (an experiment tracker: `compressor.trackers`)."""
 
     def log(self, kind: str, step: int, values: dict[str, float]) -> None: ...
 

@@ -10,12 +10,14 @@ from compressor_edge.files import atomic_write_bytes
 
 from compressor.evaluation.result import EvaluationResult
 
+EVALUATION_FILE, EVALUATION_TABLE = "evaluation.json", "evaluation.md"
+
 
 def write_evaluation(result: EvaluationResult, out_dir: str | Path) -> dict[str, Path]:
     """Write ``evaluation.json`` and ``evaluation.md`` into ``out_dir``; return their paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    paths = {"json": out / "evaluation.json", "markdown": out / "evaluation.md"}
+    paths = {"json": out / EVALUATION_FILE, "markdown": out / EVALUATION_TABLE}
     atomic_write_bytes(paths["json"], (json.dumps(result.to_dict(), indent=2) + "\n").encode())
     atomic_write_bytes(paths["markdown"], result.to_markdown().encode())
     return paths

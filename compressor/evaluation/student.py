@@ -22,6 +22,8 @@ from compressor.evaluation.robustness import evaluate_robustness
 from compressor.models.clip import ZeroShotClassifier
 from compressor.models.wrapper import unwrap
 
+CURVE_FILE, ZERO_SHOT_FILE = "robust_vs_eps.json", "zero_shot.json"  # beside evaluation.json
+
 
 def evaluate_recipe_model(
     model: nn.Module,
@@ -54,7 +56,7 @@ def evaluate_recipe_model(
     write_evaluation(result, out)
     if cfg.eps_curve:
         curve = robust_vs_eps(model, x, y, list(cfg.eps_curve), out_dir=out, norm=norm, device=device)
-        (out / "robust_vs_eps.json").write_text(json.dumps(curve, indent=2) + "\n")  # for the report
+        (out / CURVE_FILE).write_text(json.dumps(curve, indent=2) + "\n")  # for the report
     zero_shot = None
     if cfg.zero_shot and isinstance(unwrap(model), ZeroShotClassifier):
         zero_shot = _zero_shot(recipe, model, out)
@@ -82,5 +84,5 @@ def _zero_shot(recipe: Recipe, model: nn.Module, out: Path) -> dict[str, Any]:
         seed=recipe.run.seed,
     )
     out.mkdir(parents=True, exist_ok=True)
-    (out / "zero_shot.json").write_text(json.dumps(results, indent=2))
+    (out / ZERO_SHOT_FILE).write_text(json.dumps(results, indent=2))
     return results

@@ -32,6 +32,8 @@ from compressor.config import load_recipe
 from compressor.engine.metrics import read_metrics
 from compressor.experiments.tables import render, write_block
 from compressor.pipeline.run import run_pipeline
+from compressor.pipeline.stage import read_output, stage_output
+from compressor.rundir import RunDir
 
 
 def method_overrides(entry: str, recipe_method: str) -> tuple[str, list[str]]:
@@ -49,9 +51,10 @@ def method_overrides(entry: str, recipe_method: str) -> tuple[str, list[str]]:
 
 def best_validation(run_dir: Path) -> dict[str, float]:
     """The validation record of the checkpoint the trainer kept (first maximum of its score)."""
-    records = [r for r in read_metrics(run_dir / "distill" / "metrics.jsonl", "val") if "score" in r]
+    metrics = stage_output(RunDir(run_dir), "distill", "metrics")
+    records = [r for r in read_metrics(metrics, "val") if "score" in r]
     if not records:
-        raise SystemExit(f"{run_dir}: no validation records in distill/metrics.jsonl")
+        raise SystemExit(f"{metrics}: no validation records")
     best = max(records, key=lambda r: r["score"])  # max() keeps the first of equal scores, as the trainer
     clean, robust = best["val_clean"], best.get("val_robust", best["val_clean"])
     return {
@@ -88,8 +91,7 @@ def evaluate_again(run_dir: Path) -> None:
     from compressor.data.loading import load_data
     from compressor.engine.precision import resolve_device
     from compressor.evaluation.student import evaluate_recipe_model
-    from compressor.models.build import load_student
-    from compressor.rundir import RunDir
+    from compressor.pipeline.artifacts import load_student
 
     run = RunDir(run_dir)
     recipe = load_recipe(run.recipe)
@@ -130,9 +132,9 @@ class Comparison:
             if row["phase"] != "test" or "sanity_failed" in row:
                 continue
             _, run_dir = self._recipe(row["method"], row["lr"], row["seed"], shared_teachers=False)
-            evaluation = run_dir / "evaluate" / "evaluation.json"
-            if evaluation.is_file():
-                row["sanity_failed"] = failed_sanity_checks(json.loads(evaluation.read_text()))
+            evaluation = read_output(RunDir(run_dir), "evaluate", "evaluation")
+            if evaluation is not None:
+                row["sanity_failed"] = failed_sanity_checks(evaluation)
                 changed = True
         if changed:
             text = "".join(json.dumps(row) + "\n" for row in self.rows)
@@ -144,11 +146,11 @@ class Comparison:
         Teachers already in the teachers run are reused as they are (students load them as weight files),
         so a change of toolkit code that alters recipe hashes does not retrain them mid-comparison.
         """
-        summary = self.teachers_run / "teachers" / "summary.json"
+        summary = stage_output(RunDir(self.teachers_run), "teachers", "summary")
         if summary.is_file():
-            self.console.print(f"teachers: reusing {self.teachers_run / 'teachers'}")
+            self.console.print(f"teachers: reusing {summary.parent}")
         elif train and self.args.teachers_run is not None:
-            raise SystemExit(f"--teachers-run {self.teachers_run}: no teachers/summary.json there to reuse")
+            raise SystemExit(f"--teachers-run {self.teachers_run}: no {summary} there to reuse")
         elif train:
             recipe = load_recipe(self.args.recipe, [*self.common, f"run.name={self.teachers_run.name}"])
             run_pipeline(recipe, stages=["teachers"], console=self.console)
@@ -161,7 +163,6 @@ class Comparison:
         from compressor.engine.precision import resolve_device
         from compressor.evaluation import evaluate_robustness
         from compressor.models.build import build_model, data_info
-        from compressor.rundir import RunDir
 
         data = load_data(self.base.data, self.base.run.seed)
         run, cfg = RunDir(self.teachers_run), self.base.evaluate
@@ -171,7 +172,8 @@ class Comparison:
         for spec in self.base.teachers:
             if self._find(phase="teacher", method=spec.role):
                 continue
-            model = build_model(spec.model, data_info(data), run.teacher_weights(spec.role), device)
+            weights = stage_output(run, "teachers", "weights", role=spec.role)
+            model = build_model(spec.model, data_info(data), weights, device)
             result = evaluate_robustness(
                 model.eval(),
                 as_float(data.test.x[:n]),
@@ -197,7 +199,7 @@ class Comparison:
         suffix, selected = method_overrides(entry, self.base.method.name)
         teachers = []
         for index, spec in enumerate(self.base.teachers if shared_teachers else []):
-            weights = self.teachers_run / "teachers" / f"{spec.role}.safetensors"
+            weights = stage_output(RunDir(self.teachers_run), "teachers", "weights", role=spec.role)
             teachers += [f"teachers.{index}.train=null", f"teachers.{index}.model.checkpoint={weights}"]
         name = f"{self.base.run.name}-{suffix}-lr{lr:g}-s{seed}"
         overrides = [
@@ -268,7 +270,7 @@ class Comparison:
 
     def _judged(self, row: dict[str, Any], run_dir: Path) -> dict[str, Any]:
         """`row` with the test numbers and failed sanity checks of its run's evaluation.json."""
-        evaluation = json.loads((run_dir / "evaluate" / "evaluation.json").read_text())
+        evaluation = read_output(RunDir(run_dir), "evaluate", "evaluation")
         kept = {k: v for k, v in row.items() if k != "sanity_failed"}
         return {
             "sanity_failed": failed_sanity_checks(evaluation),

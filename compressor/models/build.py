@@ -1,20 +1,17 @@
-"""Build a recipe's models (fresh, or with a run's weights) for every stage, command and benchmark."""
+"""Build a recipe's models (fresh, or with saved weights) for every stage, command and benchmark."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from compressor.config.schema import ModelSpec, Recipe
+from compressor.config.schema import ModelSpec
 from compressor.data.bundle import DataBundle
-from compressor.engine.precision import Speed
 from compressor.models.factory import create_classifier
 from compressor.models.weights import load_weights
-from compressor.rundir import RunDir
 
 
 def data_info(data: DataBundle) -> dict[str, Any]:
@@ -25,10 +22,6 @@ def data_info(data: DataBundle) -> dict[str, Any]:
         "image_size": data.image_size,
         **data.record,
     }
-
-
-def load_data_info(run: RunDir) -> dict[str, Any]:
-    return json.loads(run.data_info.read_text())
 
 
 def build_model(
@@ -56,20 +49,3 @@ def freeze(model: nn.Module) -> nn.Module:
     for p in model.parameters():
         p.requires_grad_(False)
     return model
-
-
-def load_teachers(recipe: Recipe, run: RunDir, info: dict[str, Any], speed: Speed) -> dict[str, nn.Module]:
-    """The prepared teachers of a run, frozen, on the device."""
-    teachers: dict[str, nn.Module] = {}
-    for spec in recipe.teachers:
-        model = build_model(spec.model, info, run.teacher_weights(spec.role), speed.device)
-        teachers[spec.role] = freeze(speed.prepare(model))
-    return teachers
-
-
-def load_student(
-    run: RunDir, recipe: Recipe, device: torch.device | str = "cpu", which: str = "best"
-) -> nn.Module:
-    """The distilled student of a run (best-on-validation or last), in eval mode."""
-    weights = run.stage("distill") / f"{which}.safetensors"
-    return build_model(recipe.student, load_data_info(run), weights, device).to(device).eval()

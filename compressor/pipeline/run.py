@@ -7,7 +7,6 @@ Which stages exist, what they need and what they write is declared on each `Stag
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from collections.abc import Sequence
@@ -30,15 +29,16 @@ from compressor.errors import GateFailed, UserInputError
 from compressor.models.clip_pretrain import with_pretrain_checkpoints
 from compressor.pipeline.stage import (
     StageContext,
+    StageResult,
     dependents,
     get_stage,
     part_digests,
     stage_digest,
     stage_names,
 )
-from compressor.report.trackers import Trackers
 from compressor.rundir import RunDir
 from compressor.runlock import run_lock
+from compressor.trackers import Trackers
 
 
 def parse_stages(text: str | None) -> list[str]:
@@ -92,11 +92,9 @@ class PipelineRun:
                     continue
                 why = self._why_stale(need)
                 if why:
-                    how = (
-                        "add it to --stages"
-                        if need in ("teachers", "distill")
-                        else (f"run `compressor {need} {ctx.run.root}` or add it to --stages")
-                    )
+                    command = get_stage(need).command
+                    how = f"run `compressor {command} {ctx.run.root}` or " if command else ""
+                    how += "add it to --stages"
                     raise UserInputError(f"stage '{name}' needs the '{need}' stage first ({why}); {how}")
 
     def check_resume(self, stages: Sequence[str]) -> None:
@@ -152,20 +150,21 @@ class PipelineRun:
     def _run_one(self, name: str) -> Any:
         ctx, stage = self._context(), get_stage(name)
         started = time.perf_counter()
-        result = stage.run(ctx) if stage.all_ranks or ctx.dist.is_main else None
+        result = stage.run(ctx) if stage.all_ranks or ctx.dist.is_main else StageResult()
         if ctx.dist.is_main:
-            missing = [o for o in stage.outputs if not (ctx.run.stage(name) / o).is_file()]
+            missing = [o for o in stage.promised if not (ctx.run.stage(name) / o).is_file()]
             if missing:
                 raise RuntimeError(f"stage '{name}' finished without writing its output {name}/{missing[0]}")
             seconds = round(time.perf_counter() - started, 1)
             digest = stage_digest(name, ctx.recipe)
-            ctx.run.mark_done(name, digest, invalidates=dependents(name), seconds=seconds)
+            gate = {"passed": result.passed, "failure": result.failure}
+            ctx.run.mark_done(name, digest, invalidates=dependents(name), seconds=seconds, **gate)
         ctx.dist.barrier()
-        return result
+        return result.summary
 
     def _why_stale(self, name: str) -> str | None:
         ctx = self._context()
-        return ctx.run.why_stale(name, stage_digest(name, ctx.recipe), get_stage(name).outputs)
+        return ctx.run.why_stale(name, stage_digest(name, ctx.recipe), get_stage(name).promised)
 
     def _context(self) -> StageContext:
         if self.ctx is None:
@@ -181,7 +180,7 @@ def run_pipeline(
     force: bool = False,
     console: Console | None = None,
 ) -> dict[str, Any]:
-    """Run the selected stages (all by default); a failed verification gate raises after the report."""
+    """Run the selected stages (all by default); a stage whose gate failed raises after the report."""
     run = PipelineRun(recipe, console=console, resume=resume)
     ctx = run.setup()
     chosen = list(stages) if stages is not None else stage_names()
@@ -189,8 +188,7 @@ def run_pipeline(
         outcome = run.run_stages(chosen, force=force)
     finally:
         run.cleanup()
-    verify = ctx.run.stage("verify") / "verify.json"
-    failed = verify.is_file() and not json.loads(verify.read_text()).get("passed", False)
-    if ctx.dist.is_main and "verify" in chosen and failed:
-        raise GateFailed(f"verification failed: see {verify.with_suffix('.md')} (all artifacts were written)")
+    failed = [record for name in chosen if (record := ctx.run.record(name)) and record.get("passed") is False]
+    if ctx.dist.is_main and failed:
+        raise GateFailed(failed[0]["failure"])
     return outcome

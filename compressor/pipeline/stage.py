@@ -1,16 +1,21 @@
 """A stage of the pipeline and the registry that orders them.
 
 A `Stage` says what it needs (stages whose outputs it reads and that must be up to date), what else it
-reads (`uses`: it goes stale when they re-run), which recipe parts its digest covers, which files it
-promises to write, and how to run on a `StageContext`. Adding a stage is one `register_stage` call; the
-runner (`compressor.pipeline.run`) derives ordering, digests, input checks and invalidation from here.
+reads (`uses`: it goes stale when they re-run), which recipe parts its digest covers, the files it writes
+by name (`outputs`), and how to run on a `StageContext`, returning a `StageResult`. Adding a stage is one
+`register_stage` call; the runner (`compressor.pipeline.run`) derives ordering, digests, input checks,
+invalidation and gate failures from here, and anyone reads a stage's file through `stage_output` by the
+name the stage declared, never by its path.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -24,8 +29,8 @@ from compressor.engine.distributed import DistInfo
 from compressor.engine.precision import Speed
 from compressor.errors import UserInputError
 from compressor.models.build import data_info
-from compressor.report.trackers import Trackers
 from compressor.rundir import RunDir
+from compressor.trackers import Trackers
 
 
 @dataclass
@@ -50,32 +55,60 @@ class StageContext:
                 self.console.print(f"[dim]data: {line}[/]")
         return data
 
+    def output(self, stage: str, name: str, **keys: str) -> Path:
+        """The file `stage` declared as output `name` in this run (see `stage_output`)."""
+        return stage_output(self.run, stage, name, **keys)
+
+
+@dataclass(frozen=True)
+class StageResult:
+    """What a stage returns: its summary, and whether its gate passed (a failed gate fails the run)."""
+
+    summary: Any = None
+    passed: bool = True
+    failure: str = ""  # one line for the user when it did not pass
+
 
 @dataclass(frozen=True)
 class Stage:
     """One step of a run: its inputs, the recipe parts it depends on, its declared outputs and its work."""
 
     name: str
-    run: Callable[[StageContext], Any]
+    run: Callable[[StageContext], StageResult]
     parts: Callable[[Recipe], dict[str, Any]]  # the recipe sections its digest covers, by YAML path
     needs: tuple[str, ...] = ()  # must be up to date before it runs; their digests are part of its own
     uses: tuple[str, ...] = ()  # read when present; re-running them makes this stage stale
-    outputs: tuple[str, ...] = ()  # files (under the stage's folder) it promises to write
+    # its files by name, under the stage's folder: "{key}" patterns are one file per key (e.g. per teacher),
+    # a trailing "/" names a folder
+    outputs: Mapping[str, str] = field(default_factory=dict)
+    optional: tuple[str, ...] = ()  # names of outputs written only when the recipe asks for them
     all_ranks: bool = False  # training stages run on every DDP rank, the others on rank 0
+    command: str | None = None  # the `compressor` command that re-runs it alone on a run directory
     description: str = field(default="", compare=False)
+
+    @property
+    def promised(self) -> tuple[str, ...]:
+        """The output files every finished run of this stage has (patterns and folders excepted)."""
+        return tuple(
+            path
+            for name, path in self.outputs.items()
+            if name not in self.optional and "{" not in path and not path.endswith("/")
+        )
 
 
 _STAGES: dict[str, Stage] = {}
+_BUILT_IN = "compressor.pipeline.stages"  # its modules register the built-in stages when imported
 
 
 def register_stage(stage: Stage, *, before: str | None = None) -> Stage:
     """Add a stage at the end of the order (or just before `before`); its needs must already exist."""
-    unknown = [n for n in (*stage.needs, *stage.uses) if n not in _STAGES]
+    stages = _registry()  # the built-in ones first, so a plugin's stage can come after them
+    unknown = [n for n in (*stage.needs, *stage.uses) if n not in stages]
     if unknown:
         raise ValueError(f"stage '{stage.name}' needs unknown stage '{unknown[0]}'")
-    if stage.name in _STAGES:
+    if stage.name in stages:
         raise ValueError(f"a stage named '{stage.name}' is already registered")
-    items = list(_STAGES.items())
+    items = list(stages.items())
     names = [name for name, _ in items]
     at = names.index(before) if before is not None else len(items)
     late = [n for n in (*stage.needs, *stage.uses) if names.index(n) >= at]
@@ -92,16 +125,36 @@ def unregister_stage(name: str) -> None:
     _STAGES.pop(name, None)
 
 
+def _registry() -> dict[str, Stage]:
+    importlib.import_module(_BUILT_IN)
+    return _STAGES
+
+
 def stage_names() -> list[str]:
     """Registered stages in run order."""
-    return list(_STAGES)
+    return list(_registry())
 
 
 def get_stage(name: str) -> Stage:
     """The stage called `name`, or a one-line error listing the others."""
-    if name not in _STAGES:
-        raise UserInputError(f"unknown stage '{name}'; choose from {', '.join(_STAGES)}")
-    return _STAGES[name]
+    stages = _registry()
+    if name not in stages:
+        raise UserInputError(f"unknown stage '{name}'; choose from {', '.join(stages)}")
+    return stages[name]
+
+
+def stage_output(run: RunDir, stage: str, name: str, **keys: str) -> Path:
+    """The path of the file `stage` declared as output `name` in `run` (`keys` fill a pattern's fields)."""
+    declared = get_stage(stage).outputs
+    if name not in declared:
+        raise KeyError(f"stage '{stage}' declares no output '{name}' (it has: {', '.join(declared)})")
+    return run.stage(stage) / declared[name].format(**keys)
+
+
+def read_output(run: RunDir, stage: str, name: str) -> Any:
+    """The JSON output `name` of `stage` in `run`, or None when that stage has not written it."""
+    path = stage_output(run, stage, name)
+    return json.loads(path.read_text()) if path.is_file() else None
 
 
 def stage_digest(name: str, recipe: Recipe) -> str:
@@ -123,7 +176,7 @@ def part_digests(name: str, recipe: Recipe) -> dict[str, str]:
 def dependents(name: str) -> list[str]:
     """Every stage that needs or uses `name`, directly or through others, in run order."""
     found: set[str] = set()
-    for other in _STAGES.values():  # run order: a stage's inputs come before it
+    for other in _registry().values():  # run order: a stage's inputs come before it
         if name in (*other.needs, *other.uses) or found & {*other.needs, *other.uses}:
             found.add(other.name)
-    return [n for n in _STAGES if n in found]
+    return [n for n in _registry() if n in found]

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from compressor.engine.metrics import read_metrics
-from compressor.rundir import RunDir
 
 
-def precision_rows(run: RunDir, teachers: list[dict[str, Any]], evaluation: Any) -> list[dict[str, str]]:
+def precision_rows(
+    distill_metrics: Path, teachers: list[dict[str, Any]], evaluation: Any
+) -> list[dict[str, str]]:
     """One row per trained teacher, the distillation and the evaluation: part, precision, reason."""
     rows = [{"part": f"teacher {t['role']} training", **t["precision"]} for t in teachers if "precision" in t]
-    distill = read_metrics(run.stage("distill") / "metrics.jsonl", "precision")
+    distill = read_metrics(distill_metrics, "precision")
     if distill:
         last = distill[-1]
         rows.append({"part": "distillation", "precision": last["precision"], "reason": last["reason"]})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from rich.console import Console
 from rich.table import Table
@@ -12,15 +12,23 @@ from rich.table import Table
 from compressor.config.schema import Recipe
 from compressor.console import warn
 from compressor.engine.metrics import read_metrics
+from compressor.evaluation.chance import chance_warnings
 from compressor.evaluation.teacher_check import teacher_warnings
-from compressor.report.chance import chance_warnings
 from compressor.report.plots import best_epoch, plot_eps_curve, plot_robust_vs_latency, plot_training
 from compressor.report.precision import precision_lines, precision_rows
 from compressor.report.remarks import slower_than_fp32
 from compressor.rundir import RunDir
 
 
-def _load(path: Path) -> Any:
+class StageFiles(Protocol):
+    """The file a stage declared as output `name` (the pipeline's `StageContext.output`)."""
+
+    def __call__(self, stage: str, name: str, **keys: str) -> Path: ...
+
+
+def _json(files: StageFiles, stage: str, name: str) -> Any:
+    """A stage's JSON output, or None when that stage has not written it."""
+    path = files(stage, name)
     return json.loads(path.read_text()) if path.is_file() else None
 
 
@@ -30,7 +38,7 @@ def _pct(value: Any) -> str:
 
 def _plots(
     recipe: Recipe,
-    run: RunDir,
+    files: StageFiles,
     out: Path,
     teachers: list[dict[str, Any]],
     evaluation: dict[str, Any] | None,
@@ -38,8 +46,8 @@ def _plots(
     val: list[dict[str, Any]],
 ) -> dict[str, str]:
     """Draw the plots the run's files allow; their file names by kind (training, eps, latency)."""
-    curve = _load(run.stage("evaluate") / "robust_vs_eps.json")
-    at_threat = {r["role"]: r for r in _load(run.stage("evaluate") / "teachers.json") or []}
+    curve = _json(files, "evaluate", "robust_vs_eps")
+    at_threat = {r["role"]: r for r in _json(files, "evaluate", "teachers") or []}
     teachers = [t | {"test_robust": at_threat[t["role"]]} if t["role"] in at_threat else t for t in teachers]
     drawn = {
         "training": plot_training(val, out / "training.png"),
@@ -83,16 +91,16 @@ def _teacher_robust(teacher: dict[str, Any], at_threat: list[dict[str, Any]]) ->
     return f"{_pct(row['accuracy'])} ({row['attack']})" if row else "-"
 
 
-def write_report(recipe: Recipe, run: RunDir, console: Console) -> dict[str, Any]:
+def write_report(recipe: Recipe, run: RunDir, files: StageFiles, console: Console) -> dict[str, Any]:
     """Write report.md, report.json and training.png from the run's files; print the final table."""
-    out = run.stage("report")
+    out = files("report", "report").parent
     out.mkdir(parents=True, exist_ok=True)
-    teachers = _load(run.stage("teachers") / "summary.json") or []
-    evaluation = _load(run.stage("evaluate") / "evaluation.json")
-    verify = _load(run.stage("verify") / "verify.json")
-    stages = _load(run.root / "stages.json") or {}
-    val = read_metrics(run.stage("distill") / "metrics.jsonl", "val")
-    plots = _plots(recipe, run, out, teachers, evaluation, verify, val) if recipe.report.plots else {}
+    teachers = _json(files, "teachers", "summary") or []
+    evaluation = _json(files, "evaluate", "evaluation")
+    verify = _json(files, "verify", "verify")
+    stages = run.records()
+    val = read_metrics(files("distill", "metrics"), "val")
+    plots = _plots(recipe, files, out, teachers, evaluation, verify, val) if recipe.report.plots else {}
     eps, _ = recipe.evaluation_threat()
     lines = [
         f"# {recipe.run.name}",
@@ -108,7 +116,7 @@ def write_report(recipe: Recipe, run: RunDir, console: Console) -> dict[str, Any
     ]
     student_clean = evaluation.get("clean_accuracy") if evaluation else None
     warnings = chance_warnings(teachers, student_clean, num_classes(run), smoke=recipe.run.smoke)
-    at_threat = _load(run.stage("evaluate") / "teachers.json") or []
+    at_threat = _json(files, "evaluate", "teachers") or []
     if not recipe.run.smoke:  # smoke models barely train: nothing to judge
         warnings += teacher_warnings(teachers, evaluation, at_threat, float(recipe.evaluate.teacher_margin))
     lines += [f"> **WARNING: {message}.**" for message in warnings] + ([""] if warnings else [])
@@ -134,7 +142,7 @@ def write_report(recipe: Recipe, run: RunDir, console: Console) -> dict[str, Any
         lines += ["", f"Sanity checks: {len(checks) - len(failed)}/{len(checks)} passed."]
         lines += [f"- **FAILED** {c.get('name')}: {c.get('message')}" for c in failed]
         lines.append("")
-    zero_shot = _load(run.stage("evaluate") / "zero_shot.json")
+    zero_shot = _json(files, "evaluate", "zero_shot")
     if zero_shot:
         columns = list(next(iter(zero_shot.values())))
         lines += [
@@ -148,7 +156,7 @@ def write_report(recipe: Recipe, run: RunDir, console: Console) -> dict[str, Any
             for name, v in zero_shot.items()
         ]
         lines.append("")
-    precision = precision_rows(run, teachers, evaluation)
+    precision = precision_rows(files("distill", "metrics"), teachers, evaluation)
     lines += precision_lines(precision)
     if plots.get("eps"):
         lines += [f"![accuracy vs eps]({plots['eps']})", ""]
@@ -161,13 +169,14 @@ def write_report(recipe: Recipe, run: RunDir, console: Console) -> dict[str, Any
         lines += ["", f"![validation accuracy, best epoch marked]({plots['training']})", ""]
     remarks = slower_than_fp32(verify)
     if verify:
-        lines += ["## Exported artifacts", "", (run.stage("verify") / "verify.md").read_text(), ""]
+        lines += ["## Exported artifacts", "", files("verify", "table").read_text(), ""]
         lines += [f"> **Remark:** {remark}." for remark in remarks] + ([""] if remarks else [])
     if plots.get("latency"):
         lines += [f"![robust accuracy vs latency per format and runtime]({plots['latency']})", ""]
     lines += ["## Stage timings", "", "| stage | seconds |", "|---|---|"]
     lines += [f"| {name} | {info.get('seconds', '-')} |" for name, info in stages.items()]
-    (out / "report.md").write_text("\n".join(lines) + "\n")
+    report = files("report", "report")
+    report.write_text("\n".join(lines) + "\n")
     payload = {
         "recipe": recipe.run.name,
         "chance_warnings": warnings,
@@ -180,14 +189,14 @@ def write_report(recipe: Recipe, run: RunDir, console: Console) -> dict[str, Any
         "plots": plots,
         "stages": stages,
     }
-    run.write_json(out / "report.json", payload)
+    run.write_json(files("report", "summary"), payload)
     _print_table(rows, verify, console)
     for remark in remarks:
         console.print(f"[yellow]remark[/] {remark}")
     for message in warnings:
         warn(console, message)
-    console.print(f"report: {out / 'report.md'}")
-    return {"report": str(out / "report.md")}
+    console.print(f"report: {report}")
+    return {"report": str(report)}
 
 
 def _print_table(rows: list[tuple[str, Any]], verify: dict[str, Any] | None, console: Console) -> None:

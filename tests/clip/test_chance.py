@@ -9,9 +9,9 @@ from typer.testing import CliRunner
 
 from compressor.cli.main import app
 from compressor.config.schema import ModelSpec
+from compressor.evaluation.chance import at_chance, chance_warnings
 from compressor.models import create_classifier
 from compressor.models.weights import save_weights
-from compressor.report.chance import at_chance, chance_warnings
 
 
 def test_within_five_points_of_one_over_classes_is_chance() -> None:

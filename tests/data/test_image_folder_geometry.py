@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 from compressor.cli.main import app
 from compressor.config.schema import DataConfig, ModelSpec
 from compressor.data.loading import load_data
+from compressor.evaluation.chance import SMOKE_NOTE, chance_warnings
 from compressor.models.factory import create_classifier
-from compressor.report.chance import SMOKE_NOTE, chance_warnings
 
 CLASSES = ("cat", "dog", "owl")
 

@@ -18,6 +18,7 @@ from compressor.pipeline.run import parse_stages, run_pipeline
 from compressor.pipeline.stage import (
     Stage,
     StageContext,
+    StageResult,
     dependents,
     register_stage,
     stage_digest,
@@ -89,13 +90,13 @@ def test_verify_stage_never_loads_the_data(tiny_recipe, monkeypatch: pytest.Monk
     assert json.loads((run / "stages.json").read_text())["verify"]["outputs"]
 
 
-def _count_parameters(ctx: StageContext) -> dict[str, int]:
+def _count_parameters(ctx: StageContext) -> StageResult:
     from safetensors.torch import load_file
 
-    weights = load_file(str(ctx.run.student_weights))
+    weights = load_file(str(ctx.output("distill", "best")))
     count = sum(t.numel() for t in weights.values())
-    ctx.run.write_json(ctx.run.stage("size") / "size.json", {"parameters": count})
-    return {"parameters": count}
+    ctx.run.write_json(ctx.output("size", "size"), {"parameters": count})
+    return StageResult({"parameters": count})
 
 
 def _size_parts(recipe: Recipe) -> dict[str, object]:
@@ -103,7 +104,7 @@ def _size_parts(recipe: Recipe) -> dict[str, object]:
 
 
 def test_a_new_stage_is_one_registration(tiny_recipe) -> None:
-    size = Stage("size", _count_parameters, _size_parts, needs=("distill",), outputs=("size.json",))
+    size = Stage("size", _count_parameters, _size_parts, needs=("distill",), outputs={"size": "size.json"})
     register_stage(size, before="report")
     try:
         assert stage_names().index("size") == stage_names().index("report") - 1
@@ -127,10 +128,12 @@ def test_a_new_stage_is_one_registration(tiny_recipe) -> None:
 
 
 def test_a_stage_that_skips_its_declared_output_is_a_bug_not_a_pass(tiny_recipe) -> None:
-    def forgetful(_ctx: StageContext) -> None:
-        return None
+    def forgetful(_ctx: StageContext) -> StageResult:
+        return StageResult()
 
-    register_stage(Stage("forgetful", forgetful, _size_parts, needs=("distill",), outputs=("out.json",)))
+    register_stage(
+        Stage("forgetful", forgetful, _size_parts, needs=("distill",), outputs={"out": "out.json"})
+    )
     try:
         recipe = tiny_recipe()
         with pytest.raises(RuntimeError, match="without writing its output forgetful/out.json"):

@@ -1,13 +1,28 @@
-"""The built-in stages, registered in run order. A new stage is one module and one `register_stage` call."""
+"""The built-in stages: every module here declares one `Stage` as `STAGE`, registered in an order where each
+stage comes after those it needs or uses (ties by name). A new stage is one module."""
 
-from compressor.pipeline.stage import register_stage
-from compressor.pipeline.stages.distill import DISTILL
-from compressor.pipeline.stages.evaluate import EVALUATE
-from compressor.pipeline.stages.export import EXPORT
-from compressor.pipeline.stages.report import REPORT
-from compressor.pipeline.stages.teachers import TEACHERS
-from compressor.pipeline.stages.verify import VERIFY
+from __future__ import annotations
 
-BUILTIN = (TEACHERS, DISTILL, EVALUATE, EXPORT, VERIFY, REPORT)
-for _stage in BUILTIN:
+import importlib
+import pkgutil
+
+from compressor.pipeline.stage import Stage, register_stage
+
+
+def _in_run_order(stages: list[Stage]) -> list[Stage]:
+    """Each stage after the stages it reads (a topological order, ties broken by name)."""
+    ordered: list[Stage] = []
+    waiting = sorted(stages, key=lambda s: s.name)
+    while waiting:
+        placed = {s.name for s in ordered}
+        ready = next((s for s in waiting if {*s.needs, *s.uses} <= placed), None)
+        if ready is None:
+            raise ValueError(f"stages read each other in a circle: {', '.join(s.name for s in waiting)}")
+        ordered.append(ready)
+        waiting.remove(ready)
+    return ordered
+
+
+_modules = [m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")]
+for _stage in _in_run_order([importlib.import_module(f"{__name__}.{m}").STAGE for m in _modules]):
     register_stage(_stage)

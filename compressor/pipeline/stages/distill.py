@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from compressor.config.schema import Recipe
 from compressor.engine.distributed import wrap_ddp
 from compressor.engine.precision import maybe_compile
 from compressor.engine.trainer import FitSetup
+from compressor.evaluation.chance import stop_at_chance_teacher
 from compressor.methods.registry import method_info
-from compressor.models.build import build_model, data_info, load_teachers
-from compressor.pipeline.stage import Stage, StageContext, part_digests
-from compressor.pipeline.stages.training import model_speed, pretrain_if_asked, train_model
-from compressor.report.chance import stop_at_chance_teacher
+from compressor.models.build import build_model, data_info
+from compressor.pipeline.artifacts import load_teachers
+from compressor.pipeline.stage import Stage, StageContext, StageResult, part_digests, read_output
+from compressor.pipeline.training import model_speed, pretrain_if_asked, train_model
 
 
-def run_distill(ctx: StageContext) -> dict[str, Any]:
+def run_distill(ctx: StageContext) -> StageResult:
     """Distil the student from the prepared teachers with the recipe's method."""
     recipe, run, data, speed, dist = ctx.recipe, ctx.run, ctx.data, ctx.speed, ctx.dist
-    summary = json.loads((run.stage("teachers") / "summary.json").read_text())
+    summary: list[dict[str, Any]] = read_output(run, "teachers", "summary")
     stop_at_chance_teacher(summary, data.num_classes, recipe.train.allow_chance_teacher)
     info = data_info(data)
     pretrain_if_asked(recipe.student, recipe, data, dist, ctx.console)
@@ -50,11 +50,13 @@ def run_distill(ctx: StageContext) -> dict[str, Any]:
         loggers=ctx.trackers.for_fit("distill"),
     )
     result = train_model(student, recipe.method, teachers, recipe.attack, recipe, data, setup, ctx.resume)
-    return {
-        "best_epoch": result.best_epoch + 1,
-        "best_val_score": result.best_score,
-        "history": result.history,
-    }
+    return StageResult(
+        {
+            "best_epoch": result.best_epoch + 1,
+            "best_val_score": result.best_score,
+            "history": result.history,
+        }
+    )
 
 
 def _parts(recipe: Recipe) -> dict[str, object]:
@@ -68,12 +70,12 @@ def _parts(recipe: Recipe) -> dict[str, object]:
     }
 
 
-DISTILL = Stage(
+STAGE = Stage(
     "distill",
     run_distill,
     _parts,
     needs=("teachers",),
-    outputs=("best.safetensors", "last.safetensors"),
+    outputs={"best": "best.safetensors", "last": "last.safetensors", "metrics": "metrics.jsonl"},
     all_ranks=True,
     description="distil the student",
 )

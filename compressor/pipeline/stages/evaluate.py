@@ -8,14 +8,16 @@ import torch
 
 from compressor.config.schema import Recipe
 from compressor.data.sources import as_float
+from compressor.evaluation.output import EVALUATION_FILE, EVALUATION_TABLE
 from compressor.evaluation.robustness import evaluate_robustness
-from compressor.evaluation.student import evaluate_recipe_model
+from compressor.evaluation.student import CURVE_FILE, ZERO_SHOT_FILE, evaluate_recipe_model
 from compressor.evaluation.teacher_check import robust_teacher_warning
-from compressor.models.build import data_info, load_student, load_teachers
-from compressor.pipeline.stage import Stage, StageContext
+from compressor.models.build import data_info
+from compressor.pipeline.artifacts import load_student, load_teachers
+from compressor.pipeline.stage import Stage, StageContext, StageResult
 
 
-def run_evaluate(ctx: StageContext) -> dict[str, Any]:
+def run_evaluate(ctx: StageContext) -> StageResult:
     """Clean, every requested attack and the per-sample worst case on the test split."""
     data = ctx.data  # loaded (and data.json written) before the student is rebuilt from it
     student = load_student(ctx.run, ctx.recipe, ctx.device)
@@ -26,11 +28,11 @@ def run_evaluate(ctx: StageContext) -> dict[str, Any]:
     if zero_shot is not None:
         summary["zero_shot"] = zero_shot
     teachers = _teachers_at_evaluation_threat(ctx)
-    ctx.run.write_json(ctx.run.stage("evaluate") / "teachers.json", teachers)
+    ctx.run.write_json(ctx.output("evaluate", "teachers"), teachers)
     warning = robust_teacher_warning(teachers, result.robust_accuracy, ctx.recipe.evaluate.teacher_margin)
     if warning and not ctx.recipe.run.smoke:  # smoke models barely train: nothing to judge
         ctx.console.print(f"[bold yellow]WARNING[/] {warning}")
-    return summary
+    return StageResult(summary)
 
 
 def _teachers_at_evaluation_threat(ctx: StageContext) -> list[dict[str, Any]]:
@@ -72,11 +74,19 @@ def _parts(recipe: Recipe) -> dict[str, object]:
     return {"evaluate": recipe.evaluate}
 
 
-EVALUATE = Stage(
+STAGE = Stage(
     "evaluate",
     run_evaluate,
     _parts,
     needs=("distill",),
-    outputs=("evaluation.json", "teachers.json"),
+    outputs={
+        "evaluation": EVALUATION_FILE,
+        "table": EVALUATION_TABLE,
+        "teachers": "teachers.json",
+        "robust_vs_eps": CURVE_FILE,
+        "zero_shot": ZERO_SHOT_FILE,
+    },
+    optional=("robust_vs_eps", "zero_shot"),  # evaluate.eps_curve; a CLIP student
+    command="evaluate",
     description="measure clean and robust accuracy",
 )

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import torch
+from compressor_edge.bundle import MANIFEST_FILE
 from torch import nn
 
 from compressor.config.schema import Recipe
@@ -15,8 +15,8 @@ from compressor.console import ProgressDisplay
 from compressor.data.bundle import DataBundle
 from compressor.data.sources import Split, as_float
 from compressor.engine.cpu_bf16 import MEASURE_IMAGES
-from compressor.models.build import load_student
-from compressor.pipeline.stage import Stage, StageContext
+from compressor.pipeline.artifacts import load_student
+from compressor.pipeline.stage import Stage, StageContext, StageResult, read_output
 
 
 def _held_out(data: DataBundle, calibration: int, n: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -37,7 +37,7 @@ def _crafting_autocast(
     return speed.autocast()
 
 
-def run_export(ctx: StageContext) -> dict[str, Any]:
+def run_export(ctx: StageContext) -> StageResult:
     """Export the student to the edge bundle with clean and adversarial probes crafted in PyTorch."""
     from compressor.attacks import get_attack
     from compressor.exporting import export_bundle
@@ -62,12 +62,11 @@ def run_export(ctx: StageContext) -> dict[str, Any]:
     robust_x, robust_y = _held_out(data, cfg.calibration_images, cfg.int8_robust_images)
     robust_aware = "int8" in cfg.formats and cfg.int8_max_robust_drop is not None
     robust_adv = adversarial(robust_x, robust_y) if robust_aware else None
-    evaluation = run.stage("evaluate") / "evaluation.json"
-    metrics = json.loads(evaluation.read_text()) if evaluation.is_file() else {}
+    metrics = read_output(run, "evaluate", "evaluation") or {}
     with ProgressDisplay(ctx.console) as progress:
         bundle = export_bundle(
             student,
-            run.bundle,
+            ctx.output("export", "bundle"),
             formats=tuple(cfg.formats),
             opset=cfg.opset,
             dynamic_batch=cfg.dynamic_batch,
@@ -98,19 +97,20 @@ def run_export(ctx: StageContext) -> dict[str, Any]:
             square_points=cfg.square_points,
             seed=recipe.run.seed,
         )
-    return {"bundle": str(bundle), "formats": list(cfg.formats)}
+    return StageResult({"bundle": str(bundle), "formats": list(cfg.formats)})
 
 
 def _parts(recipe: Recipe) -> dict[str, object]:
     return {"export": recipe.export, "evaluate.eps": recipe.evaluate.eps}
 
 
-EXPORT = Stage(
+STAGE = Stage(
     "export",
     run_export,
     _parts,
     needs=("distill",),
     uses=("evaluate",),  # PyTorch's metrics go into the manifest
-    outputs=("bundle/manifest.json",),
+    outputs={"bundle": "bundle/", "manifest": f"bundle/{MANIFEST_FILE}"},
+    command="export",
     description="export the edge bundle",
 )

@@ -2,32 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from compressor.config.schema import Recipe
-from compressor.pipeline.stage import Stage, StageContext
+from compressor.pipeline.stage import Stage, StageContext, StageResult
 
 
-def run_report(ctx: StageContext) -> dict[str, Any]:
+def run_report(ctx: StageContext) -> StageResult:
     """Collect what the other stages wrote (whichever ran) into one report."""
-    from compressor.report import write_report
+    from compressor.report.report import write_report
 
-    summary = write_report(ctx.recipe, ctx.run, ctx.console)
-    report = ctx.run.stage("report")
+    summary = write_report(ctx.recipe, ctx.run, ctx.output, ctx.console)
+    report = ctx.output("report", "report").parent
     ctx.trackers.log_artifacts("report", sorted(p for p in report.iterdir() if p.is_file()))
-    ctx.trackers.log_artifacts("bundle", [ctx.run.bundle])
-    return summary
+    ctx.trackers.log_artifacts("bundle", [ctx.output("export", "bundle")])
+    return StageResult(summary)
 
 
 def _parts(recipe: Recipe) -> dict[str, object]:
     return {"the recipe": recipe}
 
 
-REPORT = Stage(
+STAGE = Stage(
     "report",
     run_report,
     _parts,
     uses=("teachers", "distill", "evaluate", "export", "verify"),
-    outputs=("report.md",),
+    outputs={"report": "report.md", "summary": "report.json"},
+    command="report",
     description="write the report",
 )

@@ -10,13 +10,13 @@ from compressor.engine.distributed import wrap_ddp
 from compressor.engine.precision import maybe_compile
 from compressor.engine.trainer import FitSetup
 from compressor.engine.validation import clean_and_robust_accuracy
+from compressor.evaluation.chance import chance_warnings
 from compressor.evaluation.teacher_check import clean_teacher_warning
 from compressor.methods.registry import method_info
 from compressor.models.build import build_model, data_info, freeze
 from compressor.models.weights import load_weights, save_weights
-from compressor.pipeline.stage import Stage, StageContext, part_digests
-from compressor.pipeline.stages.training import model_speed, pretrain_if_asked, train_model
-from compressor.report.chance import chance_warnings
+from compressor.pipeline.stage import Stage, StageContext, StageResult, part_digests
+from compressor.pipeline.training import model_speed, pretrain_if_asked, train_model
 
 
 def _prepare_teacher(spec: TeacherSpec, ctx: StageContext) -> dict[str, Any]:
@@ -52,7 +52,7 @@ def _prepare_teacher(spec: TeacherSpec, ctx: StageContext) -> dict[str, Any]:
         load_weights(model, result.best)
     clean, robust = clean_and_robust_accuracy(freeze(model), data.test, recipe.attack, speed, limit=1000)
     if dist.is_main:
-        save_weights(model, run.teacher_weights(spec.role))
+        save_weights(model, ctx.output("teachers", "weights", role=spec.role))
     return {
         "role": spec.role,
         "model": spec.model.name,
@@ -62,7 +62,7 @@ def _prepare_teacher(spec: TeacherSpec, ctx: StageContext) -> dict[str, Any]:
     }
 
 
-def run_teachers(ctx: StageContext) -> list[dict[str, Any]]:
+def run_teachers(ctx: StageContext) -> StageResult:
     """Pre-train the CLIPs the recipe asks for, train or load every teacher and save it into the run."""
     pretrain_if_asked(ctx.recipe.student, ctx.recipe, ctx.data, ctx.dist, ctx.console)
     summary = [_prepare_teacher(spec, ctx) for spec in ctx.recipe.teachers]
@@ -72,8 +72,8 @@ def run_teachers(ctx: StageContext) -> list[dict[str, Any]]:
         warning = clean_teacher_warning(summary)
         if warning and not ctx.recipe.run.smoke:  # smoke models barely train: nothing to judge
             warn(ctx.console, warning)
-        ctx.run.write_json(ctx.run.stage("teachers") / "summary.json", summary)
-    return summary
+        ctx.run.write_json(ctx.output("teachers", "summary"), summary)
+    return StageResult(summary)
 
 
 def _parts(recipe: Recipe) -> dict[str, object]:
@@ -85,11 +85,11 @@ def _parts(recipe: Recipe) -> dict[str, object]:
     }
 
 
-TEACHERS = Stage(
+STAGE = Stage(
     "teachers",
     run_teachers,
     _parts,
-    outputs=("summary.json",),
+    outputs={"summary": "summary.json", "weights": "{role}.safetensors"},
     all_ranks=True,
     description="train or load the teachers",
 )

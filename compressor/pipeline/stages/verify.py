@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from compressor.config.schema import Recipe
 from compressor.console import ProgressDisplay
-from compressor.pipeline.stage import Stage, StageContext
+from compressor.pipeline.stage import Stage, StageContext, StageResult
 
 
-def run_verify(ctx: StageContext) -> dict[str, Any]:
+def run_verify(ctx: StageContext) -> StageResult:
     """Parity, accuracy, Square and latency of every exported file on every backend; verify.json / .md."""
     from compressor_edge.verify import VerifyTolerances, verify_bundle
 
@@ -17,7 +15,7 @@ def run_verify(ctx: StageContext) -> dict[str, Any]:
     cfg, trt = recipe.verify, recipe.export.tensorrt
     with ProgressDisplay(ctx.console) as progress:
         report = verify_bundle(
-            run.bundle,
+            ctx.output("export", "bundle"),
             VerifyTolerances.from_dict(cfg.tolerances),
             formats=cfg.formats,
             backends=tuple(cfg.backends),
@@ -30,22 +28,24 @@ def run_verify(ctx: StageContext) -> dict[str, Any]:
             allow_chance_reference=cfg.allow_chance_reference,
             on_row=progress.counter("verify rows", "checked (format x runtime)"),
         )
-    out = run.stage("verify")
-    out.mkdir(parents=True, exist_ok=True)
-    run.write_json(out / "verify.json", report.to_dict())
-    (out / "verify.md").write_text(report.to_markdown())
-    return report.to_dict()
+    table = ctx.output("verify", "table")
+    table.parent.mkdir(parents=True, exist_ok=True)
+    run.write_json(ctx.output("verify", "verify"), report.to_dict())
+    table.write_text(report.to_markdown())
+    failure = f"verification failed: see {table} (all artifacts were written)"
+    return StageResult(report.to_dict(), report.passed, "" if report.passed else failure)
 
 
 def _parts(recipe: Recipe) -> dict[str, object]:
     return {"verify": recipe.verify}
 
 
-VERIFY = Stage(
+STAGE = Stage(
     "verify",
     run_verify,
     _parts,
     needs=("export",),
-    outputs=("verify.json", "verify.md"),
+    outputs={"verify": "verify.json", "table": "verify.md"},
+    command="verify",
     description="re-check the bundle on the runtimes",
 )
