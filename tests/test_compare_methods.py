@@ -197,7 +197,21 @@ def test_only_rows_that_pass_their_sanity_checks_are_ranked():
     assert rank_methods(rows, "autoattack") == {"ciard": 1, "rslad": 2}
     table = render(rows, [], "header")
     assert "| masked | `pgd_at` |" in table and "| 1 | `ciard` |" in table and "| 2 | `rslad` |" in table
-    assert "Verdict: needs a passing distillation row and a passing trained-alone row." in table
+    assert "trails the best one trained alone (`pgd_at`, masked: an upper bound) by -8.00 points" in table
+    assert "its true score may be lower: no verdict." in table
+
+
+def test_a_distilled_student_that_beats_a_masked_baseline_gets_a_verdict():
+    from compressor.experiments.tables import verdict
+
+    masked = _seeded("pgd_at", [0.70, 0.71, 0.69], failed=["black_box_vs_white_box"])
+    lines = verdict([*masked, *_seeded("rslad", [0.75, 0.76, 0.74])], "autoattack", [])
+    assert "beats the best one trained alone (`pgd_at`, masked: an upper bound) by +5.00 points" in lines[0]
+    assert "no verdict" not in lines[0]
+    masked_distiller = verdict(
+        [*masked, *_seeded("rslad", [0.9, 0.9], failed=["gradients"])], "autoattack", []
+    )
+    assert masked_distiller == ["Verdict: needs a passing distillation row and a trained-alone row."]
 
 
 def test_verdict_states_the_gain_over_training_alone_against_two_sd():

@@ -68,6 +68,17 @@ def test_gain_against_teacher_strength_from_results_files(tmp_path: Path) -> Non
     assert out.with_suffix(".png").stat().st_size > 1000
 
 
+def test_a_masked_baseline_makes_each_gain_a_lower_bound(tmp_path: Path) -> None:
+    rows = _rows(0.70, {"pgd_at": [0.70, 0.71, 0.69], "ciard": [0.73, 0.74, 0.72]}, failed="pgd_at")
+    baseline = _write(tmp_path / "main.jsonl", rows)
+    out = tmp_path / "strength"
+    command = [sys.executable, str(SCRIPT), "--baseline", str(baseline), str(baseline), "--out", str(out)]
+    done = subprocess.run(command, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-1500:]
+    table = out.with_suffix(".md").read_text()
+    assert "an upper bound and each gain a lower bound" in table and "| +3.00 |" in table
+
+
 def test_a_budget_without_teacher_rows_is_one_error_line(tmp_path: Path) -> None:
     baseline = _write(tmp_path / "b.jsonl", _rows(0.7, {"pgd_at": [0.7, 0.7]}))
     bare = _write(tmp_path / "bare.jsonl", _rows(0.7, {"ciard": [0.7, 0.7]})[1:])

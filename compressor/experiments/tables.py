@@ -28,16 +28,19 @@ def _scores(rows: list[dict[str, Any]], aa: str) -> list[float]:
     return [(r["clean"] + r[aa]) / 2 for r in rows]
 
 
-def passing_scores(tests: list[dict[str, Any]], aa: str) -> dict[str, list[float]]:
-    """(clean + AA) / 2 per seed of every method whose every seed passed its sanity checks."""
+def method_scores(
+    tests: list[dict[str, Any]], aa: str, *, passing_only: bool = True
+) -> dict[str, list[float]]:
+    """(clean + AA) / 2 per seed of every method (with `passing_only`, of those whose every seed passed its
+    sanity checks)."""
     methods = dict.fromkeys(r["method"] for r in tests)
     mine = {m: [r for r in tests if r["method"] == m] for m in methods}
-    return {m: _scores(rs, aa) for m, rs in mine.items() if _sanity_cell(rs) == "pass"}
+    return {m: _scores(rs, aa) for m, rs in mine.items() if not passing_only or _sanity_cell(rs) == "pass"}
 
 
 def rank_methods(tests: list[dict[str, Any]], aa: str) -> dict[str, int]:
     """Rank 1.. by mean (clean + AA) / 2, over methods that passed every sanity check (the rest are masked)."""
-    passing = passing_scores(tests, aa)
+    passing = method_scores(tests, aa)
     order = sorted(passing, key=lambda m: -statistics.mean(passing[m]))
     return {m: i + 1 for i, m in enumerate(order)}
 
@@ -48,27 +51,42 @@ def trained_alone(entry: str) -> bool:
     return not method_info(entry.split("@")[0]).teacher_roles
 
 
+def _best(scores: dict[str, list[float]]) -> str:
+    return max(scores, key=lambda m: statistics.mean(scores[m]))
+
+
 def verdict(tests: list[dict[str, Any]], aa: str, teacher_rows: list[dict[str, Any]]) -> list[str]:
-    """The comparison's answer in words: does the best distilled student beat the best one trained alone?"""
-    passing = passing_scores(tests, aa)
-    alone = {m: v for m, v in passing.items() if trained_alone(m)}
-    distilled = {m: v for m, v in passing.items() if not trained_alone(m)}
-    if not alone or not distilled:
-        return ["Verdict: needs a passing distillation row and a passing trained-alone row."]
-    best_d = max(distilled, key=lambda m: statistics.mean(distilled[m]))
-    best_a = max(alone, key=lambda m: statistics.mean(alone[m]))
-    gain = statistics.mean(distilled[best_d]) - statistics.mean(alone[best_a])
-    sds = [statistics.stdev(v) if len(v) > 1 else float("nan") for v in (distilled[best_d], alone[best_a])]
+    """The comparison's answer in words: does the best distilled student beat the best one trained alone?
+
+    Distilled rows count only when they pass their sanity checks. A trained-alone row that failed one still
+    bounds the baseline from above (a masked evaluation can only overstate robustness, and its AutoAttack
+    already counts what Square found), so a distilled student that beats it beats the baseline; one that
+    trails it gets no verdict.
+    """
+    distilled = {m: v for m, v in method_scores(tests, aa).items() if not trained_alone(m)}
+    alone = {m: v for m, v in method_scores(tests, aa).items() if trained_alone(m)}
+    bounds = {m: v for m, v in method_scores(tests, aa, passing_only=False).items() if trained_alone(m)}
+    if not distilled or not (alone or bounds):
+        return ["Verdict: needs a passing distillation row and a trained-alone row."]
+    best_d = _best(distilled)
+    best_a = _best({**bounds, **alone})  # the highest baseline, masked or not
+    masked = best_a not in alone
+    gain = statistics.mean(distilled[best_d]) - statistics.mean(bounds[best_a])
+    sds = [statistics.stdev(v) if len(v) > 1 else float("nan") for v in (distilled[best_d], bounds[best_a])]
     sd_gain = (sds[0] ** 2 + sds[1] ** 2) ** 0.5
     clear = gain > 2 * sd_gain
-    lines = [
-        f"Verdict: the best distilled student (`{best_d}`) {'beats' if gain > 0 else 'trails'} the best one "
-        f"trained alone (`{best_a}`) by {100 * gain:+.2f} points of (clean + AA) / 2 "
-        f"(sd of the difference {100 * sd_gain:.2f}; {'more' if clear else 'not more'} than two sd)."
-    ]
+    what = f"the best one trained alone (`{best_a}`{', masked: an upper bound' if masked else ''})"
+    line = (
+        f"Verdict: the best distilled student (`{best_d}`) {'beats' if gain > 0 else 'trails'} {what} by "
+        f"{100 * gain:+.2f} points of (clean + AA) / 2 (sd of the difference {100 * sd_gain:.2f}; "
+        f"{'more' if clear else 'not more'} than two sd)"
+    )
+    if masked and gain <= 0:
+        line += "; the baseline failed a sanity check, so its true score may be lower: no verdict"
+    lines = [line + "."]
     robust = next((t for t in teacher_rows if t["method"] == "robust" and aa in t), None)
     if robust is not None:
-        alone_aa = max(statistics.mean(r[aa] for r in tests if r["method"] == m) for m in alone)
+        alone_aa = max(statistics.mean(r[aa] for r in tests if r["method"] == m) for m in bounds)
         if robust[aa] <= alone_aa:
             lines.append(
                 f"WARNING: the robust teacher ({100 * robust[aa]:.2f}% {aa}) is not more robust than the "
