@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from compressor_edge.backends import BACKENDS
 
 from compressor.cli.errors import one_line_errors
 from compressor.cli.recipes import complete_recipe
@@ -240,9 +241,7 @@ def verify(
     target: Annotated[Path, typer.Argument(help="A run directory or an export bundle folder.")],
     backends: Annotated[
         str | None,
-        typer.Option(
-            help="Comma-separated backends: onnxruntime-cpu, onnxruntime-cuda, openvino-cpu, tensorrt."
-        ),
+        typer.Option(help=f"Comma-separated backends: {', '.join(BACKENDS)}."),
     ] = None,
     allow_plugins: AllowPluginsOpt = None,
 ) -> None:

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
+from compressor_edge.backends import BACKENDS
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    field_validator,
+    model_validator,
+)
 
 from compressor.config.methods import MethodParams, single_model_methods
 from compressor.config.numbers import Number
@@ -14,10 +24,20 @@ from compressor.errors import UserInputError
 
 Role = Literal["robust", "clean"]
 Format = Literal["fp32", "fp16", "int8"]
-# the edge kit's registered backends, compressor_edge.backends.BACKENDS (tests/config/test_backends.py)
 Logger = Literal["tensorboard", "wandb", "mlflow"]  # report.loggers: where training metrics go
-Backend = Literal["onnxruntime-cpu", "onnxruntime-cuda", "openvino-cpu", "tensorrt"]
 Auto = Literal["auto"]
+
+
+def _registered_backend(name: str) -> str:
+    """A runtime backend the edge kit registered (compressor_edge.backends): the one list of them."""
+    if name not in BACKENDS:
+        close = difflib.get_close_matches(name, BACKENDS, n=1)
+        hint = f"did you mean '{close[0]}'?" if close else f"expected one of: {', '.join(BACKENDS)}"
+        raise ValueError(f"unknown backend '{name}'; {hint}")
+    return name
+
+
+Backend = Annotated[str, AfterValidator(_registered_backend)]
 
 
 class Strict(BaseModel):

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from typing import get_args
-
+import pytest
 from compressor_edge.backends import BACKENDS, backend_spec
+from pydantic import TypeAdapter, ValidationError
 
 from compressor.config.checks import _backend_problem
 from compressor.config.schema import Backend
 
 
-def test_schema_backends_equal_the_edge_kits_registry() -> None:
-    assert get_args(Backend) == BACKENDS
+def test_schema_backends_are_the_edge_kits_registry() -> None:
+    adapter = TypeAdapter(Backend)
+    assert [adapter.validate_python(name) for name in BACKENDS] == list(BACKENDS)
+    with pytest.raises(ValidationError, match="unknown backend 'openvino-gpu'; did you mean 'openvino-cpu'"):
+        adapter.validate_python("openvino-gpu")
 
 
 def test_validate_warns_with_the_registrys_install_hint(monkeypatch) -> None:
