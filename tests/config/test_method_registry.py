@@ -14,6 +14,8 @@ from compressor.methods import get_method, method_info, method_names
 PACKAGE = Path(__file__).resolve().parents[2] / "compressor"
 # The CIARD paper also names a learning-rate schedule ("schedule: {name: ciard}"): a schedule, not a method.
 OTHER_KINDS = {("ciard", "config/schema.py"), ("ciard", "engine/optim.py")}
+# studies name the methods they compare, as recipes do: data, not wiring
+STUDIES = "experiments/"
 
 
 def _files_naming(name: str) -> list[str]:
@@ -21,7 +23,7 @@ def _files_naming(name: str) -> list[str]:
     found = [
         p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py") if literal.search(p.read_text())
     ]
-    return [f for f in found if (name, f) not in OTHER_KINDS]
+    return [f for f in found if (name, f) not in OTHER_KINDS and not f.startswith(STUDIES)]
 
 
 @pytest.mark.parametrize("name", method_names())
