@@ -6,7 +6,8 @@ Each model (random weights: latency does not depend on their values; calibrated 
 with export_bundle, then timed numpy-in / numpy-out with the edge kit's backends (median of --runs after
 --warmup). All runners of one device and batch size (PyTorch eager, and every format on every runtime of that
 device) alternate in 10 rounds, so load from other processes falls on each alike: compare ratios from one
-run, not absolute times across runs. CPU runtimes: onnxruntime-cpu always, openvino-cpu when installed; GPU
+run, not absolute times across runs. CPU runtimes: onnxruntime-cpu always, openvino-cpu when installed (and
+openvino-cpu-bf16, the fp32 file computed in bf16, where the CPU has bf16); GPU
 ones (onnxruntime-cuda, TensorRT) when present, against PyTorch on CUDA. int8 runs the file made for each
 runtime (U8S8 QDQ on CPU runtimes, the symmetric one on TensorRT). `vs PyTorch` = PyTorch ms / format ms and
 `vs fp32` = same-runtime fp32 ms / format ms (> 1: faster). The targets of export_gates.py print PASS/FAIL.
@@ -27,6 +28,7 @@ import numpy as np
 import timm
 import torch
 from compressor_edge import create_backend, load_bundle
+from compressor_edge.backends import backend_spec
 from compressor_edge.latency import measure_interleaved, tile_batch
 from compressor_edge.machine import cpu_info, describe_cpu
 from export_gates import latency_gates
@@ -50,7 +52,11 @@ def _backends(requested: list[str] | None) -> list[str]:
 
     found = ["onnxruntime-cpu"]
     if importlib.util.find_spec("openvino") is not None:
+        import openvino
+
         found.append("openvino-cpu")
+        if "BF16" in openvino.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
+            found.append("openvino-cpu-bf16")  # the fp32 file computed in bf16 (AMX / AVX512-BF16)
     if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
         found.append("onnxruntime-cuda")
     try:
@@ -81,7 +87,7 @@ def _pytorch_runner(model: nn.Module, device: str) -> Callable[[np.ndarray], obj
     return run
 
 
-CPU_BACKENDS = ("onnxruntime-cpu", "openvino-cpu")
+CPU_BACKENDS = ("onnxruntime-cpu", "openvino-cpu", "openvino-cpu-bf16")
 
 
 def _export(
@@ -125,6 +131,7 @@ def _time_group(
             )
             for backend_name in group
             for fmt in bundle.formats
+            if fmt in backend_spec(backend_name).formats
         }
         runners = {
             ("pytorch", "eager"): _pytorch_runner(model, device),

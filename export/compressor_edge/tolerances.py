@@ -54,6 +54,11 @@ def _fp16() -> FormatTolerances:
     return FormatTolerances(0.1, 0.98, 0.02, 0.03, 0.03)
 
 
+def _bf16() -> FormatTolerances:
+    # the fp32 file computed in bf16 by its runtime (8 significant bits): logits judged relative to their scale
+    return FormatTolerances(None, 0.98, 0.02, 0.03, 0.03, max_rel_logit_diff=0.05)
+
+
 def _int8() -> FormatTolerances:
     # int8 is judged on what it decides (agreement, accuracies, Square) and on logits relative to their scale
     return FormatTolerances(None, 0.90, 0.05, 0.05, 0.05, max_rel_logit_diff=0.25)
@@ -78,10 +83,14 @@ def _format_from_dict(base: FormatTolerances, data: Mapping[str, Any], where: st
 
 @dataclass(frozen=True)
 class VerifyTolerances:
-    """Tolerances for every format; defaults: fp32 tight, fp16 looser, int8 loosest."""
+    """Tolerances for every format; defaults: fp32 tight, fp16 and bf16 looser, int8 loosest.
+
+    `bf16` judges the rows of a backend that computes the fp32 file in bf16 (its `precision`).
+    """
 
     fp32: FormatTolerances = field(default_factory=_fp32)
     fp16: FormatTolerances = field(default_factory=_fp16)
+    bf16: FormatTolerances = field(default_factory=_bf16)
     int8: FormatTolerances = field(default_factory=_int8)
 
     @classmethod

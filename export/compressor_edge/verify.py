@@ -284,7 +284,7 @@ def verify_bundle(
         if r.error is None:
             r.failures = _gate_failures(
                 r,
-                tolerances.for_format(r.format),
+                tolerances.for_format(backend_spec(r.backend).tolerances_name(r.format)),
                 pt_clean,
                 pt_adv,
                 None if r.format == "fp32" else fp32_square.get(r.backend),

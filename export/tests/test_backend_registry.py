@@ -17,7 +17,8 @@ from compressor_edge.convert import INT8_TARGETS
 
 def test_every_backend_module_registers_itself() -> None:
     specs = backend_specs()
-    assert tuple(specs) == BACKENDS == ("onnxruntime-cpu", "onnxruntime-cuda", "openvino-cpu", "tensorrt")
+    expected = ("onnxruntime-cpu", "onnxruntime-cuda", "openvino-cpu", "openvino-cpu-bf16", "tensorrt")
+    assert tuple(specs) == BACKENDS == expected
     for name, spec in specs.items():
         assert spec.name == name and spec.packages and spec.install
         assert set(spec.formats) <= set(FORMATS) and spec.int8_target in INT8_TARGETS

@@ -84,3 +84,45 @@ def test_static_batches_unpinned_match_the_dynamic_model(good_bundle: Path) -> N
         assert "static batch" not in plain.describe()
     np.testing.assert_allclose(static[1:], dynamic, atol=1e-5)
     np.testing.assert_allclose(static[:1], dynamic[:1], atol=1e-5)
+
+
+def _cpu_has_bf16() -> bool:
+    import openvino as ov
+
+    return "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+
+
+@needs_openvino
+def test_the_bf16_backend_runs_the_fp32_file_in_bf16_under_the_bf16_gates(good_bundle: Path) -> None:
+    from compressor_edge import VerifyTolerances
+
+    if not _cpu_has_bf16():
+        pytest.skip("this CPU has no bf16 support in OpenVINO (AMX or AVX512-BF16 needed)")
+    options = {"square_queries": 50, "latency_runs": 3, "batch_sizes": (1,)}
+    backends = ("openvino-cpu", "openvino-cpu-bf16")
+    report = verify_bundle(good_bundle, formats=("fp32",), backends=backends, **options)
+    rows = {r.backend: r for r in report.results}
+    assert set(rows) == set(backends) and report.passed, report.to_markdown()
+    assert "bf16 precision" in rows["openvino-cpu-bf16"].device
+    # it really computes in bf16: far from fp32 parity, which the f32 row keeps
+    assert rows["openvino-cpu-bf16"].max_abs_logit_diff > 100 * rows["openvino-cpu"].max_abs_logit_diff
+    strict = VerifyTolerances.from_dict({"bf16": {"max_rel_logit_diff": 1e-7}})  # only the bf16 row's gate
+    judged = verify_bundle(good_bundle, strict, formats=("fp32",), backends=backends, **options)
+    failed = {r.backend for r in judged.results if r.failures}
+    assert failed == {"openvino-cpu-bf16"}, judged.to_markdown()
+
+
+def test_a_cpu_without_bf16_makes_the_bf16_backend_unavailable(good_bundle: Path, monkeypatch) -> None:
+    if not HAVE_OPENVINO:
+        pytest.skip("needs openvino: pip install './export[openvino]'")
+    import openvino as ov
+
+    real = ov.Core.get_property
+
+    def no_bf16(self, device, name):
+        value = real(self, device, name)
+        return [c for c in value if c != "BF16"] if name == "OPTIMIZATION_CAPABILITIES" else value
+
+    monkeypatch.setattr(ov.Core, "get_property", no_bf16)
+    with pytest.raises(BackendUnavailable, match="this CPU has no bf16 support"):
+        create_backend("openvino-cpu-bf16", good_bundle / "model.onnx")

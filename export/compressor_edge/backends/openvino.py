@@ -37,17 +37,28 @@ def import_openvino() -> Any:
     return openvino
 
 
-class OpenVINOBackend(Backend):
-    """A model compiled for OpenVINO's CPU plugin with f32 inference precision."""
+# an inference precision: its name in OPTIMIZATION_CAPABILITIES and in the compiled model's property
+_PRECISIONS = {"f32": ("FP32", "f32", "float32"), "bf16": ("BF16", "bf16", "bfloat16")}
 
-    name = "openvino-cpu"
+
+class OpenVINOBackend(Backend):
+    """A model compiled for OpenVINO's CPU plugin, at f32 inference precision unless told "bf16"."""
 
     def __init__(
-        self, onnx_path: Path, *, threads: int | None = None, batch_sizes: Sequence[int] = ()
+        self,
+        onnx_path: Path,
+        *,
+        threads: int | None = None,
+        batch_sizes: Sequence[int] = (),
+        precision: str = "f32",
     ) -> None:
         ov = import_openvino()
         core = ov.Core()
-        config: dict[str, Any] = {"INFERENCE_PRECISION_HINT": "f32", "ENABLE_CPU_PINNING": False}
+        self.name = "openvino-cpu" if precision == "f32" else f"openvino-cpu-{precision}"
+        capability, *spellings = _PRECISIONS[precision]
+        if capability not in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
+            raise BackendUnavailable(f"{self.name}: this CPU has no {precision} support in OpenVINO")
+        config: dict[str, Any] = {"INFERENCE_PRECISION_HINT": precision, "ENABLE_CPU_PINNING": False}
         if threads:
             config["INFERENCE_NUM_THREADS"] = int(threads)
         try:
@@ -60,9 +71,10 @@ class OpenVINOBackend(Backend):
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             raise BundleError(f"{onnx_path}: OpenVINO cannot load it ({first})") from None
         compiled = self._compiled[None]
-        precision = str(compiled.get_property("INFERENCE_PRECISION_HINT"))
-        if "f32" not in precision and "float32" not in precision:
-            raise BackendUnavailable(f"openvino-cpu: inference precision is {precision}, not f32")
+        compiled_as = str(compiled.get_property("INFERENCE_PRECISION_HINT"))
+        if not any(name in compiled_as for name in spellings):
+            raise BackendUnavailable(f"{self.name}: inference precision is {compiled_as}, not {precision}")
+        self.precision = precision
         batch = compiled.inputs[0].get_partial_shape()[0]
         self.max_batch = None if batch.is_dynamic else batch.get_length()
         self._requests = {size: c.create_infer_request() for size, c in self._compiled.items()}
@@ -82,7 +94,7 @@ class OpenVINOBackend(Backend):
     def describe(self) -> str:
         static = [str(size) for size in self._compiled if size is not None]
         shapes = f", static batch {'/'.join(static)}" if static else ""
-        return f"{self.name} (OpenVINO {self._version}, f32 precision, unpinned{shapes}, {self._cpu})"
+        return f"{self.name} (OpenVINO {self._version}, {self.precision} precision, unpinned{shapes}, {self._cpu})"
 
 
 def _with_batch(model: Any, size: int) -> Any:

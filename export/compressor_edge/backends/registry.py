@@ -39,6 +39,13 @@ class BackendSpec:
     load: Callable[[Path, LoadOptions], Backend]
     formats: tuple[str, ...] = ("fp32", "fp16", "int8")
     int8_target: str = "cpu"  # the int8 file it runs: a convert.INT8_TARGETS key ("cpu" or "tensorrt")
+    # what it computes in when that is not the file's own precision ("bf16": the fp32 file run in bf16);
+    # its rows are judged by the tolerances of that name
+    precision: str | None = None
+
+    def tolerances_name(self, fmt: str) -> str:
+        """Which tolerance set judges this backend's rows of format `fmt`."""
+        return self.precision or fmt
 
     def missing_packages(self) -> list[str]:
         """The packages of `packages` that are not installed here."""
