@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from compressor_edge import verify_bundle
+from compressor_edge import VerifyOptions, verify_bundle
 from records import append_record, record_header
 
 from compressor.attacks import get_attack
@@ -85,7 +85,9 @@ def main(argv: list[str] | None = None) -> int:
             bundle = _export(student, Path(tmp) / name, common, max_drop)
             manifest = json.loads((bundle / "manifest.json").read_text())
             records[name] = manifest["formats"]["int8"]["quantization"].get("robustness_aware")
-            report = verify_bundle(bundle, backends=backends, batch_sizes=(1, 32), threads=args.threads)
+            report = verify_bundle(
+                bundle, backends=backends, options=VerifyOptions(batch_sizes=(1, 32), threads=args.threads)
+            )
             rows[name] = report.to_dict()
             print(f"## {name} int8\n\n{report.to_markdown()}")
     record = {

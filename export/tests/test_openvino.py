@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from compressor_edge import BackendUnavailable, create_backend, load_bundle, verify_bundle
+from compressor_edge import BackendUnavailable, VerifyOptions, create_backend, load_bundle, verify_bundle
 from compressor_edge.cli import main
 
 HAVE_OPENVINO = importlib.util.find_spec("openvino") is not None
@@ -39,9 +39,7 @@ def test_every_row_passes_on_onnxruntime_and_openvino(good_bundle: Path) -> None
     report = verify_bundle(
         good_bundle,
         backends=("onnxruntime-cpu", "openvino-cpu"),
-        square_queries=100,
-        latency_runs=5,
-        batch_sizes=(1, 8),
+        options=VerifyOptions(square_queries=100, latency_runs=5, batch_sizes=(1, 8)),
     )
     assert report.passed, report.to_markdown()
     rows = {(r.format, r.backend): r for r in report.results}

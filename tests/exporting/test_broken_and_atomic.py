@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import torch
-from compressor_edge import sha256_file, verify_bundle
+from compressor_edge import VerifyOptions, sha256_file, verify_bundle
 from exporting_helpers import sha_tree
 from torch import Tensor, nn
 
@@ -50,7 +50,9 @@ def test_double_normalisation_fails_verify(
     manifest = json.loads((bundle / "manifest.json").read_text())
     manifest["formats"] = {"fp32": {**manifest["formats"]["fp32"], "sha256": sha256_file(path)}}
     (bundle / "manifest.json").write_text(json.dumps(manifest))
-    report = verify_bundle(bundle, square_queries=50, latency_runs=3, batch_sizes=(1, 8))
+    report = verify_bundle(
+        bundle, options=VerifyOptions(square_queries=50, latency_runs=3, batch_sizes=(1, 8))
+    )
     print("\n" + report.to_markdown())
     assert not report.passed
     failures = " ".join(report.results[0].failures)
@@ -79,7 +81,9 @@ def test_failed_export_leaves_the_earlier_bundle_intact(
         export_bundle(trained_cnn, target, **{**bundle_args, "calibration_images": None})
     assert sha_tree(target) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle"]
-    report = verify_bundle(target, formats=["fp32"], skip_square=True, latency_runs=2, batch_sizes=(1,))
+    report = verify_bundle(
+        target, formats=["fp32"], options=VerifyOptions(skip_square=True, latency_runs=2, batch_sizes=(1,))
+    )
     assert report.gates_passed
 
 

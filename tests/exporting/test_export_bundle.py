@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -10,14 +11,14 @@ import numpy as np
 import onnx
 import pytest
 import torch
-from compressor_edge import VerifyTolerances, load_bundle, sha256_file, verify_bundle
+from compressor_edge import VerifyOptions, VerifyTolerances, load_bundle, sha256_file, verify_bundle
 from compressor_edge.square import margin
 from exporting_helpers import EPS, accuracy, make_cnn
 
 from compressor.config.schema import ExportConfig
 from compressor.exporting import export_bundle
 
-FAST = {"square_queries": 100, "latency_runs": 5, "batch_sizes": (1, 16)}
+FAST = VerifyOptions(square_queries=100, latency_runs=5, batch_sizes=(1, 16))
 
 
 def test_bundle_files_manifest_and_hashes(cnn_bundle: Path, trained_cnn, bundle_args: dict[str, Any]) -> None:
@@ -68,7 +69,7 @@ def test_one_self_contained_file_with_dynamic_batch(cnn_bundle: Path) -> None:
 
 
 def test_verify_passes_with_default_gates(cnn_bundle: Path) -> None:
-    report = verify_bundle(cnn_bundle, **FAST)
+    report = verify_bundle(cnn_bundle, options=FAST)
     print("\n" + report.to_markdown())
     assert report.passed, report.to_markdown()
     fp32 = report.results[0]
@@ -101,7 +102,9 @@ def test_timm_resnet18_exports_all_formats_with_parity(tmp_path: Path) -> None:
     print(f"\nresnet18 export check max |dlogit|: {errors}")
     assert errors["fp32"] < 1e-4 and errors["fp16"] < 0.05
     report = verify_bundle(
-        bundle, formats=["fp32", "fp16"], skip_square=True, latency_runs=3, batch_sizes=(1, 4)
+        bundle,
+        formats=["fp32", "fp16"],
+        options=VerifyOptions(skip_square=True, latency_runs=3, batch_sizes=(1, 4)),
     )
     assert report.gates_passed, report.to_markdown()
 
@@ -115,7 +118,7 @@ def test_torchscript_exporter_and_static_batch(
     )  # fmt: skip
     manifest = load_bundle(bundle).manifest
     assert manifest["exporter"] == "torchscript" and manifest["input"]["shape"] == [1, 1, 8, 8]
-    report = verify_bundle(bundle, **FAST)
+    report = verify_bundle(bundle, options=FAST)
     assert report.passed, report.to_markdown()
     assert set(report.results[0].latency) == {1}  # a static batch-1 model is timed at batch 1 only
 
@@ -137,7 +140,7 @@ def test_int8_calibrated_on_clean_vs_clean_plus_adversarial(
     )
     rows = {}
     for name, bundle in (("clean calibration", clean), ("clean+adversarial calibration", mixed)):
-        int8 = verify_bundle(bundle, formats=["int8"], **FAST).results[0]
+        int8 = verify_bundle(bundle, formats=["int8"], options=FAST).results[0]
         rows[name] = int8
         print(
             f"\nint8, {name}: clean {int8.clean_acc:.3f}, adv-probe {int8.adv_probe_acc:.3f}, "
@@ -155,7 +158,7 @@ def test_int8_calibrated_on_clean_vs_clean_plus_adversarial(
 def test_zero_drop_gates_fail_exactly_when_int8_loses_accuracy(cnn_bundle: Path) -> None:
     tol = VerifyTolerances.from_dict({"int8": {"max_clean_acc_drop": 0.0, "max_adv_acc_drop": 0.0}})
     report = verify_bundle(
-        cnn_bundle, tol, formats=["int8"], **{**FAST, "square_queries": None, "skip_square": True}
+        cnn_bundle, tol, formats=["int8"], options=replace(FAST, square_queries=None, skip_square=True)
     )
     int8 = report.results[0]
     dropped = report.pytorch_clean_acc > int8.clean_acc or report.pytorch_adv_acc > int8.adv_probe_acc
@@ -249,7 +252,9 @@ def test_square_is_recorded_on_robust_points_and_verify_matches_pytorch(cnn_bund
     assert len(chosen) == ExportConfig().square_points and robust[chosen].all() and record["queries"] == 1000
     assert margins[chosen].max() <= margins[robust & ~np.isin(np.arange(len(robust)), chosen)].min()
     assert 0.0 < record["pytorch_square_acc"] < 1.0  # this budget fools some of the points PGD could not
-    report = verify_bundle(cnn_bundle, formats=["fp32"], latency_runs=3, batch_sizes=(1,))
+    report = verify_bundle(
+        cnn_bundle, formats=["fp32"], options=VerifyOptions(latency_runs=3, batch_sizes=(1,))
+    )
     fp32 = report.results[0]
     print(
         f"\nSquare on {report.square_points} robust probes: PyTorch {report.pytorch_square_acc:.3f}, fp32 {fp32.square_acc:.3f}"
@@ -303,7 +308,9 @@ def test_robustness_aware_int8_keeps_the_worst_layers_in_float(
         )
     quant = load_bundle(bundle).manifest["formats"]["int8"]["quantization"]
     assert quant["float_nodes"] == record["float_nodes"]
-    report = verify_bundle(bundle, formats=["int8"], skip_square=True, latency_runs=3, batch_sizes=(1,))
+    report = verify_bundle(
+        bundle, formats=["int8"], options=VerifyOptions(skip_square=True, latency_runs=3, batch_sizes=(1,))
+    )
     assert report.results[0].float_layers == record["float_nodes"]
     assert f"keeps {len(record['float_nodes'])} layer(s) in float" in report.to_markdown()
     assert "robust-int8 gate at export met" in report.to_markdown()

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from compressor_edge import load_bundle, sha256_file, verify_bundle
+from compressor_edge import VerifyOptions, load_bundle, sha256_file, verify_bundle
 from exporting_helpers import make_cnn
 from torch import Tensor, nn
 
@@ -61,7 +61,7 @@ def test_default_square_budget_fails_a_file_that_lost_its_robustness(
     probes = load_bundle(bundle).probes()
     assert record["indices"] == fragile_robust_points(probes, defaults.square_points).tolist()
     assert record["max_forwards"] == defaults.square_queries * len(record["indices"])
-    assert verify_bundle(bundle, latency_runs=3, batch_sizes=(1,)).passed
+    assert verify_bundle(bundle, options=VerifyOptions(latency_runs=3, batch_sizes=(1,))).passed
 
     weak = _naturally_trained(digits)
     damaged = Path(shutil.copytree(bundle, tmp_path / "damaged"))
@@ -71,7 +71,7 @@ def test_default_square_budget_fails_a_file_that_lost_its_robustness(
     manifest["formats"]["fp32"]["sha256"] = sha256_file(damaged / "model.onnx")
     (damaged / "manifest.json").write_text(json.dumps(manifest))
 
-    report = verify_bundle(damaged, latency_runs=3, batch_sizes=(1,))
+    report = verify_bundle(damaged, options=VerifyOptions(latency_runs=3, batch_sizes=(1,)))
     row = report.results[0]
     print("\n" + report.to_markdown())
     assert not report.passed and row.failures, "Square must catch the lost robustness"
