@@ -122,7 +122,7 @@ def evaluate(
     (`["autoattack"]` is AutoAttack's standard version). The result's `to_markdown()` is the report table.
     """
     from compressor.attacks import get_attack
-    from compressor.evaluation.robustness import evaluate_robustness
+    from compressor.evaluation.robustness import AttackSettings, evaluate_robustness
 
     if norm not in ("linf", "l2"):
         raise UserInputError(f"evaluate: norm must be linf or l2, got {norm!r}")
@@ -136,12 +136,14 @@ def evaluate(
         x,
         y,
         attacks=list(attacks),
-        eps=float(eps),
-        norm=norm,  # type: ignore[arg-type]
-        batch_size=batch_size,
-        seed=seed,
+        settings=AttackSettings(
+            eps=float(eps),
+            norm=norm,  # type: ignore[arg-type]
+            batch_size=batch_size,
+            seed=seed,
+            device=device,
+        ),
         sanity_checks=sanity_checks,
-        device=device,
     )
 
 
