@@ -13,10 +13,10 @@ import pytest
 import torch
 from compressor_edge import VerifyOptions, VerifyTolerances, load_bundle, sha256_file, verify_bundle
 from compressor_edge.square import margin
-from exporting_helpers import EPS, accuracy, make_cnn
+from exporting_helpers import EPS, accuracy, make_cnn, with_images, with_options
 
 from compressor.config.schema import ExportConfig
-from compressor.exporting import export_bundle
+from compressor.exporting import ExportImages, ExportOptions, export_bundle
 
 FAST = VerifyOptions(square_queries=100, latency_runs=5, batch_sizes=(1, 16))
 
@@ -50,14 +50,14 @@ def test_bundle_files_manifest_and_hashes(cnn_bundle: Path, trained_cnn, bundle_
 
 
 def test_probes_hold_pytorch_logits(cnn_bundle: Path, trained_cnn, bundle_args: dict[str, Any]) -> None:
-    probes = load_bundle(cnn_bundle).probes()
+    probes, images = load_bundle(cnn_bundle).probes(), bundle_args["images"]
     with torch.inference_mode():
-        clean = trained_cnn(bundle_args["probe_images"]).numpy()
-        adv = trained_cnn(bundle_args["probe_adversarial_images"]).numpy()
+        clean = trained_cnn(images.probe_images).numpy()
+        adv = trained_cnn(images.probe_adversarial_images).numpy()
     assert np.allclose(probes.clean_logits, clean, atol=1e-5) and np.allclose(
         probes.adversarial_logits, adv, atol=1e-5
     )
-    assert np.array_equal(probes.labels, bundle_args["probe_labels"].numpy())
+    assert np.array_equal(probes.labels, images.probe_labels.numpy())
     assert np.abs(probes.adversarial_images - probes.clean_images).max() <= EPS + 1e-6
 
 
@@ -90,10 +90,15 @@ def test_timm_resnet18_exports_all_formats_with_parity(tmp_path: Path) -> None:
     x = torch.rand(16, 3, 32, 32)
     y = model(x).argmax(1).detach()
     adv = (x + 0.01 * torch.sign(torch.randn_like(x))).clamp(0, 1)
+    images = ExportImages(
+        probe_images=x,
+        probe_labels=y,
+        probe_adversarial_images=adv,
+        calibration_images=torch.rand(32, 3, 32, 32),
+    )
     bundle = export_bundle(
-        model, tmp_path / "r18", calibration_images=torch.rand(32, 3, 32, 32), probe_images=x, probe_labels=y,
-        probe_adversarial_images=adv, class_names=[f"c{i}" for i in range(10)], eps=0.01, norm="linf",
-        pytorch_metrics={}, square_queries=0,
+        model, tmp_path / "r18", images, class_names=[f"c{i}" for i in range(10)], eps=0.01, norm="linf",
+        pytorch_metrics={}, options=ExportOptions(square_queries=0),
     )  # fmt: skip
     manifest = load_bundle(bundle).manifest
     errors = {
@@ -112,10 +117,8 @@ def test_timm_resnet18_exports_all_formats_with_parity(tmp_path: Path) -> None:
 def test_torchscript_exporter_and_static_batch(
     tmp_path: Path, trained_cnn, bundle_args: dict[str, Any]
 ) -> None:
-    bundle = export_bundle(
-        trained_cnn, tmp_path / "ts", **{**bundle_args, "formats": ("fp32",)}, exporter="torchscript",
-        dynamic_batch=False,
-    )  # fmt: skip
+    args = with_options(bundle_args, formats=("fp32",), exporter="torchscript", dynamic_batch=False)
+    bundle = export_bundle(trained_cnn, tmp_path / "ts", **args)
     manifest = load_bundle(bundle).manifest
     assert manifest["exporter"] == "torchscript" and manifest["input"]["shape"] == [1, 1, 8, 8]
     report = verify_bundle(bundle, options=FAST)
@@ -130,14 +133,10 @@ def test_int8_calibrated_on_clean_vs_clean_plus_adversarial(
     from exporting_helpers import pgd
 
     x_train, y_train = digits[0][:256], digits[1][:256]
-    args = {**bundle_args, "formats": ("fp32", "int8")}
+    args = with_options(bundle_args, formats=("fp32", "int8"))
     clean = export_bundle(trained_cnn, tmp_path / "clean", **args)
-    mixed = export_bundle(
-        trained_cnn,
-        tmp_path / "mixed",
-        **args,
-        adversarial_calibration_images=pgd(trained_cnn, x_train, y_train),
-    )
+    mixed_args = with_images(args, adversarial_calibration_images=pgd(trained_cnn, x_train, y_train))
+    mixed = export_bundle(trained_cnn, tmp_path / "mixed", **mixed_args)
     rows = {}
     for name, bundle in (("clean calibration", clean), ("clean+adversarial calibration", mixed)):
         int8 = verify_bundle(bundle, formats=["int8"], options=FAST).results[0]
@@ -150,7 +149,8 @@ def test_int8_calibrated_on_clean_vs_clean_plus_adversarial(
     assert quant["adversarial_calibration_images"] == 256 and quant["calibration_images"] == 512
     same = sha256_file(clean / "model.int8.onnx") == sha256_file(mixed / "model.int8.onnx")
     print(f"int8 files identical (MinMax ranges unchanged by the adversarial images): {same}")
-    pt_clean = accuracy(trained_cnn, bundle_args["probe_images"], bundle_args["probe_labels"])
+    images = bundle_args["images"]
+    pt_clean = accuracy(trained_cnn, images.probe_images, images.probe_labels)
     for int8 in rows.values():
         assert abs(int8.clean_acc - pt_clean) <= 0.1
 
@@ -171,19 +171,19 @@ def test_bad_arguments_are_one_line_user_errors(
 ) -> None:
     from compressor.errors import UserInputError
 
-    args = dict(bundle_args)
+    args, images = dict(bundle_args), bundle_args["images"]
     if wrong == "labels":
-        args["probe_labels"] = args["probe_labels"][:5]
+        args = with_images(args, probe_labels=images.probe_labels[:5])
     elif wrong == "classes":
         args["class_names"] = ["a", "b"]
     elif wrong == "eps":
         args["eps"] = EPS / 10
     elif wrong == "range":
-        args["probe_images"] = args["probe_images"] * 255
+        args = with_images(args, probe_images=images.probe_images * 255)
     elif wrong == "no_fp32":
-        args["formats"] = ("int8",)
+        args = with_options(args, formats=("int8",))
     else:
-        args["calibration_images"] = None
+        args = with_images(args, calibration_images=None)
     with pytest.raises(UserInputError) as info:
         export_bundle(make_cnn().eval(), tmp_path / "b", **args)
     assert "\n" not in str(info.value) and info.value.exit_code == 2
@@ -195,8 +195,8 @@ def test_int8_weight_range_on_this_cpu(cnn_bundle: Path, bundle_args: dict[str, 
     from compressor_edge import create_backend
     from compressor_edge.convert import quantize_int8
 
-    images = bundle_args["probe_images"].numpy()
-    calibration = bundle_args["calibration_images"].numpy()
+    images = bundle_args["images"].probe_images.numpy()
+    calibration = bundle_args["images"].calibration_images.numpy()
     with create_backend("onnxruntime-cpu", cnn_bundle / "model.onnx") as backend:
         reference = backend.predict(images).argmax(1)
     agreement = {}
@@ -225,9 +225,8 @@ def test_int8_files_per_target_and_weight_range_from_this_cpu(
 ) -> None:
     from compressor_edge.machine import cpu_info
 
-    bundle = export_bundle(
-        trained_cnn, tmp_path / "t", **{**bundle_args, "formats": ("fp32", "int8")}, int8_tensorrt=True
-    )
+    args = with_options(bundle_args, formats=("fp32", "int8"), int8_tensorrt=True)
+    bundle = export_bundle(trained_cnn, tmp_path / "t", **args)
     loaded = load_bundle(bundle)
     cpu, (trt,) = loaded.manifest["formats"]["int8"], loaded.manifest["formats"]["int8"]["alternates"]
     assert cpu["file"] == "model.int8.onnx" and "onnxruntime-cpu" in cpu["runtimes"]
@@ -272,16 +271,13 @@ def test_robustness_aware_int8_keeps_the_worst_layers_in_float(
 
     x_train, y_train = digits[0], digits[1]
     held_x, held_y = x_train[600:856], y_train[600:856]  # neither calibration images nor probes
-    args = {
-        **bundle_args,
-        "formats": ("fp32", "int8"),
-        "calibration_images": x_train[:64] * 0.3,
-        "square_queries": 0,
-        "int8_robust_images": held_x,
-        "int8_robust_adversarial_images": pgd(trained_cnn, held_x, held_y),
-        "int8_robust_labels": held_y,
-        "int8_max_robust_drop": 0.02,
-    }
+    args = with_images(
+        with_options(bundle_args, formats=("fp32", "int8"), square_queries=0, int8_max_robust_drop=0.02),
+        calibration_images=x_train[:64] * 0.3,
+        int8_robust_images=held_x,
+        int8_robust_adversarial_images=pgd(trained_cnn, held_x, held_y),
+        int8_robust_labels=held_y,
+    )
     tried: list[tuple[int, int]] = []  # what the export stage's progress shows: candidates tried of the bound
     bundle = export_bundle(trained_cnn, tmp_path / "robust", **args, int8_progress=lambda *t: tried.append(t))
     record = load_bundle(bundle).manifest["formats"]["int8"]["quantization"]["robustness_aware"]

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 from compressor_edge import VerifyOptions, load_bundle, sha256_file, verify_bundle
-from exporting_helpers import make_cnn
+from exporting_helpers import make_cnn, with_options
 from torch import Tensor, nn
 
 from compressor.config.schema import ExportConfig
@@ -55,8 +55,13 @@ def test_default_square_budget_fails_a_file_that_lost_its_robustness(
     tmp_path: Path, trained_cnn, bundle_args: dict[str, Any], digits
 ) -> None:
     defaults = ExportConfig()
-    args = {**bundle_args, "square_queries": defaults.square_queries, "square_points": defaults.square_points}
-    bundle = export_bundle(trained_cnn, tmp_path / "bundle", formats=("fp32",), **args)
+    args = with_options(
+        bundle_args,
+        formats=("fp32",),
+        square_queries=defaults.square_queries,
+        square_points=defaults.square_points,
+    )
+    bundle = export_bundle(trained_cnn, tmp_path / "bundle", **args)
     record = load_bundle(bundle).manifest["square"]
     probes = load_bundle(bundle).probes()
     assert record["indices"] == fragile_robust_points(probes, defaults.square_points).tolist()
