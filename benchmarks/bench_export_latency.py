@@ -36,7 +36,7 @@ from records import append_record, record_header
 from torch import nn
 
 import compressor.models.zoo  # noqa: F401  (registers the small-input models with timm)
-from compressor.exporting import export_bundle
+from compressor.exporting import ExportImages, ExportOptions, export_bundle
 from compressor.exporting.manifest import toolkit_versions
 from compressor.models.wrapper import Normalized
 
@@ -95,19 +95,21 @@ def _export(
 ) -> Path:
     rng = np.random.default_rng(0)
     probes = torch.from_numpy(rng.random((32, *shape), dtype=np.float32))
-    return export_bundle(
-        model,
-        work / name,
-        calibration_images=probes,
+    images = ExportImages(
         probe_images=probes,
         probe_labels=torch.zeros(32, dtype=torch.long),
         probe_adversarial_images=probes,
+        calibration_images=probes,
+    )
+    return export_bundle(
+        model,
+        work / name,
+        images,
         class_names=[str(i) for i in range(10)],
         eps=0.0,
         norm="linf",
         pytorch_metrics={},
-        formats=tuple(args.formats),
-        int8_tensorrt="tensorrt" in args.backends_used,
+        options=ExportOptions(formats=tuple(args.formats), int8_tensorrt="tensorrt" in args.backends_used),
     )
 
 

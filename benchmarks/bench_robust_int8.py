@@ -17,26 +17,22 @@ import importlib.util
 import json
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import torch
-from compressor_edge import verify_bundle
+from compressor_edge import VerifyOptions, verify_bundle
 from records import append_record, record_header
 
 from compressor.attacks import get_attack
 from compressor.config import load_recipe
 from compressor.data.loading import load_data
 from compressor.data.sources import as_float
-from compressor.exporting import export_bundle
+from compressor.exporting import ExportImages, ExportOptions, export_bundle
 from compressor.pipeline.artifacts import load_student
 from compressor.rundir import RunDir
 
 RESULTS = Path(__file__).resolve().parent / "results.jsonl"
-
-
-def _export(student: torch.nn.Module, out: Path, common: dict[str, Any], max_drop: float | None) -> Path:
-    return export_bundle(student, out, **common, int8_max_robust_drop=max_drop)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,31 +57,34 @@ def main(argv: list[str] | None = None) -> int:
     x, y = as_float(data.test.x[: cfg.num_probes]), data.test.y[: cfg.num_probes]
     held_x, held_y = as_float(data.val.x[: cfg.int8_robust_images]), data.val.y[: cfg.int8_robust_images]
     pool = data.train if data.train is not None else data.val
+    images = ExportImages(
+        probe_images=x,
+        probe_labels=y,
+        probe_adversarial_images=pgd(student, x, y, eps=eps, norm=norm).x_adv,
+        calibration_images=(as_float(pool.x[: cfg.calibration_images]) * args.calibration_scale).clamp(0, 1),
+        int8_robust_images=held_x,
+        int8_robust_adversarial_images=pgd(student, held_x, held_y, eps=eps, norm=norm).x_adv,
+        int8_robust_labels=held_y,
+    )
     common = {
-        "formats": ("fp32", "int8"),
-        "calibration_images": (as_float(pool.x[: cfg.calibration_images]) * args.calibration_scale).clamp(
-            0, 1
-        ),
-        "probe_images": x,
-        "probe_labels": y,
-        "probe_adversarial_images": pgd(student, x, y, eps=eps, norm=norm).x_adv,
-        "int8_robust_images": held_x,
-        "int8_robust_adversarial_images": pgd(student, held_x, held_y, eps=eps, norm=norm).x_adv,
-        "int8_robust_labels": held_y,
+        "images": images,
         "class_names": data.class_names,
         "eps": eps,
         "norm": norm,
         "pytorch_metrics": {},
-        "seed": recipe.run.seed,
     }
+    options = ExportOptions(formats=("fp32", "int8"), seed=recipe.run.seed)
     backends = ["onnxruntime-cpu"] + (["openvino-cpu"] if importlib.util.find_spec("openvino") else [])
     rows, records = {}, {}
     with tempfile.TemporaryDirectory(prefix="bench-robust-int8-") as tmp:
         for name, max_drop in (("plain", None), ("robustness-aware", args.max_drop)):
-            bundle = _export(student, Path(tmp) / name, common, max_drop)
+            robust = replace(options, int8_max_robust_drop=max_drop)
+            bundle = export_bundle(student, Path(tmp) / name, **common, options=robust)
             manifest = json.loads((bundle / "manifest.json").read_text())
             records[name] = manifest["formats"]["int8"]["quantization"].get("robustness_aware")
-            report = verify_bundle(bundle, backends=backends, batch_sizes=(1, 32), threads=args.threads)
+            report = verify_bundle(
+                bundle, backends=backends, options=VerifyOptions(batch_sizes=(1, 32), threads=args.threads)
+            )
             rows[name] = report.to_dict()
             print(f"## {name} int8\n\n{report.to_markdown()}")
     record = {

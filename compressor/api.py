@@ -16,7 +16,7 @@ import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -26,6 +26,9 @@ from compressor.config.schema import Recipe
 from compressor.errors import GateFailed, UserInputError
 from compressor.evaluation.result import EvaluationResult
 from compressor.rundir import RunDir
+
+if TYPE_CHECKING:
+    from compressor.exporting import ExportOptions
 
 ArrayLike = Tensor | np.ndarray
 RecipeLike = str | Path | Mapping[str, Any]
@@ -121,7 +124,7 @@ def evaluate(
     (`["autoattack"]` is AutoAttack's standard version). The result's `to_markdown()` is the report table.
     """
     from compressor.attacks import get_attack
-    from compressor.evaluation.robustness import evaluate_robustness
+    from compressor.evaluation.robustness import AttackSettings, evaluate_robustness
 
     if norm not in ("linf", "l2"):
         raise UserInputError(f"evaluate: norm must be linf or l2, got {norm!r}")
@@ -135,12 +138,14 @@ def evaluate(
         x,
         y,
         attacks=list(attacks),
-        eps=float(eps),
-        norm=norm,  # type: ignore[arg-type]
-        batch_size=batch_size,
-        seed=seed,
+        settings=AttackSettings(
+            eps=float(eps),
+            norm=norm,  # type: ignore[arg-type]
+            batch_size=batch_size,
+            seed=seed,
+            device=device,
+        ),
         sanity_checks=sanity_checks,
-        device=device,
     )
 
 
@@ -153,47 +158,46 @@ def export(
     eps: float = 8 / 255,
     norm: str = "linf",
     class_names: Sequence[str] | None = None,
-    formats: Sequence[str] = ("fp32", "fp16", "int8"),
-    probe_attack: str = "pgd20",
-    num_probes: int = 256,
     calibration_images: ArrayLike | None = None,
     evaluation: EvaluationResult | Mapping[str, Any] | None = None,
-    seed: int = 0,
-    **options: Any,
+    options: ExportOptions | None = None,
 ) -> Path:
     """Write `model` as an edge bundle in `out`: ONNX files, manifest.json and clean + adversarial probes.
 
-    The first `num_probes` of `images`/`labels` (held-out images, [0,1]) become the probes, attacked with
-    `probe_attack` at `eps`; int8 calibrates on `calibration_images` (default: `images`). `evaluation`
-    (from `evaluate`) goes into the manifest as PyTorch's numbers. `options` pass to
-    `compressor.exporting.export_bundle` (opset, exporter, int8_calibration_method, ...). Check the bundle
-    with `compressor-edge verify OUT`.
+    The first `options.num_probes` of `images`/`labels` (held-out images, [0,1]) become the probes,
+    attacked with `options.probe_attack` at `eps`; int8 calibrates on `calibration_images` (default:
+    `images`). `evaluation` (from `evaluate`) goes into the manifest as PyTorch's numbers. `options`
+    (`compressor.exporting.ExportOptions`: formats, opset, exporter, int8 and Square settings, seed; its
+    defaults when None) shape the bundle. Check the bundle with `compressor-edge verify OUT`.
     """
     from compressor.attacks import get_attack
-    from compressor.exporting import export_bundle
+    from compressor.exporting import ExportImages, ExportOptions, export_bundle
 
+    options = options or ExportOptions()
     x, y = _batch(images, labels, "export")
-    probes_x, probes_y = x[:num_probes], y[:num_probes]
+    probes_x, probes_y = x[: options.num_probes], y[: options.num_probes]
     model.eval()
-    adversarial = get_attack(probe_attack)(model, probes_x, probes_y, eps=float(eps), norm=norm, seed=seed)
+    attack = get_attack(options.probe_attack)
+    adversarial = attack(model, probes_x, probes_y, eps=float(eps), norm=norm, seed=options.seed)
     if class_names is None:
         with torch.no_grad():
             class_names = [str(k) for k in range(int(model(probes_x[:1]).shape[-1]))]
     metrics = evaluation.to_dict() if isinstance(evaluation, EvaluationResult) else dict(evaluation or {})
-    return export_bundle(
-        model,
-        out,
-        formats=tuple(formats),
-        calibration_images=x if calibration_images is None else calibration_images,
+    inputs = ExportImages(
         probe_images=probes_x,
         probe_labels=probes_y,
         probe_adversarial_images=adversarial.x_adv,
+        calibration_images=x if calibration_images is None else calibration_images,
+    )
+    return export_bundle(
+        model,
+        out,
+        inputs,
         class_names=list(class_names),
         eps=float(eps),
         norm=norm,
         pytorch_metrics=metrics,
-        seed=seed,
-        **options,
+        options=options,
     )
 
 

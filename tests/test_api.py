@@ -14,6 +14,7 @@ from toy_models import DigitsCNN, train_digits_cnn
 
 import compressor
 from compressor.errors import UserInputError
+from compressor.exporting import ExportOptions
 from tests.conftest import TINY_RECIPE
 
 
@@ -107,9 +108,8 @@ def test_export_any_module_checked_by_onnxruntime(digits_model, tmp_path) -> Non
         images=x,
         labels=y,
         eps=0.1,
-        formats=["fp32"],
-        num_probes=16,
         evaluation=result,
+        options=ExportOptions(formats=["fp32"], num_probes=16),
     )
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["class_names"] == [str(k) for k in range(10)]

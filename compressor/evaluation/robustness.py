@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass, replace
 from fractions import Fraction
 
 import torch
@@ -65,18 +66,25 @@ def _verify(
     return (torch.cat(robust) if robust else torch.zeros(0, dtype=torch.bool)), violation
 
 
+@dataclass(frozen=True, kw_only=True)
+class AttackSettings:
+    """The threat model every attack and sanity check of an evaluation runs at, and how they run."""
+
+    eps: float
+    norm: Norm = "linf"
+    batch_size: int = 256
+    seed: int = 0
+    device: torch.device | str | None = None  # None: the model's device
+
+
 def evaluate_robustness(
     model: nn.Module,
     x: Tensor,
     y: Tensor,
     *,
     attacks: list[str],
-    eps: float,
-    norm: Norm = "linf",
-    batch_size: int = 256,
-    seed: int = 0,
+    settings: AttackSettings,
     sanity_checks: bool = True,
-    device: torch.device | str | None = None,
     sanity_subset: int = 128,
     progress: ProgressDisplay | None = None,
 ) -> EvaluationResult:
@@ -85,11 +93,13 @@ def evaluate_robustness(
     Each attack runs on the correctly classified images only (the others count as not robust) and its
     adversarial examples are re-checked with a forward pass and against the eps-ball. The model runs in
     eval mode and in float32 (autocast off, even inside a caller's autocast); ``x`` may stay on the CPU,
-    batches move to ``device`` (default: the model's device). ``progress`` shows each attack's points done
-    and robust accuracy so far.
+    batches move to ``settings.device`` (default: the model's device). ``progress`` shows each attack's
+    points done and robust accuracy so far.
     """
     specs = [get_attack(name) for name in attacks]
-    device = torch.device(device) if device is not None else model_device(model)
+    device = torch.device(settings.device) if settings.device is not None else model_device(model)
+    settings = replace(settings, device=device)
+    eps, norm, batch_size, seed = settings.eps, settings.norm, settings.batch_size, settings.seed
     x, y = x.detach().cpu().float(), y.detach().cpu().long()
     n = len(y)
     flags: dict[str, Tensor] = {}
@@ -143,11 +153,7 @@ def evaluate_robustness(
                 specs,
                 stages,
                 violation,
-                eps=eps,
-                norm=norm,
-                seed=seed,
-                batch_size=batch_size,
-                device=device,
+                settings,
                 subset=sanity_subset,
             )
             if sanity_checks
@@ -202,14 +208,13 @@ def _run_checks(
     specs: list[AttackSpec],
     stages: dict[str, dict[str, Tensor]],
     violation: float,
+    settings: AttackSettings,
     *,
-    eps: float,
-    norm: Norm,
-    seed: int,
-    batch_size: int,
-    device: torch.device,
     subset: int,
 ) -> list[SanityCheck]:
+    """The sanity checks on up to `subset` correctly classified images, at the evaluation's settings."""
+    eps, norm, seed, batch_size = settings.eps, settings.norm, settings.seed, settings.batch_size
+    device = settings.device
     checks = [sanity.check_bounds(violation, eps)] if specs else []
     sub = index[:subset]
     if len(sub) == 0:

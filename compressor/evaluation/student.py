@@ -18,7 +18,7 @@ from compressor.data.sources import as_float
 from compressor.evaluation.curve import robust_vs_eps
 from compressor.evaluation.output import write_evaluation
 from compressor.evaluation.result import EvaluationResult
-from compressor.evaluation.robustness import evaluate_robustness
+from compressor.evaluation.robustness import AttackSettings, evaluate_robustness
 from compressor.models.clip import ZeroShotClassifier
 from compressor.models.wrapper import unwrap
 
@@ -45,12 +45,10 @@ def evaluate_recipe_model(
             x,
             y,
             attacks=cfg.attacks,
-            eps=eps,
-            norm=norm,
-            batch_size=cfg.batch_size,
-            seed=recipe.run.seed,
+            settings=AttackSettings(
+                eps=eps, norm=norm, batch_size=cfg.batch_size, seed=recipe.run.seed, device=device
+            ),
             sanity_checks=cfg.sanity_checks,
-            device=device,
             progress=progress,
         )
     write_evaluation(result, out)

@@ -161,7 +161,7 @@ class Comparison:
         from compressor.data.loading import load_data
         from compressor.data.sources import as_float
         from compressor.engine.precision import resolve_device
-        from compressor.evaluation import evaluate_robustness
+        from compressor.evaluation import AttackSettings, evaluate_robustness
         from compressor.models.build import build_model, data_info
 
         data = load_data(self.base.data, self.base.run.seed)
@@ -179,12 +179,10 @@ class Comparison:
                 as_float(data.test.x[:n]),
                 data.test.y[:n],
                 attacks=cfg.attacks,
-                eps=eps,
-                norm=norm,
-                batch_size=cfg.batch_size,
-                seed=self.base.run.seed,
+                settings=AttackSettings(
+                    eps=eps, norm=norm, batch_size=cfg.batch_size, seed=self.base.run.seed, device=device
+                ),
                 sanity_checks=False,
-                device=device,
             ).to_dict()
             row = {
                 "phase": "teacher",

@@ -3,6 +3,16 @@
 from compressor.exporting.bundle import export_bundle
 from compressor.exporting.errors import ExportFailed
 from compressor.exporting.onnx_export import EXPORTERS, export_onnx
+from compressor.exporting.options import ExportImages, ExportOptions
 from compressor.exporting.parity import EXPORT_BOUNDS, check_parity
 
-__all__ = ["EXPORTERS", "EXPORT_BOUNDS", "ExportFailed", "check_parity", "export_bundle", "export_onnx"]
+__all__ = [
+    "EXPORTERS",
+    "EXPORT_BOUNDS",
+    "ExportFailed",
+    "ExportImages",
+    "ExportOptions",
+    "check_parity",
+    "export_bundle",
+    "export_onnx",
+]

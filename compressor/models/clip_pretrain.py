@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from compressor.config import section_hash
-from compressor.config.schema import DataConfig, ModelSpec, Recipe
+from compressor.config.schema import ClipPretrain, DataConfig, ModelSpec, Recipe
 from compressor.data.sources import Split, as_float
 from compressor.errors import UserInputError
 from compressor.models.clip_text import Template, prompt_names, resolve_templates
@@ -90,19 +90,21 @@ def pretrain_clip(
     class_names: Sequence[str],
     templates: Sequence[Template],
     *,
-    epochs: int,
-    lr: float,
-    batch_size: int,
+    settings: ClipPretrain,
     seed: int,
     mean: Sequence[float],
     std: Sequence[float],
 ) -> PretrainResult:
-    """Train both towers of `clip` in place (AdamW, cosine, 5% warm-up); return its zero-shot val accuracy."""
+    """Train both towers of `clip` in place (AdamW, cosine, 5% warm-up); return its zero-shot val accuracy.
+
+    `settings` (a model's `pretrain:` section) give the epochs, learning rate and batch size.
+    """
+    epochs, batch_size = settings.epochs, settings.batch_size
     names = prompt_names(class_names)
     generator = torch.Generator().manual_seed(seed)
     cfg = (torch.tensor(mean).view(1, -1, 1, 1), torch.tensor(std).view(1, -1, 1, 1))
     params = [p for p in clip.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.05)
+    optimizer = torch.optim.AdamW(params, lr=float(settings.lr), weight_decay=0.05)
     steps_per_epoch = max(1, len(train) // batch_size)
     total = epochs * steps_per_epoch
     warmup = max(1, total // 20)
@@ -193,9 +195,7 @@ def ensure_pretrained(
         val,
         class_names,
         resolve_templates(spec.templates, class_names),
-        epochs=p.epochs,
-        lr=float(p.lr),
-        batch_size=p.batch_size,
+        settings=p,
         seed=seed,
         mean=spec.mean or cfg["mean"],
         std=spec.std or cfg["std"],

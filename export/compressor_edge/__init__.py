@@ -10,7 +10,7 @@ from compressor_edge.errors import BackendUnavailable, BundleError
 from compressor_edge.report import FormatResult, VerifyReport
 from compressor_edge.square import SquareResult, square_attack_linf
 from compressor_edge.tolerances import FormatTolerances, VerifyTolerances
-from compressor_edge.verify import verify_bundle
+from compressor_edge.verify import VerifyOptions, verify_bundle
 
 __all__ = [
     "BACKENDS",
@@ -24,6 +24,7 @@ __all__ = [
     "FormatTolerances",
     "Probes",
     "SquareResult",
+    "VerifyOptions",
     "VerifyReport",
     "VerifyTolerances",
     "__version__",

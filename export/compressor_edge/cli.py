@@ -21,7 +21,7 @@ from compressor_edge.files import atomic_write_bytes
 from compressor_edge.images import load_images
 from compressor_edge.latency import measure_interleaved, tile_batch
 from compressor_edge.tolerances import VerifyTolerances
-from compressor_edge.verify import verify_bundle
+from compressor_edge.verify import VerifyOptions, verify_bundle
 
 EXIT_OK, EXIT_GATE_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INCOMPLETE = 0, 1, 2, 3, 4
 
@@ -153,13 +153,15 @@ def _verify(args: argparse.Namespace) -> int:
         _tolerances(args.tolerances),
         formats=args.formats,
         backends=args.backends,
-        square_queries=args.square_queries,
-        skip_square=args.skip_square,
-        seed=args.seed,
-        batch_sizes=args.batch_sizes,
-        latency_runs=args.latency_runs,
-        cache_dir=args.engine_cache,
-        threads=args.threads,
+        options=VerifyOptions(
+            square_queries=args.square_queries,
+            skip_square=args.skip_square,
+            seed=args.seed,
+            batch_sizes=args.batch_sizes,
+            latency_runs=args.latency_runs,
+            cache_dir=args.engine_cache,
+            threads=args.threads,
+        ),
     )
     markdown = report.to_markdown()
     print(markdown, end="")

@@ -6,6 +6,7 @@ import platform
 import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -210,41 +211,50 @@ def _time_rows(
             rows[i][0].latency[batch] = latency
 
 
+@dataclass(frozen=True, kw_only=True)
+class VerifyOptions:
+    """How verify_bundle measures: the Square budget, the latency loop and the runtimes' settings.
+
+    Square runs the attack the export recorded (its points, budget and seed, with PyTorch's accuracy to
+    compare) unless `square_queries` or `seed` differ from it; then it attacks every probe with them and
+    compares with fp32 only. `skip_square` runs no Square attack: the report is then at best INCOMPLETE.
+    Latency is measured at each of `batch_sizes` (TensorRT builds one optimisation profile per size),
+    `latency_runs` times. A bundle whose PyTorch reference is itself at chance on the probes fails unless
+    `allow_chance_reference` (smoke runs).
+    """
+
+    square_queries: int | None = None  # None: the budget the export recorded
+    skip_square: bool = False
+    seed: int | None = None  # None: the export's Square seed
+    batch_sizes: Sequence[int] = (1, 32)
+    latency_runs: int = 30
+    cache_dir: str | Path | None = None  # TensorRT's engine cache
+    threads: int | None = None
+    allow_chance_reference: bool = False
+
+
 def verify_bundle(
     bundle_dir: str | Path,
     tolerances: VerifyTolerances | None = None,
     formats: Sequence[str] | None = None,
     backends: Sequence[str] = ("onnxruntime-cpu",),
     *,
-    square_queries: int | None = None,
-    skip_square: bool = False,
-    seed: int | None = None,
-    batch_sizes: Sequence[int] = (1, 32),
-    latency_runs: int = 30,
-    cache_dir: str | Path | None = None,
-    threads: int | None = None,
-    allow_chance_reference: bool = False,
+    options: VerifyOptions = VerifyOptions(),
     on_row: Callable[[int, int], None] | None = None,
 ) -> VerifyReport:
     """Measure every format on every backend against the bundle's PyTorch probes and gate each row.
 
     Raises BundleError (bad input) for a missing, corrupt or tampered bundle or an unavailable backend;
-    a failed gate is not an exception: it shows in the report (`passed` is False). A bundle whose PyTorch
-    reference is itself at chance on the probes fails unless `allow_chance_reference` (smoke runs). Latency is measured at
-    each of `batch_sizes` (TensorRT builds one optimisation profile per size) after every check, with every
-    row loaded and timed round-robin in one loop. Square runs the attack the
-    export recorded (its points, budget and seed, with PyTorch's accuracy to compare) unless `square_queries`
-    or `seed` differ from it; then it attacks every probe with them and compares with fp32 only.
-    `skip_square` runs no Square attack: the report is then at best INCOMPLETE (`passed` is False).
+    a failed gate is not an exception: it shows in the report (`passed` is False). `options` (VerifyOptions)
+    set the Square attack, the latency loop and the runtimes; latency is measured after every check, with
+    every row loaded and timed round-robin in one loop.
     `on_row(i, n)` hears when row i of n (format x backend) has been checked, before the latency loop.
     """
     tolerances = tolerances or VerifyTolerances()
     unknown = [name for name in backends if name not in BACKENDS]
     if unknown or not backends:
         raise BundleError(f"unknown backend(s) {unknown} (expected one or more of: {', '.join(BACKENDS)})")
-    if not batch_sizes or min(batch_sizes) < 1:
-        raise BundleError(f"batch sizes must be positive integers, got {list(batch_sizes)}")
-    _check_counts(square_queries, skip_square, seed, latency_runs)
+    _check_options(options)
     bundle = load_bundle(bundle_dir)
     probes = bundle.probes()
     chosen = list(formats or bundle.formats)
@@ -253,10 +263,10 @@ def verify_bundle(
     chosen.sort(key=FORMATS.index)  # fp32 first: it is the Square reference for the others
     pt_clean = _accuracy(probes.clean_logits, probes.labels)
     pt_adv = _accuracy(probes.adversarial_logits, probes.labels)
-    if skip_square:
-        square = SquarePlan(queries=0, seed=0 if seed is None else seed)
+    if options.skip_square:
+        square = SquarePlan(queries=0, seed=0 if options.seed is None else options.seed)
     else:
-        square = SquarePlan.for_bundle(bundle.manifest.get("square"), square_queries, seed)
+        square = SquarePlan.for_bundle(bundle.manifest.get("square"), options.square_queries, options.seed)
     results: list[FormatResult] = []
     with ExitStack() as stack:
         loaded: list[tuple[FormatResult, Backend]] = []
@@ -269,16 +279,16 @@ def verify_bundle(
                     fmt,
                     backend_name,
                     square=square,
-                    batch_sizes=batch_sizes,
-                    cache_dir=None if cache_dir is None else Path(cache_dir),
-                    threads=threads,
+                    batch_sizes=options.batch_sizes,
+                    cache_dir=None if options.cache_dir is None else Path(options.cache_dir),
+                    threads=options.threads,
                 )
                 results.append(result)
                 if backend is not None:
                     loaded.append((result, backend))
                 if on_row is not None:
                     on_row(len(results), len(backends) * len(chosen))
-        _time_rows(loaded, probes.clean_images, batch_sizes, latency_runs)
+        _time_rows(loaded, probes.clean_images, options.batch_sizes, options.latency_runs)
     fp32_square = {r.backend: r.square_acc for r in results if r.format == "fp32" and r.error is None}
     for r in results:
         if r.error is None:
@@ -304,27 +314,29 @@ def verify_bundle(
         tolerances=tolerances,
         results=results,
         n_classes=len(bundle.class_names),
-        allow_chance_reference=allow_chance_reference,
+        allow_chance_reference=options.allow_chance_reference,
         environment=_environment(),
-        latency_runs=latency_runs,
-        threads=threads,
-        square_skipped=skip_square and bundle.norm == "linf",
+        latency_runs=options.latency_runs,
+        threads=options.threads,
+        square_skipped=options.skip_square and bundle.norm == "linf",
     )
 
 
-def _check_counts(square_queries: int | None, skip_square: bool, seed: int | None, latency_runs: int) -> None:
+def _check_options(options: VerifyOptions) -> None:
     """Budgets and counts are positive; skipping Square is said with skip_square, never with a 0 budget."""
-    if square_queries is not None and skip_square:
+    if not options.batch_sizes or min(options.batch_sizes) < 1:
+        raise BundleError(f"batch sizes must be positive integers, got {list(options.batch_sizes)}")
+    if options.square_queries is not None and options.skip_square:
         raise BundleError("give either square_queries or skip_square, not both")
-    if square_queries is not None and square_queries < 1:
+    if options.square_queries is not None and options.square_queries < 1:
         raise BundleError(
-            f"square_queries must be >= 1, got {square_queries}; to skip the Square attack say so "
+            f"square_queries must be >= 1, got {options.square_queries}; to skip the Square attack say so "
             "(--skip-square, verify.skip_square): the verdict is then INCOMPLETE, never PASS"
         )
-    if seed is not None and seed < 0:
-        raise BundleError(f"seed must be >= 0, got {seed}")
-    if latency_runs < 1:
-        raise BundleError(f"latency_runs must be >= 1, got {latency_runs}")
+    if options.seed is not None and options.seed < 0:
+        raise BundleError(f"seed must be >= 0, got {options.seed}")
+    if options.latency_runs < 1:
+        raise BundleError(f"latency_runs must be >= 1, got {options.latency_runs}")
 
 
 def _environment() -> dict[str, Any]:

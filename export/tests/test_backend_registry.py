@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from compressor_edge import BackendUnavailable, verify_bundle
+from compressor_edge import BackendUnavailable, VerifyOptions, verify_bundle
 from compressor_edge.backends import BACKENDS, backend_spec, backend_specs, create_backend, registry
 from compressor_edge.bundle import FORMATS
 from compressor_edge.cli import main
@@ -43,7 +43,9 @@ def test_a_format_a_backend_does_not_run_is_a_failed_row(
 ) -> None:
     fp32_only = replace(backend_spec("onnxruntime-cpu"), formats=("fp32",))
     monkeypatch.setitem(registry._SPECS, "onnxruntime-cpu", fp32_only)
-    report = verify_bundle(good_bundle, formats=["fp32", "fp16"], latency_runs=2, batch_sizes=(1,))
+    report = verify_bundle(
+        good_bundle, formats=["fp32", "fp16"], options=VerifyOptions(latency_runs=2, batch_sizes=(1,))
+    )
     rows = {r.format: r for r in report.results}
     assert rows["fp32"].error is None
     assert rows["fp16"].error == "onnxruntime-cpu does not run fp16 models (it runs fp32)"

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from compressor_edge import BackendUnavailable, create_backend, load_bundle, verify_bundle
+from compressor_edge import BackendUnavailable, VerifyOptions, create_backend, load_bundle, verify_bundle
 from compressor_edge.cli import main
 
 HAVE_OPENVINO = importlib.util.find_spec("openvino") is not None
@@ -39,9 +39,7 @@ def test_every_row_passes_on_onnxruntime_and_openvino(good_bundle: Path) -> None
     report = verify_bundle(
         good_bundle,
         backends=("onnxruntime-cpu", "openvino-cpu"),
-        square_queries=100,
-        latency_runs=5,
-        batch_sizes=(1, 8),
+        options=VerifyOptions(square_queries=100, latency_runs=5, batch_sizes=(1, 8)),
     )
     assert report.passed, report.to_markdown()
     rows = {(r.format, r.backend): r for r in report.results}
@@ -94,20 +92,20 @@ def _cpu_has_bf16() -> bool:
 
 @needs_openvino
 def test_the_bf16_backend_runs_the_fp32_file_in_bf16_under_the_bf16_gates(good_bundle: Path) -> None:
-    from compressor_edge import VerifyTolerances
+    from compressor_edge import VerifyOptions, VerifyTolerances
 
     if not _cpu_has_bf16():
         pytest.skip("this CPU has no bf16 support in OpenVINO (AMX or AVX512-BF16 needed)")
-    options = {"square_queries": 50, "latency_runs": 3, "batch_sizes": (1,)}
+    options = VerifyOptions(square_queries=50, latency_runs=3, batch_sizes=(1,))
     backends = ("openvino-cpu", "openvino-cpu-bf16")
-    report = verify_bundle(good_bundle, formats=("fp32",), backends=backends, **options)
+    report = verify_bundle(good_bundle, formats=("fp32",), backends=backends, options=options)
     rows = {r.backend: r for r in report.results}
     assert set(rows) == set(backends) and report.passed, report.to_markdown()
     assert "bf16 precision" in rows["openvino-cpu-bf16"].device
     # it really computes in bf16: far from fp32 parity, which the f32 row keeps
     assert rows["openvino-cpu-bf16"].max_abs_logit_diff > 100 * rows["openvino-cpu"].max_abs_logit_diff
     strict = VerifyTolerances.from_dict({"bf16": {"max_rel_logit_diff": 1e-7}})  # only the bf16 row's gate
-    judged = verify_bundle(good_bundle, strict, formats=("fp32",), backends=backends, **options)
+    judged = verify_bundle(good_bundle, strict, formats=("fp32",), backends=backends, options=options)
     failed = {r.backend for r in judged.results if r.failures}
     assert failed == {"openvino-cpu-bf16"}, judged.to_markdown()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ from tiny_bundles import make_bundle
 from compressor_edge import (
     BackendUnavailable,
     BundleError,
+    VerifyOptions,
     VerifyTolerances,
     load_bundle,
     sha256_file,
@@ -19,12 +21,12 @@ from compressor_edge import (
 )
 from compressor_edge.bundle import MANIFEST_FILE
 
-FAST = {"square_queries": 100, "latency_runs": 5, "batch_sizes": (1, 8)}
+FAST = VerifyOptions(square_queries=100, latency_runs=5, batch_sizes=(1, 8))
 
 
 @pytest.fixture(scope="module")
 def good_report(good_bundle: Path):
-    return verify_bundle(good_bundle, **FAST)
+    return verify_bundle(good_bundle, options=FAST)
 
 
 def test_good_bundle_passes_every_format(good_report) -> None:
@@ -55,7 +57,7 @@ def test_report_json_and_markdown(good_report) -> None:
 
 def test_double_normalisation_fails_verify(tmp_path: Path) -> None:
     broken = make_bundle(tmp_path / "broken", formats=("fp32",), double_normalisation=True)
-    report = verify_bundle(broken, **FAST)
+    report = verify_bundle(broken, options=FAST)
     assert not report.passed
     (row,) = report.results
     assert row.status == "fail"
@@ -69,7 +71,7 @@ def test_tightened_gates_fail_with_the_tolerance_named(good_bundle: Path, good_r
     tol = VerifyTolerances.from_dict(
         {"int8": {"max_abs_logit_diff": 1e-6}, "fp16": {"min_square_acc": above, "max_size_mb": 1e-6}}
     )
-    report = verify_bundle(good_bundle, tol, formats=["int8", "fp16"], **FAST)
+    report = verify_bundle(good_bundle, tol, formats=["int8", "fp16"], options=FAST)
     fp16, int8 = report.results  # fp32 is not verified, so the Square drop gate has no reference
     assert not report.passed
     assert len(int8.failures) == 1 and "max_abs_logit_diff 1e-06" in int8.failures[0]
@@ -78,7 +80,7 @@ def test_tightened_gates_fail_with_the_tolerance_named(good_bundle: Path, good_r
 
 def test_square_drop_is_gated_against_fp32(good_bundle: Path) -> None:
     report = verify_bundle(
-        good_bundle, VerifyTolerances.from_dict({"int8": {"max_square_acc_drop": -1.0}}), **FAST
+        good_bundle, VerifyTolerances.from_dict({"int8": {"max_square_acc_drop": -1.0}}), options=FAST
     )
     int8 = report.results[2]
     assert any("Square acc drop vs fp32" in f for f in int8.failures)
@@ -89,21 +91,21 @@ def test_l2_bundle_skips_square(bundle_copy) -> None:
     manifest = json.loads((root / MANIFEST_FILE).read_text())
     manifest["threat_model"] = {"eps": 0.5, "norm": "l2"}
     (root / MANIFEST_FILE).write_text(json.dumps(manifest))
-    report = verify_bundle(root, formats=["fp32"], **FAST)
+    report = verify_bundle(root, formats=["fp32"], options=FAST)
     assert report.passed and report.results[0].square_acc is None and report.square_queries == 0
     assert "Square attack not run" in report.to_markdown()
 
 
 def test_unknown_or_missing_backend_is_bad_input(good_bundle: Path) -> None:
     with pytest.raises(BundleError, match="unknown backend"):
-        verify_bundle(good_bundle, backends=["openvino"], **FAST)
+        verify_bundle(good_bundle, backends=["openvino"], options=FAST)
     with pytest.raises(BundleError, match="batch sizes must be positive"):
-        verify_bundle(good_bundle, **{**FAST, "batch_sizes": (0, 8)})
+        verify_bundle(good_bundle, options=replace(FAST, batch_sizes=(0, 8)))
     import onnxruntime
 
     if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
         with pytest.raises(BackendUnavailable, match="CUDAExecutionProvider is not available"):
-            verify_bundle(good_bundle, backends=["onnxruntime-cuda"], **FAST)
+            verify_bundle(good_bundle, backends=["onnxruntime-cuda"], options=FAST)
 
 
 def test_each_int8_file_runs_on_the_runtimes_it_is_for(good_bundle: Path, tmp_path: Path) -> None:
@@ -134,10 +136,10 @@ def test_reference_at_chance_is_not_a_pass(bundle_copy) -> None:
     manifest["probes"]["sha256"] = sha256_file(root / "probes.npz")
     del manifest["square"]  # recorded for the old labels
     (root / MANIFEST_FILE).write_text(json.dumps(manifest))
-    report = verify_bundle(root, formats=["fp32"], **FAST)
+    report = verify_bundle(root, formats=["fp32"], options=FAST)
     assert report.results[0].status == "pass" and report.reference_at_chance and not report.passed
     assert "at chance for 4 classes" in report.to_markdown()
-    allowed = verify_bundle(root, formats=["fp32"], allow_chance_reference=True, **FAST)
+    allowed = verify_bundle(root, formats=["fp32"], options=replace(FAST, allow_chance_reference=True))
     assert allowed.passed and "allowed by allow_chance_reference" in allowed.to_markdown()
 
 
@@ -150,16 +152,16 @@ def test_square_runs_on_the_recorded_points_against_pytorch(good_bundle: Path, g
     fp32 = good_report.results[0]
     assert abs(fp32.square_acc - record["pytorch_square_acc"]) <= 0.02
     strict = VerifyTolerances.from_dict({"fp16": {"max_square_acc_drop": -0.5}})
-    report = verify_bundle(good_bundle, strict, formats=["fp16"], **FAST)
+    report = verify_bundle(good_bundle, strict, formats=["fp16"], options=FAST)
     assert any("Square acc drop vs PyTorch on the same points" in f for f in report.results[0].failures)
-    other = verify_bundle(good_bundle, formats=["fp32"], **{**FAST, "square_queries": 30})
+    other = verify_bundle(good_bundle, formats=["fp32"], options=replace(FAST, square_queries=30))
     assert other.pytorch_square_acc is None and other.square_points == other.n_probes
     assert "compared with fp32 only" in other.to_markdown()
 
 
 def test_latency_is_timed_round_robin_with_speedups(good_report) -> None:
     data = good_report.to_dict()
-    assert data["latency"] == {"interleaved": True, "runs": FAST["latency_runs"], "threads": None}
+    assert data["latency"] == {"interleaved": True, "runs": FAST.latency_runs, "threads": None}
     fp32, fp16, int8 = good_report.results
     for batch in (1, 8):
         assert good_report.speedup_vs_fp32(fp32, batch) == 1.0
@@ -173,6 +175,6 @@ def test_latency_is_timed_round_robin_with_speedups(good_report) -> None:
 def test_each_checked_row_is_reported_as_i_of_n(good_bundle: Path) -> None:
     heard: list[tuple[int, int]] = []
     report = verify_bundle(
-        good_bundle, formats=["fp32", "int8"], on_row=lambda i, n: heard.append((i, n)), **FAST
+        good_bundle, formats=["fp32", "int8"], on_row=lambda i, n: heard.append((i, n)), options=FAST
     )
     assert heard == [(1, 2), (2, 2)] and len(report.results) == 2

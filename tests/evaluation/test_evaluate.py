@@ -10,14 +10,22 @@ import torch
 from rich.console import Console
 
 from compressor.attacks import registry
-from compressor.evaluation import evaluate_robustness, print_evaluation, robust_vs_eps, write_evaluation
+from compressor.evaluation import (
+    AttackSettings,
+    evaluate_robustness,
+    print_evaluation,
+    robust_vs_eps,
+    write_evaluation,
+)
 from compressor.evaluation.robustness import eps_text
 
 
 def test_healthy_model_numbers_and_checks(digits, tmp_path):
     model, x, y = digits
     model.train()  # evaluation must switch to eval mode and restore
-    result = evaluate_robustness(model, x, y, attacks=["fgsm", "pgd20", "cw20"], eps=0.1, batch_size=40)
+    result = evaluate_robustness(
+        model, x, y, attacks=["fgsm", "pgd20", "cw20"], settings=AttackSettings(eps=0.1, batch_size=40)
+    )
     assert model.training
     acc = result.robust_accuracy
     assert list(acc) == ["fgsm", "pgd20", "cw20"]
@@ -57,7 +65,9 @@ def test_autoattack_stages_reported(digits, monkeypatch):
     for name, params in cheap.items():  # AutoAttack reads its stages' parameters from the registry
         spec = registry.ATTACKS[name]
         monkeypatch.setitem(registry._REGISTRY, name, replace(spec, params={**spec.params, **params}))
-    result = evaluate_robustness(model, x, y, attacks=["autoattack"], eps=0.1, sanity_checks=False)
+    result = evaluate_robustness(
+        model, x, y, attacks=["autoattack"], settings=AttackSettings(eps=0.1), sanity_checks=False
+    )
     stages = result.stages["autoattack"]
     assert list(stages) == ["clean", "apgd-ce", "apgd-t", "fab-t", "square"]
     assert (
@@ -88,7 +98,11 @@ def test_evaluation_judges_in_fp32_even_inside_a_bf16_autocast(digits):
     dtypes: set[torch.dtype] = set()
     first = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d))
     hook = first.register_forward_hook(lambda module, args, out: dtypes.add(out.dtype))
-    kwargs = {"attacks": ["pgd20"], "eps": 0.1, "batch_size": 48, "sanity_checks": False}
+    kwargs = {
+        "attacks": ["pgd20"],
+        "settings": AttackSettings(eps=0.1, batch_size=48),
+        "sanity_checks": False,
+    }
     fp32 = evaluate_robustness(model, x, y, **kwargs)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         inside = evaluate_robustness(model, x, y, **kwargs)

@@ -10,7 +10,7 @@ import pytest
 from rich.console import Console
 
 from compressor.console import LOGGER, ProgressDisplay, set_verbosity
-from compressor.evaluation import evaluate_robustness
+from compressor.evaluation import AttackSettings, evaluate_robustness
 
 
 @pytest.fixture(autouse=True)
@@ -31,8 +31,7 @@ def test_evaluation_reports_each_attack_and_autoattack_stage(digits) -> None:
             x[:24],
             y[:24],
             attacks=["pgd20", "autoattack"],
-            eps=0.1,
-            batch_size=8,
+            settings=AttackSettings(eps=0.1, batch_size=8),
             sanity_checks=False,
             progress=progress,
         )

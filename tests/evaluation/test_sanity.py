@@ -8,7 +8,7 @@ import torch
 from rich.console import Console
 from torch import nn
 
-from compressor.evaluation import evaluate_robustness, print_evaluation
+from compressor.evaluation import AttackSettings, evaluate_robustness, print_evaluation
 from compressor.evaluation.sanity import check_black_box, check_bounds
 
 
@@ -51,7 +51,7 @@ def _failed(result):
 
 def test_rounding_model_is_flagged(digits):
     model, x, y = digits
-    result = evaluate_robustness(Rounded(model), x, y, attacks=["pgd20"], eps=0.1)
+    result = evaluate_robustness(Rounded(model), x, y, attacks=["pgd20"], settings=AttackSettings(eps=0.1))
     assert {"gradients", "black_box_vs_white_box"} <= _failed(result)
     assert not result.passed
     buffer = io.StringIO()
@@ -62,14 +62,16 @@ def test_rounding_model_is_flagged(digits):
 
 def test_softmax_of_softmax_is_flagged(digits):
     model, x, y = digits
-    result = evaluate_robustness(SoftmaxOfSoftmax(model), x, y, attacks=["pgd20"], eps=0.1)
+    result = evaluate_robustness(
+        SoftmaxOfSoftmax(model), x, y, attacks=["pgd20"], settings=AttackSettings(eps=0.1)
+    )
     assert {"outputs_are_logits", "gradients"} <= _failed(result)
 
 
 def test_randomised_model_is_flagged(digits):
     model, x, y = digits
     torch.manual_seed(0)
-    result = evaluate_robustness(Noisy(model), x, y, attacks=["fgsm"], eps=0.1)
+    result = evaluate_robustness(Noisy(model), x, y, attacks=["fgsm"], settings=AttackSettings(eps=0.1))
     assert "deterministic" in _failed(result)
 
 
@@ -111,7 +113,7 @@ def test_points_out_of_a_gradient_attacks_reach_still_fail_the_check():
 def test_a_weak_white_box_attack_is_not_taken_for_masking(digits):
     """FGSM misses points Square finds; PGD-100 with restarts finds them too, so the gradients work."""
     model, x, y = digits
-    result = evaluate_robustness(model, x, y, attacks=["fgsm", "square"], eps=0.1)
+    result = evaluate_robustness(model, x, y, attacks=["fgsm", "square"], settings=AttackSettings(eps=0.1))
     check = next(c for c in result.sanity_checks if c.name == "black_box_vs_white_box")
     assert check.details["extra_fooled"] > 2
     assert check.details["white_box_retry_fooled"] >= check.details["extra_fooled"] - 1

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 import torch
-from exporting_helpers import EPS, make_cnn, pgd
+from exporting_helpers import EPS, make_cnn, pgd, with_options
 from torch import Tensor, nn
 
 
@@ -58,18 +58,24 @@ def _train(
 @pytest.fixture(scope="session")
 def bundle_args(trained_cnn: nn.Module, digits) -> dict[str, Any]:
     """export_bundle keyword arguments for the trained CNN: 128 probes, 256 calibration images."""
+    from compressor.exporting import ExportImages, ExportOptions
+
     x_train, _, x_test, y_test = digits
     probes, labels = x_test[:128], y_test[:128]
+    images = ExportImages(
+        probe_images=probes,
+        probe_labels=labels,
+        probe_adversarial_images=pgd(trained_cnn, probes, labels),
+        calibration_images=x_train[:256],
+    )
     return {
-        "calibration_images": x_train[:256],
-        "probe_images": probes,
-        "probe_labels": labels,
-        "probe_adversarial_images": pgd(trained_cnn, probes, labels),
+        "images": images,
         "class_names": [str(d) for d in range(10)],
         "eps": EPS,
         "norm": "linf",
         "pytorch_metrics": {"clean_acc": 0.9, "pgd10_acc": 0.5},
-        "square_queries": 0,  # PyTorch's Square record costs seconds per export; cnn_bundle has one
+        # PyTorch's Square record costs seconds per export; cnn_bundle has one
+        "options": ExportOptions(square_queries=0),
     }
 
 
@@ -78,5 +84,5 @@ def cnn_bundle(trained_cnn: nn.Module, bundle_args: dict[str, Any], tmp_path_fac
     """The trained CNN exported with all three formats and a 1000-query Square record (read-only)."""
     from compressor.exporting import export_bundle
 
-    args = {**bundle_args, "square_queries": 1000}
+    args = with_options(bundle_args, square_queries=1000)
     return export_bundle(trained_cnn, tmp_path_factory.mktemp("cnn") / "bundle", **args)

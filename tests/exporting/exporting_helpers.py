@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -55,3 +57,13 @@ def sha_tree(root: Path) -> dict[str, str]:
         for p in root.rglob("*")
         if p.is_file()
     }
+
+
+def with_options(args: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """export_bundle's keyword arguments `args` with these ExportOptions fields changed."""
+    return {**args, "options": replace(args["options"], **changes)}
+
+
+def with_images(args: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """export_bundle's keyword arguments `args` with these ExportImages fields changed."""
+    return {**args, "images": replace(args["images"], **changes)}

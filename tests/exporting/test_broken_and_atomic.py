@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 import torch
-from compressor_edge import sha256_file, verify_bundle
-from exporting_helpers import sha_tree
+from compressor_edge import VerifyOptions, sha256_file, verify_bundle
+from exporting_helpers import sha_tree, with_images, with_options
 from torch import Tensor, nn
 
 from compressor.errors import UserInputError
@@ -46,11 +46,13 @@ def test_double_normalisation_fails_verify(
 ) -> None:
     bundle = Path(shutil.copytree(cnn_bundle, tmp_path / "broken"))
     path = bundle / "model.onnx"
-    export_onnx(NormalisedTwice(trained_cnn).eval(), path, bundle_args["probe_images"][:2])
+    export_onnx(NormalisedTwice(trained_cnn).eval(), path, bundle_args["images"].probe_images[:2])
     manifest = json.loads((bundle / "manifest.json").read_text())
     manifest["formats"] = {"fp32": {**manifest["formats"]["fp32"], "sha256": sha256_file(path)}}
     (bundle / "manifest.json").write_text(json.dumps(manifest))
-    report = verify_bundle(bundle, square_queries=50, latency_runs=3, batch_sizes=(1, 8))
+    report = verify_bundle(
+        bundle, options=VerifyOptions(square_queries=50, latency_runs=3, batch_sizes=(1, 8))
+    )
     print("\n" + report.to_markdown())
     assert not report.passed
     failures = " ".join(report.results[0].failures)
@@ -62,7 +64,9 @@ def test_export_that_differs_from_pytorch_is_refused(
 ) -> None:
     with pytest.raises(ExportFailed, match="ONNX logits differ from PyTorch") as info:
         export_bundle(
-            DiffersWhenExported(trained_cnn).eval(), tmp_path / "bad", **{**bundle_args, "formats": ("fp32",)}
+            DiffersWhenExported(trained_cnn).eval(),
+            tmp_path / "bad",
+            **with_options(bundle_args, formats=("fp32",)),
         )
     assert "\n" not in str(info.value) and info.value.exit_code == 3
     assert list(tmp_path.iterdir()) == []  # no bundle, no staging folder left behind
@@ -76,10 +80,12 @@ def test_failed_export_leaves_the_earlier_bundle_intact(
     with pytest.raises(ExportFailed):
         export_bundle(DiffersWhenExported(trained_cnn).eval(), target, **bundle_args)
     with pytest.raises(UserInputError):
-        export_bundle(trained_cnn, target, **{**bundle_args, "calibration_images": None})
+        export_bundle(trained_cnn, target, **with_images(bundle_args, calibration_images=None))
     assert sha_tree(target) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle"]
-    report = verify_bundle(target, formats=["fp32"], skip_square=True, latency_runs=2, batch_sizes=(1,))
+    report = verify_bundle(
+        target, formats=["fp32"], options=VerifyOptions(skip_square=True, latency_runs=2, batch_sizes=(1,))
+    )
     assert report.gates_passed
 
 
@@ -88,7 +94,7 @@ def test_successful_export_replaces_the_earlier_bundle(
 ) -> None:
     target = Path(shutil.copytree(cnn_bundle, tmp_path / "bundle"))
     export_bundle(
-        trained_cnn, target, **{**bundle_args, "formats": ("fp32",), "extra_manifest": {"run": "second"}}
+        trained_cnn, target, **with_options(bundle_args, formats=("fp32",)), extra_manifest={"run": "second"}
     )
     assert sorted(p.name for p in target.iterdir()) == ["manifest.json", "model.onnx", "probes.npz"]
     assert json.loads((target / "manifest.json").read_text())["extra"] == {"run": "second"}
@@ -99,5 +105,5 @@ def test_refuses_to_replace_a_folder_that_is_not_a_bundle(tmp_path: Path, traine
     (tmp_path / "notes").mkdir()
     (tmp_path / "notes" / "todo.txt").write_text("keep me")
     with pytest.raises(UserInputError, match="not an export bundle"):
-        export_bundle(trained_cnn, tmp_path / "notes", **{**bundle_args, "formats": ("fp32",)})
+        export_bundle(trained_cnn, tmp_path / "notes", **with_options(bundle_args, formats=("fp32",)))
     assert (tmp_path / "notes" / "todo.txt").read_text() == "keep me"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -10,14 +11,14 @@ import numpy as np
 import onnx
 import pytest
 import torch
-from compressor_edge import VerifyTolerances, load_bundle, sha256_file, verify_bundle
+from compressor_edge import VerifyOptions, VerifyTolerances, load_bundle, sha256_file, verify_bundle
 from compressor_edge.square import margin
-from exporting_helpers import EPS, accuracy, make_cnn
+from exporting_helpers import EPS, accuracy, make_cnn, with_images, with_options
 
 from compressor.config.schema import ExportConfig
-from compressor.exporting import export_bundle
+from compressor.exporting import ExportImages, ExportOptions, export_bundle
 
-FAST = {"square_queries": 100, "latency_runs": 5, "batch_sizes": (1, 16)}
+FAST = VerifyOptions(square_queries=100, latency_runs=5, batch_sizes=(1, 16))
 
 
 def test_bundle_files_manifest_and_hashes(cnn_bundle: Path, trained_cnn, bundle_args: dict[str, Any]) -> None:
@@ -49,14 +50,14 @@ def test_bundle_files_manifest_and_hashes(cnn_bundle: Path, trained_cnn, bundle_
 
 
 def test_probes_hold_pytorch_logits(cnn_bundle: Path, trained_cnn, bundle_args: dict[str, Any]) -> None:
-    probes = load_bundle(cnn_bundle).probes()
+    probes, images = load_bundle(cnn_bundle).probes(), bundle_args["images"]
     with torch.inference_mode():
-        clean = trained_cnn(bundle_args["probe_images"]).numpy()
-        adv = trained_cnn(bundle_args["probe_adversarial_images"]).numpy()
+        clean = trained_cnn(images.probe_images).numpy()
+        adv = trained_cnn(images.probe_adversarial_images).numpy()
     assert np.allclose(probes.clean_logits, clean, atol=1e-5) and np.allclose(
         probes.adversarial_logits, adv, atol=1e-5
     )
-    assert np.array_equal(probes.labels, bundle_args["probe_labels"].numpy())
+    assert np.array_equal(probes.labels, images.probe_labels.numpy())
     assert np.abs(probes.adversarial_images - probes.clean_images).max() <= EPS + 1e-6
 
 
@@ -68,7 +69,7 @@ def test_one_self_contained_file_with_dynamic_batch(cnn_bundle: Path) -> None:
 
 
 def test_verify_passes_with_default_gates(cnn_bundle: Path) -> None:
-    report = verify_bundle(cnn_bundle, **FAST)
+    report = verify_bundle(cnn_bundle, options=FAST)
     print("\n" + report.to_markdown())
     assert report.passed, report.to_markdown()
     fp32 = report.results[0]
@@ -89,10 +90,15 @@ def test_timm_resnet18_exports_all_formats_with_parity(tmp_path: Path) -> None:
     x = torch.rand(16, 3, 32, 32)
     y = model(x).argmax(1).detach()
     adv = (x + 0.01 * torch.sign(torch.randn_like(x))).clamp(0, 1)
+    images = ExportImages(
+        probe_images=x,
+        probe_labels=y,
+        probe_adversarial_images=adv,
+        calibration_images=torch.rand(32, 3, 32, 32),
+    )
     bundle = export_bundle(
-        model, tmp_path / "r18", calibration_images=torch.rand(32, 3, 32, 32), probe_images=x, probe_labels=y,
-        probe_adversarial_images=adv, class_names=[f"c{i}" for i in range(10)], eps=0.01, norm="linf",
-        pytorch_metrics={}, square_queries=0,
+        model, tmp_path / "r18", images, class_names=[f"c{i}" for i in range(10)], eps=0.01, norm="linf",
+        pytorch_metrics={}, options=ExportOptions(square_queries=0),
     )  # fmt: skip
     manifest = load_bundle(bundle).manifest
     errors = {
@@ -101,7 +107,9 @@ def test_timm_resnet18_exports_all_formats_with_parity(tmp_path: Path) -> None:
     print(f"\nresnet18 export check max |dlogit|: {errors}")
     assert errors["fp32"] < 1e-4 and errors["fp16"] < 0.05
     report = verify_bundle(
-        bundle, formats=["fp32", "fp16"], skip_square=True, latency_runs=3, batch_sizes=(1, 4)
+        bundle,
+        formats=["fp32", "fp16"],
+        options=VerifyOptions(skip_square=True, latency_runs=3, batch_sizes=(1, 4)),
     )
     assert report.gates_passed, report.to_markdown()
 
@@ -109,13 +117,11 @@ def test_timm_resnet18_exports_all_formats_with_parity(tmp_path: Path) -> None:
 def test_torchscript_exporter_and_static_batch(
     tmp_path: Path, trained_cnn, bundle_args: dict[str, Any]
 ) -> None:
-    bundle = export_bundle(
-        trained_cnn, tmp_path / "ts", **{**bundle_args, "formats": ("fp32",)}, exporter="torchscript",
-        dynamic_batch=False,
-    )  # fmt: skip
+    args = with_options(bundle_args, formats=("fp32",), exporter="torchscript", dynamic_batch=False)
+    bundle = export_bundle(trained_cnn, tmp_path / "ts", **args)
     manifest = load_bundle(bundle).manifest
     assert manifest["exporter"] == "torchscript" and manifest["input"]["shape"] == [1, 1, 8, 8]
-    report = verify_bundle(bundle, **FAST)
+    report = verify_bundle(bundle, options=FAST)
     assert report.passed, report.to_markdown()
     assert set(report.results[0].latency) == {1}  # a static batch-1 model is timed at batch 1 only
 
@@ -127,17 +133,13 @@ def test_int8_calibrated_on_clean_vs_clean_plus_adversarial(
     from exporting_helpers import pgd
 
     x_train, y_train = digits[0][:256], digits[1][:256]
-    args = {**bundle_args, "formats": ("fp32", "int8")}
+    args = with_options(bundle_args, formats=("fp32", "int8"))
     clean = export_bundle(trained_cnn, tmp_path / "clean", **args)
-    mixed = export_bundle(
-        trained_cnn,
-        tmp_path / "mixed",
-        **args,
-        adversarial_calibration_images=pgd(trained_cnn, x_train, y_train),
-    )
+    mixed_args = with_images(args, adversarial_calibration_images=pgd(trained_cnn, x_train, y_train))
+    mixed = export_bundle(trained_cnn, tmp_path / "mixed", **mixed_args)
     rows = {}
     for name, bundle in (("clean calibration", clean), ("clean+adversarial calibration", mixed)):
-        int8 = verify_bundle(bundle, formats=["int8"], **FAST).results[0]
+        int8 = verify_bundle(bundle, formats=["int8"], options=FAST).results[0]
         rows[name] = int8
         print(
             f"\nint8, {name}: clean {int8.clean_acc:.3f}, adv-probe {int8.adv_probe_acc:.3f}, "
@@ -147,7 +149,8 @@ def test_int8_calibrated_on_clean_vs_clean_plus_adversarial(
     assert quant["adversarial_calibration_images"] == 256 and quant["calibration_images"] == 512
     same = sha256_file(clean / "model.int8.onnx") == sha256_file(mixed / "model.int8.onnx")
     print(f"int8 files identical (MinMax ranges unchanged by the adversarial images): {same}")
-    pt_clean = accuracy(trained_cnn, bundle_args["probe_images"], bundle_args["probe_labels"])
+    images = bundle_args["images"]
+    pt_clean = accuracy(trained_cnn, images.probe_images, images.probe_labels)
     for int8 in rows.values():
         assert abs(int8.clean_acc - pt_clean) <= 0.1
 
@@ -155,7 +158,7 @@ def test_int8_calibrated_on_clean_vs_clean_plus_adversarial(
 def test_zero_drop_gates_fail_exactly_when_int8_loses_accuracy(cnn_bundle: Path) -> None:
     tol = VerifyTolerances.from_dict({"int8": {"max_clean_acc_drop": 0.0, "max_adv_acc_drop": 0.0}})
     report = verify_bundle(
-        cnn_bundle, tol, formats=["int8"], **{**FAST, "square_queries": None, "skip_square": True}
+        cnn_bundle, tol, formats=["int8"], options=replace(FAST, square_queries=None, skip_square=True)
     )
     int8 = report.results[0]
     dropped = report.pytorch_clean_acc > int8.clean_acc or report.pytorch_adv_acc > int8.adv_probe_acc
@@ -168,19 +171,19 @@ def test_bad_arguments_are_one_line_user_errors(
 ) -> None:
     from compressor.errors import UserInputError
 
-    args = dict(bundle_args)
+    args, images = dict(bundle_args), bundle_args["images"]
     if wrong == "labels":
-        args["probe_labels"] = args["probe_labels"][:5]
+        args = with_images(args, probe_labels=images.probe_labels[:5])
     elif wrong == "classes":
         args["class_names"] = ["a", "b"]
     elif wrong == "eps":
         args["eps"] = EPS / 10
     elif wrong == "range":
-        args["probe_images"] = args["probe_images"] * 255
+        args = with_images(args, probe_images=images.probe_images * 255)
     elif wrong == "no_fp32":
-        args["formats"] = ("int8",)
+        args = with_options(args, formats=("int8",))
     else:
-        args["calibration_images"] = None
+        args = with_images(args, calibration_images=None)
     with pytest.raises(UserInputError) as info:
         export_bundle(make_cnn().eval(), tmp_path / "b", **args)
     assert "\n" not in str(info.value) and info.value.exit_code == 2
@@ -192,8 +195,8 @@ def test_int8_weight_range_on_this_cpu(cnn_bundle: Path, bundle_args: dict[str, 
     from compressor_edge import create_backend
     from compressor_edge.convert import quantize_int8
 
-    images = bundle_args["probe_images"].numpy()
-    calibration = bundle_args["calibration_images"].numpy()
+    images = bundle_args["images"].probe_images.numpy()
+    calibration = bundle_args["images"].calibration_images.numpy()
     with create_backend("onnxruntime-cpu", cnn_bundle / "model.onnx") as backend:
         reference = backend.predict(images).argmax(1)
     agreement = {}
@@ -222,9 +225,8 @@ def test_int8_files_per_target_and_weight_range_from_this_cpu(
 ) -> None:
     from compressor_edge.machine import cpu_info
 
-    bundle = export_bundle(
-        trained_cnn, tmp_path / "t", **{**bundle_args, "formats": ("fp32", "int8")}, int8_tensorrt=True
-    )
+    args = with_options(bundle_args, formats=("fp32", "int8"), int8_tensorrt=True)
+    bundle = export_bundle(trained_cnn, tmp_path / "t", **args)
     loaded = load_bundle(bundle)
     cpu, (trt,) = loaded.manifest["formats"]["int8"], loaded.manifest["formats"]["int8"]["alternates"]
     assert cpu["file"] == "model.int8.onnx" and "onnxruntime-cpu" in cpu["runtimes"]
@@ -249,7 +251,9 @@ def test_square_is_recorded_on_robust_points_and_verify_matches_pytorch(cnn_bund
     assert len(chosen) == ExportConfig().square_points and robust[chosen].all() and record["queries"] == 1000
     assert margins[chosen].max() <= margins[robust & ~np.isin(np.arange(len(robust)), chosen)].min()
     assert 0.0 < record["pytorch_square_acc"] < 1.0  # this budget fools some of the points PGD could not
-    report = verify_bundle(cnn_bundle, formats=["fp32"], latency_runs=3, batch_sizes=(1,))
+    report = verify_bundle(
+        cnn_bundle, formats=["fp32"], options=VerifyOptions(latency_runs=3, batch_sizes=(1,))
+    )
     fp32 = report.results[0]
     print(
         f"\nSquare on {report.square_points} robust probes: PyTorch {report.pytorch_square_acc:.3f}, fp32 {fp32.square_acc:.3f}"
@@ -267,16 +271,13 @@ def test_robustness_aware_int8_keeps_the_worst_layers_in_float(
 
     x_train, y_train = digits[0], digits[1]
     held_x, held_y = x_train[600:856], y_train[600:856]  # neither calibration images nor probes
-    args = {
-        **bundle_args,
-        "formats": ("fp32", "int8"),
-        "calibration_images": x_train[:64] * 0.3,
-        "square_queries": 0,
-        "int8_robust_images": held_x,
-        "int8_robust_adversarial_images": pgd(trained_cnn, held_x, held_y),
-        "int8_robust_labels": held_y,
-        "int8_max_robust_drop": 0.02,
-    }
+    args = with_images(
+        with_options(bundle_args, formats=("fp32", "int8"), square_queries=0, int8_max_robust_drop=0.02),
+        calibration_images=x_train[:64] * 0.3,
+        int8_robust_images=held_x,
+        int8_robust_adversarial_images=pgd(trained_cnn, held_x, held_y),
+        int8_robust_labels=held_y,
+    )
     tried: list[tuple[int, int]] = []  # what the export stage's progress shows: candidates tried of the bound
     bundle = export_bundle(trained_cnn, tmp_path / "robust", **args, int8_progress=lambda *t: tried.append(t))
     record = load_bundle(bundle).manifest["formats"]["int8"]["quantization"]["robustness_aware"]
@@ -303,7 +304,9 @@ def test_robustness_aware_int8_keeps_the_worst_layers_in_float(
         )
     quant = load_bundle(bundle).manifest["formats"]["int8"]["quantization"]
     assert quant["float_nodes"] == record["float_nodes"]
-    report = verify_bundle(bundle, formats=["int8"], skip_square=True, latency_runs=3, batch_sizes=(1,))
+    report = verify_bundle(
+        bundle, formats=["int8"], options=VerifyOptions(skip_square=True, latency_runs=3, batch_sizes=(1,))
+    )
     assert report.results[0].float_layers == record["float_nodes"]
     assert f"keeps {len(record['float_nodes'])} layer(s) in float" in report.to_markdown()
     assert "robust-int8 gate at export met" in report.to_markdown()

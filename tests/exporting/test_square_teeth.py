@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from compressor_edge import load_bundle, sha256_file, verify_bundle
-from exporting_helpers import make_cnn
+from compressor_edge import VerifyOptions, load_bundle, sha256_file, verify_bundle
+from exporting_helpers import make_cnn, with_options
 from torch import Tensor, nn
 
 from compressor.config.schema import ExportConfig
@@ -55,13 +55,18 @@ def test_default_square_budget_fails_a_file_that_lost_its_robustness(
     tmp_path: Path, trained_cnn, bundle_args: dict[str, Any], digits
 ) -> None:
     defaults = ExportConfig()
-    args = {**bundle_args, "square_queries": defaults.square_queries, "square_points": defaults.square_points}
-    bundle = export_bundle(trained_cnn, tmp_path / "bundle", formats=("fp32",), **args)
+    args = with_options(
+        bundle_args,
+        formats=("fp32",),
+        square_queries=defaults.square_queries,
+        square_points=defaults.square_points,
+    )
+    bundle = export_bundle(trained_cnn, tmp_path / "bundle", **args)
     record = load_bundle(bundle).manifest["square"]
     probes = load_bundle(bundle).probes()
     assert record["indices"] == fragile_robust_points(probes, defaults.square_points).tolist()
     assert record["max_forwards"] == defaults.square_queries * len(record["indices"])
-    assert verify_bundle(bundle, latency_runs=3, batch_sizes=(1,)).passed
+    assert verify_bundle(bundle, options=VerifyOptions(latency_runs=3, batch_sizes=(1,))).passed
 
     weak = _naturally_trained(digits)
     damaged = Path(shutil.copytree(bundle, tmp_path / "damaged"))
@@ -71,7 +76,7 @@ def test_default_square_budget_fails_a_file_that_lost_its_robustness(
     manifest["formats"]["fp32"]["sha256"] = sha256_file(damaged / "model.onnx")
     (damaged / "manifest.json").write_text(json.dumps(manifest))
 
-    report = verify_bundle(damaged, latency_runs=3, batch_sizes=(1,))
+    report = verify_bundle(damaged, options=VerifyOptions(latency_runs=3, batch_sizes=(1,)))
     row = report.results[0]
     print("\n" + report.to_markdown())
     assert not report.passed and row.failures, "Square must catch the lost robustness"

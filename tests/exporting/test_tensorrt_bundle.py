@@ -6,7 +6,7 @@ import importlib.util
 from pathlib import Path
 
 import pytest
-from compressor_edge import verify_bundle
+from compressor_edge import VerifyOptions, verify_bundle
 
 
 def _missing() -> str | None:
@@ -27,9 +27,7 @@ def test_tensorrt_engines_pass_verify(cnn_bundle: Path, tmp_path: Path) -> None:
     report = verify_bundle(
         cnn_bundle,
         backends=("onnxruntime-cpu", "tensorrt"),
-        square_queries=100,
-        batch_sizes=(1, 32),
-        cache_dir=tmp_path,
+        options=VerifyOptions(square_queries=100, batch_sizes=(1, 32), cache_dir=tmp_path),
     )
     print("\n" + report.to_markdown())
     assert report.passed, report.to_markdown()

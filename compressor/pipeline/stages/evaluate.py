@@ -9,7 +9,7 @@ import torch
 from compressor.config.schema import Recipe
 from compressor.data.sources import as_float
 from compressor.evaluation.output import EVALUATION_FILE, EVALUATION_TABLE
-from compressor.evaluation.robustness import evaluate_robustness
+from compressor.evaluation.robustness import AttackSettings, evaluate_robustness
 from compressor.evaluation.student import CURVE_FILE, ZERO_SHOT_FILE, evaluate_recipe_model
 from compressor.evaluation.teacher_check import robust_teacher_warning
 from compressor.models.build import data_info
@@ -55,12 +55,14 @@ def _teachers_at_evaluation_threat(ctx: StageContext) -> list[dict[str, Any]]:
                 as_float(test.x[:n]),
                 test.y[:n],
                 attacks=[attack],
-                eps=eps,
-                norm=norm,
-                batch_size=recipe.evaluate.batch_size,
-                seed=recipe.run.seed,
+                settings=AttackSettings(
+                    eps=eps,
+                    norm=norm,
+                    batch_size=recipe.evaluate.batch_size,
+                    seed=recipe.run.seed,
+                    device=ctx.device,
+                ),
                 sanity_checks=False,
-                device=ctx.device,
             )
         accuracy = result.robust_accuracy[attack]
         rows.append(

@@ -9,7 +9,7 @@ from compressor.pipeline.stage import Stage, StageContext, StageResult
 
 def run_verify(ctx: StageContext) -> StageResult:
     """Parity, accuracy, Square and latency of every exported file on every backend; verify.json / .md."""
-    from compressor_edge.verify import VerifyTolerances, verify_bundle
+    from compressor_edge.verify import VerifyOptions, VerifyTolerances, verify_bundle
 
     recipe, run = ctx.recipe, ctx.run
     cfg, trt = recipe.verify, recipe.export.tensorrt
@@ -19,13 +19,15 @@ def run_verify(ctx: StageContext) -> StageResult:
             VerifyTolerances.from_dict(cfg.tolerances),
             formats=cfg.formats,
             backends=tuple(cfg.backends),
-            square_queries=cfg.square_queries,
-            skip_square=cfg.skip_square,
-            seed=recipe.run.seed,
-            batch_sizes=tuple(sorted(set(cfg.batch_sizes) | set(trt.batch_sizes if trt.enabled else ()))),
-            latency_runs=cfg.latency_runs,
-            threads=cfg.threads,
-            allow_chance_reference=cfg.allow_chance_reference,
+            options=VerifyOptions(
+                square_queries=cfg.square_queries,
+                skip_square=cfg.skip_square,
+                seed=recipe.run.seed,
+                batch_sizes=tuple(sorted(set(cfg.batch_sizes) | set(trt.batch_sizes if trt.enabled else ()))),
+                latency_runs=cfg.latency_runs,
+                threads=cfg.threads,
+                allow_chance_reference=cfg.allow_chance_reference,
+            ),
             on_row=progress.counter("verify rows", "checked (format x runtime)"),
         )
     table = ctx.output("verify", "table")
