@@ -36,8 +36,8 @@ from records import append_record, record_header
 from torch import nn
 
 import compressor.models.zoo  # noqa: F401  (registers the small-input models with timm)
-from compressor.exporting import ExportImages, ExportOptions, export_bundle
-from compressor.exporting.manifest import toolkit_versions
+from compressor.bundling import ExportImages, ExportOptions, export_bundle
+from compressor.bundling.manifest import toolkit_versions
 from compressor.models.wrapper import Normalized
 
 RESULTS = Path(__file__).resolve().parent / "results.jsonl"

@@ -28,7 +28,7 @@ from compressor.evaluation.result import EvaluationResult
 from compressor.rundir import RunDir
 
 if TYPE_CHECKING:
-    from compressor.exporting import ExportOptions
+    from compressor.bundling import ExportOptions
 
 ArrayLike = Tensor | np.ndarray
 RecipeLike = str | Path | Mapping[str, Any]
@@ -167,11 +167,11 @@ def export(
     The first `options.num_probes` of `images`/`labels` (held-out images, [0,1]) become the probes,
     attacked with `options.probe_attack` at `eps`; int8 calibrates on `calibration_images` (default:
     `images`). `evaluation` (from `evaluate`) goes into the manifest as PyTorch's numbers. `options`
-    (`compressor.exporting.ExportOptions`: formats, opset, exporter, int8 and Square settings, seed; its
+    (`compressor.bundling.ExportOptions`: formats, opset, exporter, int8 and Square settings, seed; its
     defaults when None) shape the bundle. Check the bundle with `compressor-edge verify OUT`.
     """
     from compressor.attacks import get_attack
-    from compressor.exporting import ExportImages, ExportOptions, export_bundle
+    from compressor.bundling import ExportImages, ExportOptions, export_bundle
 
     options = options or ExportOptions()
     x, y = _batch(images, labels, "export")

@@ -13,8 +13,8 @@ import torch
 from toy_models import DigitsCNN, train_digits_cnn
 
 import compressor
+from compressor.bundling import ExportOptions
 from compressor.errors import UserInputError
-from compressor.exporting import ExportOptions
 from tests.conftest import TINY_RECIPE
 
 

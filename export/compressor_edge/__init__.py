@@ -7,10 +7,10 @@ __version__ = "0.1.0"
 from compressor_edge.backends import BACKENDS, Backend, create_backend
 from compressor_edge.bundle import FORMAT_FILES, FORMATS, Bundle, Probes, load_bundle, sha256_file
 from compressor_edge.errors import BackendUnavailable, BundleError
-from compressor_edge.report import FormatResult, VerifyReport
 from compressor_edge.square import SquareResult, square_attack_linf
 from compressor_edge.tolerances import FormatTolerances, VerifyTolerances
 from compressor_edge.verify import VerifyOptions, verify_bundle
+from compressor_edge.verify_report import FormatResult, VerifyReport
 
 __all__ = [
     "BACKENDS",

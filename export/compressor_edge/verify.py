@@ -17,9 +17,9 @@ from compressor_edge.bundle import FORMATS, Bundle, Probes, load_bundle
 from compressor_edge.errors import BackendUnavailable, BundleError
 from compressor_edge.latency import measure_interleaved, tile_batch
 from compressor_edge.machine import cpu_info, describe_cpu
-from compressor_edge.report import FormatResult, VerifyReport
 from compressor_edge.square import SquarePlan, square_attack_linf
 from compressor_edge.tolerances import FormatTolerances, VerifyTolerances
+from compressor_edge.verify_report import FormatResult, VerifyReport
 
 
 def _accuracy(logits: np.ndarray, labels: np.ndarray) -> float:

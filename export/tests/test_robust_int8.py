@@ -1,4 +1,4 @@
-"""The robustness-aware float-layer search, on scripted scores (the real model's search: tests/exporting)."""
+"""The robustness-aware float-layer search, on scripted scores (the real model's search: tests/bundling)."""
 
 from __future__ import annotations
 

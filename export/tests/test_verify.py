@@ -147,7 +147,7 @@ def test_square_runs_on_the_recorded_points_against_pytorch(good_bundle: Path, g
     record = load_bundle(good_bundle).manifest["square"]
     assert good_report.square_points == len(record["indices"]) < good_report.n_probes
     # the probes are exact worst cases of a linear model, so the points they leave robust are certified:
-    # Square cannot fool them (the CNN test in tests/exporting shows a budget that does)
+    # Square cannot fool them (the CNN test in tests/bundling shows a budget that does)
     assert good_report.pytorch_square_acc == record["pytorch_square_acc"] == 1.0
     fp32 = good_report.results[0]
     assert abs(fp32.square_acc - record["pytorch_square_acc"]) <= 0.02

@@ -19,7 +19,7 @@ from compressor.pipeline.artifacts import load_student
 from compressor.pipeline.stage import Stage, StageContext, StageResult, read_output
 
 if TYPE_CHECKING:
-    from compressor.exporting import ExportOptions
+    from compressor.bundling import ExportOptions
 
 
 def _held_out(data: DataBundle, calibration: int, n: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -42,7 +42,7 @@ def _crafting_autocast(
 
 def export_options(recipe: Recipe) -> ExportOptions:
     """The recipe's `export` section (and run seed) as export_bundle's options."""
-    from compressor.exporting import ExportOptions  # onnx and the edge kit load when the stage runs
+    from compressor.bundling import ExportOptions  # onnx and the edge kit load when the stage runs
 
     cfg = recipe.export
     return ExportOptions(
@@ -65,7 +65,7 @@ def export_options(recipe: Recipe) -> ExportOptions:
 def run_export(ctx: StageContext) -> StageResult:
     """Export the student to the edge bundle with clean and adversarial probes crafted in PyTorch."""
     from compressor.attacks import get_attack
-    from compressor.exporting import ExportImages, export_bundle
+    from compressor.bundling import ExportImages, export_bundle
 
     recipe, run, data = ctx.recipe, ctx.run, ctx.data
     student = load_student(run, recipe, "cpu")

@@ -8,7 +8,7 @@ from compressor.pipeline.stage import Stage, StageContext, StageResult
 
 def run_report(ctx: StageContext) -> StageResult:
     """Collect what the other stages wrote (whichever ran) into one report."""
-    from compressor.report.report import write_report
+    from compressor.report.writer import write_report
 
     summary = write_report(ctx.recipe, ctx.run, ctx.output, ctx.console)
     report = ctx.output("report", "report").parent

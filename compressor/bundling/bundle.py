@@ -14,9 +14,8 @@ from compressor_edge.bundle_writer import make_manifest, write_manifest, write_p
 from compressor_edge.convert import convert_to_fp16
 from torch import nn
 
-from compressor.errors import UserInputError
-from compressor.exporting.atomic import staged_dir
-from compressor.exporting.inputs import (
+from compressor.bundling.atomic import staged_dir
+from compressor.bundling.inputs import (
     ArrayLike,
     as_images,
     as_labels,
@@ -24,12 +23,13 @@ from compressor.exporting.inputs import (
     check_threat,
     output_classes,
 )
-from compressor.exporting.int8 import HeldOut, Int8Options, write_int8
-from compressor.exporting.manifest import pytorch_logits, toolkit_versions, utc_now
-from compressor.exporting.onnx_export import export_onnx
-from compressor.exporting.options import ExportImages, ExportOptions
-from compressor.exporting.parity import EXPORT_BOUNDS, check_parity
-from compressor.exporting.square_probe import square_record
+from compressor.bundling.int8 import HeldOut, Int8Options, write_int8
+from compressor.bundling.manifest import pytorch_logits, toolkit_versions, utc_now
+from compressor.bundling.onnx_export import export_onnx
+from compressor.bundling.options import ExportImages, ExportOptions
+from compressor.bundling.parity import EXPORT_BOUNDS, check_parity
+from compressor.bundling.square_probe import square_record
+from compressor.errors import UserInputError
 from compressor.models.wrapper import unwrap
 
 _PARITY_IMAGES = 32  # clean and as many adversarial probes, per format

@@ -20,8 +20,8 @@ import torch
 from compressor_edge.bundle_writer import INPUT_NAME, OUTPUT_NAME
 from torch import Tensor, nn
 
+from compressor.bundling.errors import ExportFailed
 from compressor.errors import UserInputError
-from compressor.exporting.errors import ExportFailed
 
 Exporter = Literal["dynamo", "torchscript"]
 EXPORTERS: tuple[str, ...] = ("dynamo", "torchscript")

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from compressor.exporting.inputs import ArrayLike
-    from compressor.exporting.onnx_export import Exporter
+    from compressor.bundling.inputs import ArrayLike
+    from compressor.bundling.onnx_export import Exporter
 
 
 @dataclass(frozen=True, kw_only=True)

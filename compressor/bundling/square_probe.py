@@ -19,7 +19,7 @@ from compressor_edge.bundle import Probes
 from compressor_edge.square import margin, square_attack_linf
 from torch import nn
 
-from compressor.exporting.manifest import pytorch_logits
+from compressor.bundling.manifest import pytorch_logits
 
 SELECTION = (
     "the probes PyTorch classifies correctly both clean and under the adversarial probe (PGD), "

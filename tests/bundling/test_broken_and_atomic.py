@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 import torch
+from bundling_helpers import sha_tree, with_images, with_options
 from compressor_edge import VerifyOptions, sha256_file, verify_bundle
-from exporting_helpers import sha_tree, with_images, with_options
 from torch import Tensor, nn
 
+from compressor.bundling import ExportFailed, export_bundle, export_onnx
 from compressor.errors import UserInputError
-from compressor.exporting import ExportFailed, export_bundle, export_onnx
 
 
 class NormalisedTwice(nn.Module):

@@ -11,12 +11,12 @@ import numpy as np
 import onnx
 import pytest
 import torch
+from bundling_helpers import EPS, accuracy, make_cnn, with_images, with_options
 from compressor_edge import VerifyOptions, VerifyTolerances, load_bundle, sha256_file, verify_bundle
 from compressor_edge.square import margin
-from exporting_helpers import EPS, accuracy, make_cnn, with_images, with_options
 
+from compressor.bundling import ExportImages, ExportOptions, export_bundle
 from compressor.config.schema import ExportConfig
-from compressor.exporting import ExportImages, ExportOptions, export_bundle
 
 FAST = VerifyOptions(square_queries=100, latency_runs=5, batch_sizes=(1, 16))
 
@@ -130,7 +130,7 @@ def test_int8_calibrated_on_clean_vs_clean_plus_adversarial(
     tmp_path: Path, trained_cnn, bundle_args: dict[str, Any], digits
 ) -> None:
     """Measures (does not assert) whether adversarial calibration preserves robustness better."""
-    from exporting_helpers import pgd
+    from bundling_helpers import pgd
 
     x_train, y_train = digits[0][:256], digits[1][:256]
     args = with_options(bundle_args, formats=("fp32", "int8"))
@@ -267,7 +267,7 @@ def test_robustness_aware_int8_keeps_the_worst_layers_in_float(
 ) -> None:
     """Calibrated on under-exposed images (x 0.3, a calibration set from another camera setting), plain int8
     loses robust accuracy; keeping the ranked layers in float wins it back."""
-    from exporting_helpers import pgd
+    from bundling_helpers import pgd
 
     x_train, y_train = digits[0], digits[1]
     held_x, held_y = x_train[600:856], y_train[600:856]  # neither calibration images nor probes

@@ -13,13 +13,13 @@ from typing import Any
 
 import numpy as np
 import torch
+from bundling_helpers import make_cnn, with_options
 from compressor_edge import VerifyOptions, load_bundle, sha256_file, verify_bundle
-from exporting_helpers import make_cnn, with_options
 from torch import Tensor, nn
 
+from compressor.bundling import export_bundle, export_onnx
+from compressor.bundling.square_probe import fragile_robust_points
 from compressor.config.schema import ExportConfig
-from compressor.exporting import export_bundle, export_onnx
-from compressor.exporting.square_probe import fragile_robust_points
 
 
 class KnowsOnlyTheProbes(nn.Module):

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 import torch
-from exporting_helpers import EPS, make_cnn, pgd, with_options
+from bundling_helpers import EPS, make_cnn, pgd, with_options
 from torch import Tensor, nn
 
 
@@ -58,7 +58,7 @@ def _train(
 @pytest.fixture(scope="session")
 def bundle_args(trained_cnn: nn.Module, digits) -> dict[str, Any]:
     """export_bundle keyword arguments for the trained CNN: 128 probes, 256 calibration images."""
-    from compressor.exporting import ExportImages, ExportOptions
+    from compressor.bundling import ExportImages, ExportOptions
 
     x_train, _, x_test, y_test = digits
     probes, labels = x_test[:128], y_test[:128]
@@ -82,7 +82,7 @@ def bundle_args(trained_cnn: nn.Module, digits) -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def cnn_bundle(trained_cnn: nn.Module, bundle_args: dict[str, Any], tmp_path_factory) -> Path:
     """The trained CNN exported with all three formats and a 1000-query Square record (read-only)."""
-    from compressor.exporting import export_bundle
+    from compressor.bundling import export_bundle
 
     args = with_options(bundle_args, square_queries=1000)
     return export_bundle(trained_cnn, tmp_path_factory.mktemp("cnn") / "bundle", **args)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from compressor_edge.backends import create_backend
 
-from compressor.exporting.errors import ExportFailed
+from compressor.bundling.errors import ExportFailed
 
 
 @dataclass(frozen=True)
