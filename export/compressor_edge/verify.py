@@ -267,27 +267,33 @@ def verify_bundle(
         square = SquarePlan(queries=0, seed=0 if options.seed is None else options.seed)
     else:
         square = SquarePlan.for_bundle(bundle.manifest.get("square"), options.square_queries, options.seed)
+    # every format asked for on every backend; by default, the bundle's formats each backend runs
+    rows = [
+        (backend_name, fmt)
+        for backend_name in backends
+        for fmt in chosen
+        if formats is not None or fmt in backend_spec(backend_name).formats
+    ]
     results: list[FormatResult] = []
     with ExitStack() as stack:
         loaded: list[tuple[FormatResult, Backend]] = []
-        for backend_name in backends:
-            for fmt in chosen:
-                result, backend = _load_and_check(
-                    stack,
-                    bundle,
-                    probes,
-                    fmt,
-                    backend_name,
-                    square=square,
-                    batch_sizes=options.batch_sizes,
-                    cache_dir=None if options.cache_dir is None else Path(options.cache_dir),
-                    threads=options.threads,
-                )
-                results.append(result)
-                if backend is not None:
-                    loaded.append((result, backend))
-                if on_row is not None:
-                    on_row(len(results), len(backends) * len(chosen))
+        for backend_name, fmt in rows:
+            result, backend = _load_and_check(
+                stack,
+                bundle,
+                probes,
+                fmt,
+                backend_name,
+                square=square,
+                batch_sizes=options.batch_sizes,
+                cache_dir=None if options.cache_dir is None else Path(options.cache_dir),
+                threads=options.threads,
+            )
+            results.append(result)
+            if backend is not None:
+                loaded.append((result, backend))
+            if on_row is not None:
+                on_row(len(results), len(rows))
         _time_rows(loaded, probes.clean_images, options.batch_sizes, options.latency_runs)
     fp32_square = {r.backend: r.square_acc for r in results if r.format == "fp32" and r.error is None}
     for r in results:
