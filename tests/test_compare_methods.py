@@ -211,7 +211,9 @@ def test_a_distilled_student_that_beats_a_masked_baseline_gets_a_verdict():
     masked_distiller = verdict(
         [*masked, *_seeded("rslad", [0.9, 0.9], failed=["gradients"])], "autoattack", []
     )
-    assert masked_distiller == ["Verdict: needs a passing distillation row and a trained-alone row."]
+    assert masked_distiller == [
+        "Verdict: needs a passing distillation row and a trained-alone row, each over 2+ seeds."
+    ]
 
 
 def test_verdict_states_the_gain_over_training_alone_against_two_sd():
@@ -289,3 +291,15 @@ def test_recheck_judges_existing_runs_again_and_keeps_their_training_time(tmp_pa
     )
     assert written[0]["seconds"] == 60.0 and written[0]["best_epoch"] == 1
     assert written[1] == rows[1]  # trades: not asked for, untouched
+
+
+def test_a_method_with_one_seed_takes_no_part_in_the_verdict():
+    from compressor.experiments.tables import verdict
+
+    rows = [
+        *_seeded("pgd_at", [0.70, 0.71, 0.69]),
+        *_seeded("rslad", [0.66, 0.67, 0.65]),
+        *_seeded("ciard", [0.9]),
+    ]
+    lines = verdict(rows, "autoattack", [])
+    assert "(`rslad`) trails" in lines[0] and "nan" not in lines[0]

@@ -61,13 +61,15 @@ def verdict(tests: list[dict[str, Any]], aa: str, teacher_rows: list[dict[str, A
     Distilled rows count only when they pass their sanity checks. A trained-alone row that failed one still
     bounds the baseline from above (a masked evaluation can only overstate robustness, and its AutoAttack
     already counts what Square found), so a distilled student that beats it beats the baseline; one that
-    trails it gets no verdict.
+    trails it gets no verdict. Only methods measured over two seeds or more take part (a spread is needed).
     """
-    distilled = {m: v for m, v in method_scores(tests, aa).items() if not trained_alone(m)}
-    alone = {m: v for m, v in method_scores(tests, aa).items() if trained_alone(m)}
-    bounds = {m: v for m, v in method_scores(tests, aa, passing_only=False).items() if trained_alone(m)}
-    if not distilled or not (alone or bounds):
-        return ["Verdict: needs a passing distillation row and a trained-alone row."]
+    seeded = {m: v for m, v in method_scores(tests, aa, passing_only=False).items() if len(v) > 1}
+    passing = {m: v for m, v in method_scores(tests, aa).items() if m in seeded}
+    distilled = {m: v for m, v in passing.items() if not trained_alone(m)}
+    alone = {m: v for m, v in passing.items() if trained_alone(m)}
+    bounds = {m: v for m, v in seeded.items() if trained_alone(m)}
+    if not distilled or not bounds:
+        return ["Verdict: needs a passing distillation row and a trained-alone row, each over 2+ seeds."]
     best_d = _best(distilled)
     best_a = _best({**bounds, **alone})  # the highest baseline, masked or not
     masked = best_a not in alone
