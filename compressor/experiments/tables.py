@@ -76,7 +76,7 @@ def verdict(tests: list[dict[str, Any]], aa: str, teacher_rows: list[dict[str, A
     gain = statistics.mean(distilled[best_d]) - statistics.mean(bounds[best_a])
     sds = [statistics.stdev(v) if len(v) > 1 else float("nan") for v in (distilled[best_d], bounds[best_a])]
     sd_gain = (sds[0] ** 2 + sds[1] ** 2) ** 0.5
-    clear = gain > 2 * sd_gain
+    clear = abs(gain) > 2 * sd_gain  # the difference, either way, beyond two sd
     what = f"the best one trained alone (`{best_a}`{', masked: an upper bound' if masked else ''})"
     line = (
         f"Verdict: the best distilled student (`{best_d}`) {'beats' if gain > 0 else 'trails'} {what} by "
