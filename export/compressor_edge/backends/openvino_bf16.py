@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from compressor_edge.backends.base import Backend
+from compressor_edge.backends.openvino import SPEC as F32_SPEC
 from compressor_edge.backends.openvino import OpenVINOBackend
 from compressor_edge.backends.registry import BackendSpec, LoadOptions, register
 
@@ -23,10 +24,10 @@ def _load(path: Path, options: LoadOptions) -> Backend:
 SPEC = register(
     BackendSpec(
         name="openvino-cpu-bf16",
-        runtime="OpenVINO",
+        runtime=F32_SPEC.runtime,
         summary="OpenVINO on the CPU computing the fp32 file in bf16 (AMX / AVX512-BF16 CPUs)",
-        packages=("openvino",),
-        install="pip install './export[openvino]' (or 'compressor[openvino]')",
+        packages=F32_SPEC.packages,
+        install=F32_SPEC.install,  # the same package and extra as openvino-cpu
         load=_load,
         formats=("fp32",),
         precision="bf16",
