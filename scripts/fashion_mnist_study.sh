@@ -3,7 +3,8 @@
 # script continues where it stopped (finished rows are kept in results/*.jsonl, finished stages are skipped).
 #   bash scripts/fashion_mnist_study.sh [STEP...]     steps: teachers main strength sizes recheck (default: the first four)
 # Python: $PYTHON (default .venv/bin/python). Data: ../shared/data (the recipe's data.root). Training
-# precision: $PRECISION (default bf16, as the recorded rows were made; evaluation is always fp32).
+# precision: $PRECISION (default auto; the rows recorded before 2026-12-02 trained in bf16 on an AVX-512 BF16
+# CPU, later ones as auto chose; evaluation is always fp32). Seeds of the strength step: $SEEDS (default 0,1,2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
@@ -13,7 +14,8 @@ EXTRA=("$@")
 TEACHERS=runs/fashion-mnist-ciard-teachers
 [ -f results/fashion-mnist-teachers/teachers/summary.json ] && TEACHERS=results/fashion-mnist-teachers
 steps=${EXTRA[*]:-teachers main strength sizes}
-P="train.precision=${PRECISION:-bf16}"
+P="train.precision=${PRECISION:-auto}"
+SEEDS=${SEEDS:-0,1,2}
 compare() { "$PY" scripts/compare_methods.py "$RECIPE" "$@" train.epochs=5 "$P"; }
 teachers() {  # train the shared teachers of run $1 resumably, once (a finished summary is reused as it is)
   [ -f "runs/$1/teachers/summary.json" ] || "$PY" -m compressor.cli.main distill "$RECIPE" --stages teachers \
@@ -30,12 +32,14 @@ for step in $steps; do
         --results results/fashion-mnist-methods.jsonl
       compare --methods rslad,ciard --lrs 0.1,0.5,1 --seeds 0,1,2 --teachers-run "$TEACHERS" \
         --results results/fashion-mnist-methods.jsonl ;;
-    strength)  # the same distillers from weaker robust teachers (1 and 3 epochs), at the rates chosen above
+    strength)  # the same distillers from weaker robust teachers (1 and 3 epochs), at the rates chosen above;
+      # only the robust teacher's budget varies: the clean teacher is the shared one, loaded, not retrained
+      clean=("teachers.1.train=null" "teachers.1.model.checkpoint=$TEACHERS/teachers/clean.safetensors")
       for epochs in 1 3; do
-        teachers "fashion-mnist-t$epochs-teachers" "teachers.0.train.epochs=$epochs"
-        compare --methods rslad,ciard --lrs-from results/fashion-mnist-methods.jsonl --seeds 0,1,2 \
+        teachers "fashion-mnist-t$epochs-teachers" "teachers.0.train.epochs=$epochs" "${clean[@]}"
+        compare --methods rslad,ciard --lrs-from results/fashion-mnist-methods.jsonl --seeds "$SEEDS" \
           --results results/fashion-mnist-teacher-e$epochs.jsonl run.name=fashion-mnist-t$epochs \
-          teachers.0.train.epochs=$epochs
+          teachers.0.train.epochs=$epochs "${clean[@]}"
       done
       "$PY" scripts/teacher_strength.py --baseline results/fashion-mnist-methods.jsonl \
         results/fashion-mnist-teacher-e1.jsonl results/fashion-mnist-teacher-e3.jsonl \
