@@ -97,6 +97,22 @@ def verdict(tests: list[dict[str, Any]], aa: str, teacher_rows: list[dict[str, A
     return lines
 
 
+_NOT_METRICS = {
+    "phase",
+    "method",
+    "lr",
+    "seed",
+    "num_images",
+    "seconds",
+    "best_epoch",
+    "val_clean",
+    "val_robust",
+    "val_score",
+    "val_curve",
+    "sanity_failed",
+}
+
+
 def render(
     rows: list[dict[str, Any]],
     teachers: list[dict[str, Any]],
@@ -107,22 +123,36 @@ def render(
     rows = [dict(r) for r in rows if r["phase"] == "teacher" or order is None or r["method"] in order]
     rows.sort(key=lambda r: order.index(r["method"]) if order and r["method"] in order else -1)
     tests = [r for r in rows if r["phase"] == "test"]
-    methods = list(dict.fromkeys(r["method"] for r in tests))
-    skip = {
-        "phase",
-        "method",
-        "lr",
-        "seed",
-        "num_images",
-        "seconds",
-        "best_epoch",
-        "val_clean",
-        "val_robust",
-        "val_score",
-        "val_curve",
-        "sanity_failed",
-    }
-    metrics = [k for k in tests[0] if k not in skip] if tests else []
+    teacher_rows = [r for r in rows if r["phase"] == "teacher"]
+    lines = [header_line, "", *_teachers_lines(teacher_rows, teachers)]
+    lines += _methods_table(tests, teacher_rows)
+    lines += _tuning_table([r for r in rows if r["phase"] == "tune"])
+    lines += _curves_table(tests)
+    return "\n".join(lines) + "\n"
+
+
+def _teachers_lines(teacher_rows: list[dict[str, Any]], teachers: list[dict[str, Any]]) -> list[str]:
+    """The teachers' test accuracies: from their rows (the students' attacks), else the teachers stage's."""
+    if teacher_rows:
+        attacks = [k for k in teacher_rows[0] if k not in {"phase", "method", "model", "clean", "num_images"}]
+        described = (
+            f"{r['method']} `{r['model']}` {100 * r['clean']:.1f}% clean, "
+            + ", ".join(f"{100 * r[a]:.1f}% {a}" for a in attacks)
+            for r in teacher_rows
+        )
+        return ["Teachers on the test split, under the same attacks: " + ", ".join(described), ""]
+    if teachers:
+        described = (
+            f"{t['role']} `{t['model']}` {100 * t['test_clean']:.1f}% clean / {100 * t['test_pgd10']:.1f}% PGD-10"
+            for t in teachers
+        )
+        return ["Teachers: " + ", ".join(described), ""]
+    return []
+
+
+def _methods_table(tests: list[dict[str, Any]], teacher_rows: list[dict[str, Any]]) -> list[str]:
+    """One row per method (rank, chosen rate, mean ± sd of every metric, sanity checks), then the verdict."""
+    metrics = [k for k in tests[0] if k not in _NOT_METRICS] if tests else []
     head = [
         "rank",
         "method",
@@ -133,35 +163,10 @@ def render(
         "val score %",
         "sanity checks",
     ]
-    lines = [header_line, ""]
-    teacher_rows = [r for r in rows if r["phase"] == "teacher"]
-    if teacher_rows:
-        attacks = [k for k in teacher_rows[0] if k not in {"phase", "method", "model", "clean", "num_images"}]
-        lines += [
-            "Teachers on the test split, under the same attacks: "
-            + ", ".join(
-                f"{r['method']} `{r['model']}` {100 * r['clean']:.1f}% clean, "
-                + ", ".join(f"{100 * r[a]:.1f}% {a}" for a in attacks)
-                for r in teacher_rows
-            ),
-            "",
-        ]
-    elif teachers:
-        lines += [
-            "Teachers: "
-            + ", ".join(
-                f"{t['role']} `{t['model']}` {100 * t['test_clean']:.1f}% clean / {100 * t['test_pgd10']:.1f}% PGD-10"
-                for t in teachers
-            ),
-            "",
-        ]
-    lines += [
-        "| " + " | ".join(head) + " |",
-        "|" + "---|" * len(head),
-    ]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     aa = "autoattack" if metrics and "autoattack" in metrics else "worst_case"
     ranks = rank_methods(tests, aa)
-    for method in methods:
+    for method in dict.fromkeys(r["method"] for r in tests):
         mine = [r for r in tests if r["method"] == method]
         cells = [
             str(ranks[method]) if method in ranks else "masked",
@@ -174,43 +179,50 @@ def render(
             _sanity_cell(mine),
         ]
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", *verdict(tests, aa, teacher_rows)]
-    tunes = [r for r in rows if r["phase"] == "tune"]
-    if tunes:
-        lines += ["", "Validation score ((clean + PGD) / 2 %, first seed) per learning rate:", ""]
-        lrs = sorted({r["lr"] for r in tunes})
-        lines += [
-            "| method | " + " | ".join(f"lr {lr:g}" for lr in lrs) + " |",
-            "|" + "---|" * (len(lrs) + 1),
-        ]
-        for method in dict.fromkeys(r["method"] for r in tunes):
-            by_lr = {r["lr"]: r["val_score"] for r in tunes if r["method"] == method}
-            lines.append(
-                f"| `{method}` | "
-                + " | ".join(f"{100 * by_lr[lr]:.1f}" if lr in by_lr else "" for lr in lrs)
-                + " |"
-            )
+    return [*lines, "", *verdict(tests, aa, teacher_rows)]
+
+
+def _tuning_table(tunes: list[dict[str, Any]]) -> list[str]:
+    """Each method's validation score per learning rate tried (first seed)."""
+    if not tunes:
+        return []
+    lrs = sorted({r["lr"] for r in tunes})
+    lines = [
+        "",
+        "Validation score ((clean + PGD) / 2 %, first seed) per learning rate:",
+        "",
+        "| method | " + " | ".join(f"lr {lr:g}" for lr in lrs) + " |",
+        "|" + "---|" * (len(lrs) + 1),
+    ]
+    for method in dict.fromkeys(r["method"] for r in tunes):
+        by_lr = {r["lr"]: r["val_score"] for r in tunes if r["method"] == method}
+        cells = (f"{100 * by_lr[lr]:.1f}" if lr in by_lr else "" for lr in lrs)
+        lines.append(f"| `{method}` | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _curves_table(tests: list[dict[str, Any]]) -> list[str]:
+    """Validation PGD accuracy per epoch of each method's first-seed run (at most ~10 columns)."""
     curves = [r for r in tests if r.get("val_curve") and r["seed"] == tests[0]["seed"]]
-    if curves:
-        every = max(1, len(curves[0]["val_curve"]) // 10)  # at most ~10 columns, the last epoch always
-        for r in curves:
-            r["val_curve"] = [
-                p for i, p in enumerate(r["val_curve"]) if i % every == every - 1 or p is r["val_curve"][-1]
-            ]
-        epochs = [e for e, _, _ in curves[0]["val_curve"]]
-        lines += [
-            "",
-            "Validation PGD accuracy % per epoch (first seed, chosen rate): the learning curves",
-            "",
+    if not curves:
+        return []
+    every = max(1, len(curves[0]["val_curve"]) // 10)  # at most ~10 columns, the last epoch always
+    for r in curves:
+        r["val_curve"] = [
+            p for i, p in enumerate(r["val_curve"]) if i % every == every - 1 or p is r["val_curve"][-1]
         ]
-        lines += [
-            "| method | " + " | ".join(f"ep {e}" for e in epochs) + " |",
-            "|" + "---|" * (len(epochs) + 1),
-        ]
-        for r in curves:
-            cells = [f"{100 * robust:.1f}" if robust is not None else "" for _, _, robust in r["val_curve"]]
-            lines.append(f"| `{r['method']}` | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    epochs = [e for e, _, _ in curves[0]["val_curve"]]
+    lines = [
+        "",
+        "Validation PGD accuracy % per epoch (first seed, chosen rate): the learning curves",
+        "",
+        "| method | " + " | ".join(f"ep {e}" for e in epochs) + " |",
+        "|" + "---|" * (len(epochs) + 1),
+    ]
+    for r in curves:
+        cells = [f"{100 * robust:.1f}" if robust is not None else "" for _, _, robust in r["val_curve"]]
+        lines.append(f"| `{r['method']}` | " + " | ".join(cells) + " |")
+    return lines
 
 
 def write_block(path: Path, name: str, text: str) -> None:
