@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
 import torch
@@ -77,6 +77,18 @@ class AttackSettings:
     device: torch.device | str | None = None  # None: the model's device
 
 
+@dataclass
+class _Attacked:
+    """What the attacks left: per attack a robust flag per image (and per stage), their seconds, and the
+    largest step outside the eps-ball or the image box any adversarial example took."""
+
+    index: Tensor  # the correctly classified images, the only ones attacked
+    flags: dict[str, Tensor] = field(default_factory=dict)
+    stages: dict[str, dict[str, Tensor]] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    violation: float = 0.0
+
+
 def evaluate_robustness(
     model: nn.Module,
     x: Tensor,
@@ -99,90 +111,86 @@ def evaluate_robustness(
     specs = [get_attack(name) for name in attacks]
     device = torch.device(settings.device) if settings.device is not None else model_device(model)
     settings = replace(settings, device=device)
-    eps, norm, batch_size, seed = settings.eps, settings.norm, settings.batch_size, settings.seed
     x, y = x.detach().cpu().float(), y.detach().cpu().long()
-    n = len(y)
-    flags: dict[str, Tensor] = {}
-    seconds: dict[str, float] = {}
-    stages: dict[str, dict[str, Tensor]] = {}
-    violation = 0.0
     with eval_mode(model, channels_last=True), torch.autocast(device.type, enabled=False):
-        correct = (
-            torch.cat(
-                [
-                    predict(model, xb.to(device)).cpu() == yb
-                    for xb, yb in zip(x.split(batch_size), y.split(batch_size), strict=True)
-                ]
-            )
-            if n
-            else torch.zeros(0, dtype=torch.bool)
-        )
-        index = correct.nonzero().squeeze(1)
-        xc, yc = x[index], y[index]
-        for spec in specs:
-            _sync(device)
-            start = time.perf_counter()
-            attacked = spec(
-                model,
-                xc,
-                yc,
-                eps=eps,
-                norm=norm,
-                seed=seed,
-                batch_size=batch_size,
-                device=device,
-                on_batch=_reporter(progress, spec.name, n),
-            )
-            robust, worst = _verify(model, xc, attacked.x_adv, yc, norm, eps, batch_size, device)
-            _sync(device)
-            seconds[spec.name] = time.perf_counter() - start
-            violation = max(violation, worst)
-            flags[spec.name] = torch.zeros(n, dtype=torch.bool).index_put_((index,), robust)
-            if attacked.stages:
-                stages[spec.name] = {
-                    k: torch.zeros(n, dtype=torch.bool).index_put_((index,), v.cpu())
-                    for k, v in attacked.stages.items()
-                }
-        checks = (
-            _run_checks(
-                model,
-                x,
-                y,
-                index,
-                flags,
-                specs,
-                stages,
-                violation,
-                settings,
-                subset=sanity_subset,
-            )
-            if sanity_checks
-            else []
-        )
+        correct = _correct(model, x, y, settings.batch_size, device)
+        attacked = _attack(model, x, y, correct, specs, settings, progress)
+        checks = _run_checks(model, x, y, attacked, specs, settings, sanity_subset) if sanity_checks else []
+    flags = attacked.flags
     worst_case = torch.stack(list(flags.values())).all(0) if flags else correct
     result = EvaluationResult(
-        n=n,
+        n=len(y),
         clean_accuracy=_mean(correct),
         robust_accuracy={name: _mean(f) for name, f in flags.items()},
         worst_case_accuracy=_mean(worst_case),
-        seconds=seconds,
+        seconds=attacked.seconds,
         settings={
-            "eps": eps,
-            "eps_text": eps_text(eps),
-            "norm": norm,
+            "eps": settings.eps,
+            "eps_text": eps_text(settings.eps),
+            "norm": settings.norm,
             "attacks": [s.name for s in specs],
-            "batch_size": batch_size,
-            "seed": seed,
+            "batch_size": settings.batch_size,
+            "seed": settings.seed,
             **environment(device),
             "precision": EVALUATION_PRECISION,
-            "sanity_subset": min(sanity_subset, len(index)) if sanity_checks else 0,
+            "sanity_subset": min(sanity_subset, len(attacked.index)) if sanity_checks else 0,
         },
         sanity_checks=checks,
-        stages={name: {k: _mean(v) for k, v in st.items()} for name, st in stages.items()},
+        stages={name: {k: _mean(v) for k, v in st.items()} for name, st in attacked.stages.items()},
     )
     for check in result.failed_checks:
         log.warning("SANITY CHECK FAILED: %s: %s", check.name, check.message)
     return result
+
+
+def _correct(model: nn.Module, x: Tensor, y: Tensor, batch_size: int, device: torch.device) -> Tensor:
+    """Which images the model classifies correctly (a CPU bool per image)."""
+    if not len(y):
+        return torch.zeros(0, dtype=torch.bool)
+    batches = zip(x.split(batch_size), y.split(batch_size), strict=True)
+    return torch.cat([predict(model, xb.to(device)).cpu() == yb for xb, yb in batches])
+
+
+def _attack(
+    model: nn.Module,
+    x: Tensor,
+    y: Tensor,
+    correct: Tensor,
+    specs: list[AttackSpec],
+    settings: AttackSettings,
+    progress: ProgressDisplay | None,
+) -> _Attacked:
+    """Every attack on the correctly classified images, its examples re-verified (robust + in bounds)."""
+    device, n = torch.device(settings.device or "cpu"), len(y)
+    eps, norm, batch_size = settings.eps, settings.norm, settings.batch_size
+    index = correct.nonzero().squeeze(1)
+    xc, yc = x[index], y[index]
+    out = _Attacked(index)
+    for spec in specs:
+        _sync(device)
+        start = time.perf_counter()
+        run = spec(
+            model,
+            xc,
+            yc,
+            eps=eps,
+            norm=norm,
+            seed=settings.seed,
+            batch_size=batch_size,
+            device=device,
+            on_batch=_reporter(progress, spec.name, n),
+        )
+        robust, worst = _verify(model, xc, run.x_adv, yc, norm, eps, batch_size, device)
+        _sync(device)
+        out.seconds[spec.name] = time.perf_counter() - start
+        out.violation = max(out.violation, worst)
+        out.flags[spec.name] = torch.zeros(n, dtype=torch.bool).index_put_((index,), robust)
+        if run.stages:
+            out.stages[spec.name] = {
+                k: torch.zeros(n, dtype=torch.bool).index_put_((index,), v.cpu())
+                for k, v in run.stages.items()
+            }
+    return out
 
 
 def _reporter(progress: ProgressDisplay | None, attack: str, n: int) -> OnBatch | None:
@@ -203,20 +211,16 @@ def _run_checks(
     model: nn.Module,
     x: Tensor,
     y: Tensor,
-    index: Tensor,
-    flags: dict[str, Tensor],
+    attacked: _Attacked,
     specs: list[AttackSpec],
-    stages: dict[str, dict[str, Tensor]],
-    violation: float,
     settings: AttackSettings,
-    *,
     subset: int,
 ) -> list[SanityCheck]:
     """The sanity checks on up to `subset` correctly classified images, at the evaluation's settings."""
     eps, norm, seed, batch_size = settings.eps, settings.norm, settings.seed, settings.batch_size
     device = settings.device
-    checks = [sanity.check_bounds(violation, eps)] if specs else []
-    sub = index[:subset]
+    checks = [sanity.check_bounds(attacked.violation, eps)] if specs else []
+    sub = attacked.index[:subset]
     if len(sub) == 0:
         return [*checks, SanityCheck("subset", None, "no correctly classified image to run the checks on")]
     xs, ys = x[sub].to(device), y[sub].to(device)
@@ -258,7 +262,9 @@ def _run_checks(
         sanity.check_more_steps(model, xs, ys, eps=eps, norm=norm, seed=seed, batch_size=batch_size)
     )
     checks.append(sanity.check_large_eps(model, xs, ys, norm=norm, seed=seed, batch_size=batch_size))
-    checks.append(sanity.check_black_box(flags, kinds, stages, square_on_subset, white_box_retry))
+    checks.append(
+        sanity.check_black_box(attacked.flags, kinds, attacked.stages, square_on_subset, white_box_retry)
+    )
     return checks
 
 
