@@ -101,73 +101,17 @@ def write_report(recipe: Recipe, run: RunDir, files: StageFiles, console: Consol
     stages = run.records()
     val = read_metrics(files("distill", "metrics"), "val")
     plots = _plots(recipe, files, out, teachers, evaluation, verify, val) if recipe.report.plots else {}
-    eps, _ = recipe.evaluation_threat()
-    lines = [
-        f"# {recipe.run.name}",
-        "",
-        recipe.description.strip(),
-        "",
-        f"Student `{recipe.student.name}` distilled with **{recipe.method.name}** on `{recipe.data.dataset}` "
-        f"for {recipe.train.epochs} epochs; training attack {recipe.attack.norm} eps {recipe.attack.eps:.4f}, "
-        f"{recipe.attack.steps} steps; evaluation at eps {eps:.4f}.",
-        "",
-        _data_line(run),
-        "",
-    ]
-    student_clean = evaluation.get("clean_accuracy") if evaluation else None
-    warnings = chance_warnings(teachers, student_clean, num_classes(run), smoke=recipe.run.smoke)
-    at_threat = _json(files, "evaluate", "teachers") or []
-    if not recipe.run.smoke:  # smoke models barely train: nothing to judge
-        warnings += teacher_warnings(teachers, evaluation, at_threat, float(recipe.evaluate.teacher_margin))
-    lines += [f"> **WARNING: {message}.**" for message in warnings] + ([""] if warnings else [])
-    if teachers:
-        lines += [
-            "## Teachers (test split)",
-            "",
-            "| role | model | clean % | PGD-10 (training attack) % | at the evaluation threat % |",
-            "|---|---|---|---|---|",
-        ]
-        lines += [
-            f"| {t['role']} | {t['model']} | {_pct(t['test_clean'])} | {_pct(t['test_pgd10'])} | "
-            f"{_teacher_robust(t, at_threat)} |"
-            for t in teachers
-        ]
-        lines.append("")
-    rows = _student_rows(evaluation)
-    if rows:
-        lines += ["## Student robustness (test split)", "", "| evaluation | accuracy % |", "|---|---|"]
-        lines += [f"| {name} | {_pct(acc)} |" for name, acc in rows]
-        checks = evaluation.get("sanity_checks", []) if evaluation else []
-        failed = [c for c in checks if not c.get("passed", True)]
-        lines += ["", f"Sanity checks: {len(checks) - len(failed)}/{len(checks)} passed."]
-        lines += [f"- **FAILED** {c.get('name')}: {c.get('message')}" for c in failed]
-        lines.append("")
+    warnings = _warnings(recipe, run, files, teachers, evaluation)
     zero_shot = _json(files, "evaluate", "zero_shot")
-    if zero_shot:
-        columns = list(next(iter(zero_shot.values())))
-        lines += [
-            "## Zero-shot (other data sets, own class names)",
-            "",
-            "| data set | " + " | ".join(f"{c} %" for c in columns) + " |",
-            "|---|" + "---|" * len(columns),
-        ]
-        lines += [
-            f"| {name} | " + " | ".join(_pct(v.get(c)) for c in columns) + " |"
-            for name, v in zero_shot.items()
-        ]
-        lines.append("")
     precision = precision_rows(files("distill", "metrics"), teachers, evaluation)
-    lines += precision_lines(precision)
-    if plots.get("eps"):
-        lines += [f"![accuracy vs eps]({plots['eps']})", ""]
-    best = best_epoch(val)
-    if best is not None:
-        lines += [
-            f"Best validation epoch: {best['epoch']} (score {_pct(best['score'])} %); its weights are exported."
-        ]
-    if plots.get("training"):
-        lines += ["", f"![validation accuracy, best epoch marked]({plots['training']})", ""]
     remarks = slower_than_fp32(verify)
+    rows = _student_rows(evaluation)
+    lines = [*_heading(recipe, run), *[f"> **WARNING: {message}.**" for message in warnings]]
+    lines += [""] if warnings else []
+    lines += _teachers_section(teachers, _json(files, "evaluate", "teachers") or [])
+    lines += _student_section(rows, evaluation)
+    lines += _zero_shot_section(zero_shot) + precision_lines(precision)
+    lines += _training_section(plots, val)
     if verify:
         lines += ["## Exported artifacts", "", files("verify", "table").read_text(), ""]
         lines += [f"> **Remark:** {remark}." for remark in remarks] + ([""] if remarks else [])
@@ -197,6 +141,98 @@ def write_report(recipe: Recipe, run: RunDir, files: StageFiles, console: Consol
         warn(console, message)
     console.print(f"report: {report}")
     return {"report": str(report)}
+
+
+def _heading(recipe: Recipe, run: RunDir) -> list[str]:
+    """The title, the recipe's description, what was trained how, and the data line."""
+    eps, _ = recipe.evaluation_threat()
+    return [
+        f"# {recipe.run.name}",
+        "",
+        recipe.description.strip(),
+        "",
+        f"Student `{recipe.student.name}` distilled with **{recipe.method.name}** on `{recipe.data.dataset}` "
+        f"for {recipe.train.epochs} epochs; training attack {recipe.attack.norm} eps {recipe.attack.eps:.4f}, "
+        f"{recipe.attack.steps} steps; evaluation at eps {eps:.4f}.",
+        "",
+        _data_line(run),
+        "",
+    ]
+
+
+def _warnings(
+    recipe: Recipe,
+    run: RunDir,
+    files: StageFiles,
+    teachers: list[dict[str, Any]],
+    evaluation: dict[str, Any] | None,
+) -> list[str]:
+    """Models at chance, and teachers too weak to teach the student (not judged in smoke runs)."""
+    student_clean = evaluation.get("clean_accuracy") if evaluation else None
+    warnings = chance_warnings(teachers, student_clean, num_classes(run), smoke=recipe.run.smoke)
+    at_threat = _json(files, "evaluate", "teachers") or []
+    if not recipe.run.smoke:  # smoke models barely train: nothing to judge
+        warnings += teacher_warnings(teachers, evaluation, at_threat, float(recipe.evaluate.teacher_margin))
+    return warnings
+
+
+def _teachers_section(teachers: list[dict[str, Any]], at_threat: list[dict[str, Any]]) -> list[str]:
+    if not teachers:
+        return []
+    lines = [
+        "## Teachers (test split)",
+        "",
+        "| role | model | clean % | PGD-10 (training attack) % | at the evaluation threat % |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {t['role']} | {t['model']} | {_pct(t['test_clean'])} | {_pct(t['test_pgd10'])} | "
+        f"{_teacher_robust(t, at_threat)} |"
+        for t in teachers
+    ]
+    return [*lines, ""]
+
+
+def _student_section(rows: list[tuple[str, Any]], evaluation: dict[str, Any] | None) -> list[str]:
+    """The student's accuracy per evaluation, and its sanity checks (each failed one named)."""
+    if not rows:
+        return []
+    lines = ["## Student robustness (test split)", "", "| evaluation | accuracy % |", "|---|---|"]
+    lines += [f"| {name} | {_pct(acc)} |" for name, acc in rows]
+    checks = evaluation.get("sanity_checks", []) if evaluation else []
+    failed = [c for c in checks if not c.get("passed", True)]
+    lines += ["", f"Sanity checks: {len(checks) - len(failed)}/{len(checks)} passed."]
+    lines += [f"- **FAILED** {c.get('name')}: {c.get('message')}" for c in failed]
+    return [*lines, ""]
+
+
+def _zero_shot_section(zero_shot: dict[str, Any] | None) -> list[str]:
+    if not zero_shot:
+        return []
+    columns = list(next(iter(zero_shot.values())))
+    lines = [
+        "## Zero-shot (other data sets, own class names)",
+        "",
+        "| data set | " + " | ".join(f"{c} %" for c in columns) + " |",
+        "|---|" + "---|" * len(columns),
+    ]
+    lines += [
+        f"| {name} | " + " | ".join(_pct(v.get(c)) for c in columns) + " |" for name, v in zero_shot.items()
+    ]
+    return [*lines, ""]
+
+
+def _training_section(plots: dict[str, str], val: list[dict[str, Any]]) -> list[str]:
+    """The accuracy-vs-eps plot, the best validation epoch and the training plot."""
+    lines = [f"![accuracy vs eps]({plots['eps']})", ""] if plots.get("eps") else []
+    best = best_epoch(val)
+    if best is not None:
+        lines += [
+            f"Best validation epoch: {best['epoch']} (score {_pct(best['score'])} %); its weights are exported."
+        ]
+    if plots.get("training"):
+        lines += ["", f"![validation accuracy, best epoch marked]({plots['training']})", ""]
+    return lines
 
 
 def _print_table(rows: list[tuple[str, Any]], verify: dict[str, Any] | None, console: Console) -> None:
