@@ -26,86 +26,99 @@ def _accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
     return float((logits.argmax(axis=1) == labels).mean())
 
 
-def _gate_failures(
-    r: FormatResult,
-    tol: FormatTolerances,
-    pt_clean: float,
-    pt_adv: float,
-    fp32_square: float | None,
-    pt_square: float | None,
-) -> list[str]:
+@dataclass(frozen=True)
+class _References:
+    """What a row is judged against: PyTorch's probe accuracies, the fp32 file's Square accuracy on the
+    same backend (None for the fp32 row itself) and PyTorch's Square accuracy on the same points."""
+
+    pt_clean: float
+    pt_adv: float
+    fp32_square: float | None
+    pt_square: float | None
+
+
+Gate = tuple[bool, str]  # passed, and the line that says why not
+
+
+def _gate_failures(r: FormatResult, tol: FormatTolerances, ref: _References) -> list[str]:
     """One line per failed gate, stating the measured value, the bound and the formula."""
-    diff, agree, clean, adv = r.max_abs_logit_diff, r.top1_agreement, r.clean_acc, r.adv_probe_acc
-    rel = r.rel_logit_diff
-    if diff is None or rel is None or agree is None or clean is None or adv is None:
+    if None in (r.max_abs_logit_diff, r.rel_logit_diff, r.top1_agreement, r.clean_acc, r.adv_probe_acc):
         raise ValueError("gates need a row whose parity and accuracies were measured")
-    checks: list[tuple[bool, str]] = []
+    gates = [*_parity_gates(r, tol), *_accuracy_gates(r, tol, ref), *_square_gates(r, tol, ref)]
+    gates += _budget_gates(r, tol)
+    return [message for ok, message in gates if not ok]
+
+
+def _parity_gates(r: FormatResult, tol: FormatTolerances) -> list[Gate]:
+    """Logits against PyTorch's: absolute and relative difference, top-1 agreement."""
+    diff, rel, agree = (
+        float(r.max_abs_logit_diff or 0),
+        float(r.rel_logit_diff or 0),
+        float(r.top1_agreement or 0),
+    )
+    gates: list[Gate] = []
     if tol.max_abs_logit_diff is not None:
-        checks.append(
-            (
-                diff <= tol.max_abs_logit_diff,
-                f"max |dlogit| {diff:.3g} > max_abs_logit_diff {tol.max_abs_logit_diff:g}",
-            )
-        )
+        message = f"max |dlogit| {diff:.3g} > max_abs_logit_diff {tol.max_abs_logit_diff:g}"
+        gates.append((diff <= tol.max_abs_logit_diff, message))
     if tol.max_rel_logit_diff is not None:
-        checks.append(
-            (
-                rel <= tol.max_rel_logit_diff,
-                f"max |dlogit| / logit scale {rel:.3g} > max_rel_logit_diff {tol.max_rel_logit_diff:g}",
-            )
-        )
-    checks += [
+        message = f"max |dlogit| / logit scale {rel:.3g} > max_rel_logit_diff {tol.max_rel_logit_diff:g}"
+        gates.append((rel <= tol.max_rel_logit_diff, message))
+    message = f"top-1 agreement {agree:.3f} < min_top1_agreement {tol.min_top1_agreement:g}"
+    return [*gates, (agree >= tol.min_top1_agreement, message)]
+
+
+def _accuracy_gates(r: FormatResult, tol: FormatTolerances, ref: _References) -> list[Gate]:
+    """Clean and adversarial-probe accuracy drops against PyTorch's."""
+    clean, adv = float(r.clean_acc or 0), float(r.adv_probe_acc or 0)
+    return [
         (
-            agree >= tol.min_top1_agreement,
-            f"top-1 agreement {agree:.3f} < min_top1_agreement {tol.min_top1_agreement:g}",
-        ),
-        (
-            pt_clean - clean <= tol.max_clean_acc_drop,
-            f"clean acc drop {pt_clean - clean:.3f} (pytorch {pt_clean:.3f} -> {clean:.3f}) "
+            ref.pt_clean - clean <= tol.max_clean_acc_drop,
+            f"clean acc drop {ref.pt_clean - clean:.3f} (pytorch {ref.pt_clean:.3f} -> {clean:.3f}) "
             f"> max_clean_acc_drop {tol.max_clean_acc_drop:g}",
         ),
         (
-            pt_adv - adv <= tol.max_adv_acc_drop,
-            f"adv-probe acc drop {pt_adv - adv:.3f} (pytorch {pt_adv:.3f} -> {adv:.3f}) "
+            ref.pt_adv - adv <= tol.max_adv_acc_drop,
+            f"adv-probe acc drop {ref.pt_adv - adv:.3f} (pytorch {ref.pt_adv:.3f} -> {adv:.3f}) "
             f"> max_adv_acc_drop {tol.max_adv_acc_drop:g}",
         ),
     ]
-    if r.square_acc is not None and fp32_square is not None:
-        drop = fp32_square - r.square_acc
-        checks.append(
-            (
-                drop <= tol.max_square_acc_drop,
-                f"Square acc drop vs fp32 {drop:.3f} > max_square_acc_drop {tol.max_square_acc_drop:g}",
-            )
+
+
+def _square_gates(r: FormatResult, tol: FormatTolerances, ref: _References) -> list[Gate]:
+    """Square accuracy against the fp32 file's and PyTorch's on the same points, and its floor."""
+    acc, bound = r.square_acc, tol.max_square_acc_drop
+    if acc is None:
+        return []
+    gates: list[Gate] = []
+    if ref.fp32_square is not None:
+        drop = ref.fp32_square - acc
+        message = f"Square acc drop vs fp32 {drop:.3f} > max_square_acc_drop {bound:g}"
+        gates.append((drop <= bound, message))
+    if ref.pt_square is not None:
+        drop = ref.pt_square - acc
+        message = (
+            f"Square acc drop vs PyTorch on the same points {drop:.3f} (pytorch {ref.pt_square:.3f} -> "
+            f"{acc:.3f}) > max_square_acc_drop {bound:g}"
         )
-    if r.square_acc is not None and pt_square is not None:
-        drop = pt_square - r.square_acc
-        checks.append(
-            (
-                drop <= tol.max_square_acc_drop,
-                f"Square acc drop vs PyTorch on the same points {drop:.3f} (pytorch {pt_square:.3f} -> "
-                f"{r.square_acc:.3f}) > max_square_acc_drop {tol.max_square_acc_drop:g}",
-            )
+        gates.append((drop <= bound, message))
+    if tol.min_square_acc is not None:
+        gates.append(
+            (acc >= tol.min_square_acc, f"Square acc {acc:.3f} < min_square_acc {tol.min_square_acc:g}")
         )
-    if r.square_acc is not None and tol.min_square_acc is not None:
-        checks.append(
-            (
-                r.square_acc >= tol.min_square_acc,
-                f"Square acc {r.square_acc:.3f} < min_square_acc {tol.min_square_acc:g}",
-            )
-        )
+    return gates
+
+
+def _budget_gates(r: FormatResult, tol: FormatTolerances) -> list[Gate]:
+    """The deployment budget: batch-1 latency and file size, where the tolerances set one."""
+    gates: list[Gate] = []
     if tol.max_latency_ms is not None and 1 in r.latency:
         median = r.latency[1].median_ms
-        checks.append(
-            (
-                median <= tol.max_latency_ms,
-                f"batch-1 latency {median:.2f} ms > max_latency_ms {tol.max_latency_ms:g}",
-            )
-        )
+        message = f"batch-1 latency {median:.2f} ms > max_latency_ms {tol.max_latency_ms:g}"
+        gates.append((median <= tol.max_latency_ms, message))
     if tol.max_size_mb is not None:
         size = r.size_bytes / 2**20
-        checks.append((size <= tol.max_size_mb, f"size {size:.2f} MiB > max_size_mb {tol.max_size_mb:g}"))
-    return [message for ok, message in checks if not ok]
+        gates.append((size <= tol.max_size_mb, f"size {size:.2f} MiB > max_size_mb {tol.max_size_mb:g}"))
+    return gates
 
 
 def _error_line(err: Exception) -> str:
@@ -261,8 +274,6 @@ def verify_bundle(
     for fmt in chosen:
         bundle.model_path(fmt)
     chosen.sort(key=FORMATS.index)  # fp32 first: it is the Square reference for the others
-    pt_clean = _accuracy(probes.clean_logits, probes.labels)
-    pt_adv = _accuracy(probes.adversarial_logits, probes.labels)
     if options.skip_square:
         square = SquarePlan(queries=0, seed=0 if options.seed is None else options.seed)
     else:
@@ -274,6 +285,46 @@ def verify_bundle(
         for fmt in chosen
         if formats is not None or fmt in backend_spec(backend_name).formats
     ]
+    results = _check_rows(bundle, probes, rows, square, options, on_row)
+    pt_clean = _accuracy(probes.clean_logits, probes.labels)
+    pt_adv = _accuracy(probes.adversarial_logits, probes.labels)
+    fp32_square = {r.backend: r.square_acc for r in results if r.format == "fp32" and r.error is None}
+    for r in results:
+        if r.error is None:
+            reference = None if r.format == "fp32" else fp32_square.get(r.backend)
+            tol = tolerances.for_format(backend_spec(r.backend).tolerances_name(r.format))
+            r.failures = _gate_failures(r, tol, _References(pt_clean, pt_adv, reference, square.pytorch_acc))
+    return VerifyReport(
+        bundle=str(bundle.root),
+        eps=bundle.eps,
+        norm=bundle.norm,
+        n_probes=len(probes),
+        pytorch_clean_acc=pt_clean,
+        pytorch_adv_acc=pt_adv,
+        square_queries=square.queries if bundle.norm == "linf" else 0,
+        seed=square.seed,
+        square_points=len(probes) if square.indices is None else len(square.indices),
+        pytorch_square_acc=square.pytorch_acc,
+        tolerances=tolerances,
+        results=results,
+        n_classes=len(bundle.class_names),
+        allow_chance_reference=options.allow_chance_reference,
+        environment=_environment(),
+        latency_runs=options.latency_runs,
+        threads=options.threads,
+        square_skipped=options.skip_square and bundle.norm == "linf",
+    )
+
+
+def _check_rows(
+    bundle: Bundle,
+    probes: Probes,
+    rows: list[tuple[str, str]],
+    square: SquarePlan,
+    options: VerifyOptions,
+    on_row: Callable[[int, int], None] | None,
+) -> list[FormatResult]:
+    """Each (backend, format) row loaded and checked, then every loaded row timed round-robin."""
     results: list[FormatResult] = []
     with ExitStack() as stack:
         loaded: list[tuple[FormatResult, Backend]] = []
@@ -295,37 +346,7 @@ def verify_bundle(
             if on_row is not None:
                 on_row(len(results), len(rows))
         _time_rows(loaded, probes.clean_images, options.batch_sizes, options.latency_runs)
-    fp32_square = {r.backend: r.square_acc for r in results if r.format == "fp32" and r.error is None}
-    for r in results:
-        if r.error is None:
-            r.failures = _gate_failures(
-                r,
-                tolerances.for_format(backend_spec(r.backend).tolerances_name(r.format)),
-                pt_clean,
-                pt_adv,
-                None if r.format == "fp32" else fp32_square.get(r.backend),
-                square.pytorch_acc,
-            )
-    return VerifyReport(
-        bundle=str(bundle.root),
-        eps=bundle.eps,
-        norm=bundle.norm,
-        n_probes=len(probes),
-        pytorch_clean_acc=pt_clean,
-        pytorch_adv_acc=pt_adv,
-        square_queries=square.queries if bundle.norm == "linf" else 0,
-        seed=square.seed,
-        square_points=len(probes) if square.indices is None else len(square.indices),
-        pytorch_square_acc=square.pytorch_acc,
-        tolerances=tolerances,
-        results=results,
-        n_classes=len(bundle.class_names),
-        allow_chance_reference=options.allow_chance_reference,
-        environment=_environment(),
-        latency_runs=options.latency_runs,
-        threads=options.threads,
-        square_skipped=options.skip_square and bundle.norm == "linf",
-    )
+    return results
 
 
 def _check_options(options: VerifyOptions) -> None:
