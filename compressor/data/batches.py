@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -33,6 +34,14 @@ def _crop(padded: Tensor, dy: Tensor, dx: Tensor, h: int, w: int) -> Tensor:
     return padded.flatten(2).gather(2, index).view(n, c, h, w)
 
 
+@dataclass(frozen=True)
+class Shard:
+    """This process's part of every epoch under DDP: rank `rank` of `world_size` (the whole set by default)."""
+
+    rank: int = 0
+    world_size: int = 1
+
+
 class TensorBatches:
     """Shuffled, optionally augmented, optionally sharded (DDP) batches of an in-memory split."""
 
@@ -46,15 +55,14 @@ class TensorBatches:
         seed: int = 0,
         augment: str = "none",
         drop_last: bool = False,
-        rank: int = 0,
-        world_size: int = 1,
+        shard: Shard = Shard(),
         on_device: bool = True,
     ) -> None:
         self.x = split.x.to(device) if on_device else split.x
         self.y = split.y.to(device) if on_device else split.y
         self.batch_size, self.device, self.shuffle, self.seed = batch_size, device, shuffle, seed
         self.augment, self.drop_last = augment, drop_last
-        self.rank, self.world_size = rank, world_size
+        self.rank, self.world_size = shard.rank, shard.world_size
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -103,15 +111,14 @@ class FolderBatches:
         device: torch.device,
         workers: int,
         seed: int,
-        rank: int = 0,
-        world_size: int = 1,
+        shard: Shard = Shard(),
     ) -> None:
         from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 
         gen = torch.Generator().manual_seed(seed)
         self.sampler: Any = (
-            DistributedSampler(dataset, world_size, rank, seed=seed)
-            if world_size > 1
+            DistributedSampler(dataset, shard.world_size, shard.rank, seed=seed)
+            if shard.world_size > 1
             else RandomSampler(dataset, generator=gen)
         )
         self.loader = DataLoader(

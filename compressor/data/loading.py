@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from compressor.data.batches import FolderBatches, TensorBatches
+from compressor.data.batches import FolderBatches, Shard, TensorBatches
 from compressor.data.bundle import DataBundle
 from compressor.data.registry import get_dataset
 from compressor.data.sources import Split, as_float
@@ -27,7 +27,7 @@ def load_data(cfg: DataConfig, seed: int = 0) -> DataBundle:
 
 
 def train_batches(
-    data: DataBundle, cfg: DataConfig, *, device: torch.device, seed: int, rank: int = 0, world_size: int = 1
+    data: DataBundle, cfg: DataConfig, *, device: torch.device, seed: int, shard: Shard = Shard()
 ) -> TensorBatches | FolderBatches:
     """Training batches on `device` (tensor data moved to the GPU once when it fits)."""
     if data.train is None:
@@ -37,8 +37,7 @@ def train_batches(
             device=device,
             workers=cfg.num_workers,
             seed=seed,
-            rank=rank,
-            world_size=world_size,
+            shard=shard,
         )
     on_device = cfg.on_device if isinstance(cfg.on_device, bool) else device.type == "cuda"
     return TensorBatches(
@@ -49,8 +48,7 @@ def train_batches(
         seed=seed,
         augment=cfg.augment,
         drop_last=len(data.train) > cfg.batch_size,
-        rank=rank,
-        world_size=world_size,
+        shard=shard,
         on_device=on_device,
     )
 

@@ -9,6 +9,7 @@ from rich.console import Console
 from torch import nn
 
 from compressor.config.schema import AttackConfig, ModelSpec, Recipe
+from compressor.data.batches import Shard
 from compressor.data.bundle import DataBundle
 from compressor.data.loading import train_batches
 from compressor.data.sources import as_float
@@ -37,8 +38,7 @@ def train_model(
         recipe.data,
         device=speed.device,
         seed=recipe.run.seed,
-        rank=dist.rank,
-        world_size=dist.world_size,
+        shard=Shard(dist.rank, dist.world_size),
     )
     method = build_method(
         method_params,

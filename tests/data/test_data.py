@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from compressor.config.schema import DataConfig
-from compressor.data.batches import TensorBatches, random_crop_flip
+from compressor.data.batches import Shard, TensorBatches, random_crop_flip
 from compressor.data.loading import load_data, train_batches
 from compressor.data.sources import Split
 from compressor.errors import UserInputError
@@ -47,7 +47,7 @@ def test_batches_cover_the_split_once_per_epoch_and_shard_disjointly() -> None:
     seen = torch.cat([y for _, y in batches])
     assert sorted(seen.tolist()) == list(range(100))
     shards = [
-        TensorBatches(split, 16, device=torch.device("cpu"), shuffle=True, seed=3, rank=r, world_size=2)
+        TensorBatches(split, 16, device=torch.device("cpu"), shuffle=True, seed=3, shard=Shard(r, 2))
         for r in range(2)
     ]
     a, b = (set(torch.cat([y for _, y in s]).tolist()) for s in shards)
