@@ -100,23 +100,9 @@ def quantize_int8(
     the pre-processed graph: pass `preprocess=False` with a `src` from prepare_for_quantization).
     """
     import onnxruntime
-    from onnxruntime.quantization import (
-        CalibrationDataReader,
-        CalibrationMethod,
-        QuantFormat,
-        QuantType,
-        quantize_static,
-    )
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
-    methods = {
-        "minmax": CalibrationMethod.MinMax,
-        "entropy": CalibrationMethod.Entropy,
-        "percentile": CalibrationMethod.Percentile,
-    }
-    if method not in methods:
-        raise ValueError(
-            f"int8 calibration method must be one of {', '.join(CALIBRATION_METHODS)}, got {method!r}"
-        )
+    calibrate_method = _calibration_method(method)
     if target not in INT8_TARGETS:
         raise ValueError(f"int8 target must be one of {', '.join(INT8_TARGETS)}, got {target!r}")
     if calibration_images.ndim != 4 or calibration_images.shape[0] == 0:
@@ -131,6 +117,8 @@ def quantize_int8(
         def get_next(self) -> dict[str, np.ndarray] | None:
             return next(self._it, None)
 
+    # the CPU kernels want uint8 activations (asymmetric); TensorRT symmetric int8 with float bias
+    symmetric = {} if cpu else {"ActivationSymmetric": True, "WeightSymmetric": True, "QuantizeBias": False}
     with tempfile.TemporaryDirectory(prefix="compressor-quant-") as tmp:
         prepared = prepare_for_quantization(src, Path(tmp) / "prepared.onnx") if preprocess else src
         quantize_static(
@@ -142,11 +130,9 @@ def quantize_int8(
             reduce_range=cpu and reduce_range,
             activation_type=QuantType.QUInt8 if cpu else QuantType.QInt8,
             weight_type=QuantType.QInt8,
-            calibrate_method=methods[method],
+            calibrate_method=calibrate_method,
             nodes_to_exclude=list(nodes_to_exclude),
-            extra_options={}
-            if cpu
-            else {"ActivationSymmetric": True, "WeightSymmetric": True, "QuantizeBias": False},
+            extra_options=symmetric,
         )
     seven_bit = cpu and reduce_range
     return {
@@ -163,3 +149,19 @@ def quantize_int8(
         "float_nodes": list(nodes_to_exclude),
         "onnxruntime": onnxruntime.__version__,
     }
+
+
+def _calibration_method(name: str) -> Any:
+    """onnxruntime's CalibrationMethod for one of CALIBRATION_METHODS."""
+    from onnxruntime.quantization import CalibrationMethod
+
+    methods = {
+        "minmax": CalibrationMethod.MinMax,
+        "entropy": CalibrationMethod.Entropy,
+        "percentile": CalibrationMethod.Percentile,
+    }
+    if name not in methods:
+        raise ValueError(
+            f"int8 calibration method must be one of {', '.join(CALIBRATION_METHODS)}, got {name!r}"
+        )
+    return methods[name]

@@ -168,6 +168,11 @@ class VerifyReport:
 
     def to_markdown(self) -> str:
         """One table, formats as rows, then the reference, the verdict and every failed gate."""
+        lines = [*self._table(), "", *self._reference_lines(), *self._square_lines(), *self._row_notes()]
+        return "\n".join(lines) + "\n"
+
+    def _table(self) -> list[str]:
+        """Formats x backends as rows: status, size, accuracies, parity and latency per batch size."""
         batches = sorted({b for r in self.results for b in r.latency})
         head = [
             "format",
@@ -197,26 +202,35 @@ class VerifyReport:
                 cells.append(_ms(r.latency[b].median_ms) if b in r.latency else "-")
                 cells.append("-" if speedup is None else f"{speedup:.2f}x")
             lines.append("| " + " | ".join(cells) + " |")
+        return lines
+
+    def _reference_lines(self) -> list[str]:
+        """PyTorch's reference, the verdict and fastest passing row, how latency was timed, the machine."""
         fastest = self.fastest_passing
-        lines += [
-            "",
+        square_reference = (
+            " (all; no PyTorch Square record for this budget and seed, so compared with fp32 only)."
+            if self.pytorch_square_acc is None
+            else f" PyTorch keeps robust (clean and PGD); PyTorch's Square accuracy there: "
+            f"{_pct(self.pytorch_square_acc)}."
+        )
+        rounds = min(ROUNDS, max(1, self.latency_runs))
+        return [
             f"PyTorch on the same {self.n_probes} probes: clean {_pct(self.pytorch_clean_acc)}, "
             f"adv-probe {_pct(self.pytorch_adv_acc)}. Threat model: {self.norm}, eps {self.eps:.5g}; "
             f"Square: {self.square_queries} queries, seed {self.seed}, on {self.square_points} probes"
-            + (
-                " (all; no PyTorch Square record for this budget and seed, so compared with fp32 only)."
-                if self.pytorch_square_acc is None
-                else f" PyTorch keeps robust (clean and PGD); PyTorch's Square accuracy there: "
-                f"{_pct(self.pytorch_square_acc)}."
-            ),
+            + square_reference,
             f"Verdict: {self.verdict()}. Fastest passing (batch 1): "
             + ("none" if fastest is None else f"{fastest.format} on {fastest.backend}"),
-            f"Latency: median ms per batch of every row timed round-robin in one loop "
-            f"({min(ROUNDS, max(1, self.latency_runs))} rounds, at least {self.latency_runs} runs each, {self.threads or 'default'} thread(s)); 'vs fp32' = the same "
+            f"Latency: median ms per batch of every row timed round-robin in one loop ({rounds} rounds, at least "
+            f"{self.latency_runs} runs each, {self.threads or 'default'} thread(s)); 'vs fp32' = the same "
             "runtime's fp32 median / this row's (> 1: faster).",
             f"Machine: {self.environment.get('machine', 'not recorded')}. Files: "
             + ", ".join(sorted({f"{r.format}/{r.backend}: {r.file}" for r in self.results if r.file})),
         ]
+
+    def _square_lines(self) -> list[str]:
+        """The Square budget and the time each row spent, or why Square did not run."""
+        lines = []
         timed = [r for r in self.results if r.square_seconds is not None]
         if timed:
             lines.append(
@@ -232,6 +246,11 @@ class VerifyReport:
             )
         elif self.square_queries == 0:
             lines.append("Square attack not run (L2 threat model; this kit's Square attack is L-inf).")
+        return lines
+
+    def _row_notes(self) -> list[str]:
+        """Per row: layers kept in float, the robust-int8 gate, then every error and failed gate."""
+        lines = []
         for r in self.results:
             if r.float_layers:
                 lines.append(
@@ -241,9 +260,11 @@ class VerifyReport:
             if r.robust_int8 is not None and "robust_acc" in r.robust_int8:
                 lines.append(f"- {r.format} / {r.backend}: {_robust_gate(r.robust_int8)}")
         for r in self.results:
-            for problem in ([r.error] if r.error else []) + r.failures:
-                lines.append(f"- {r.format} / {r.backend}: {problem}")
-        return "\n".join(lines) + "\n"
+            lines += [
+                f"- {r.format} / {r.backend}: {problem}"
+                for problem in ([r.error] if r.error else []) + r.failures
+            ]
+        return lines
 
 
 def _robust_gate(record: dict[str, Any]) -> str:
