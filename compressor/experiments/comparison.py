@@ -281,7 +281,7 @@ class Comparison:
         }
 
 
-def _run() -> None:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("recipe", type=Path)
     parser.add_argument("--methods", default="pgd_at,trades,ard,rslad,mtard,b_mtard,ciard")
@@ -314,7 +314,26 @@ def _run() -> None:
         help="first re-evaluate the --methods' test runs already in --results (after a change of checks)",
     )
     parser.add_argument("overrides", nargs="*", help="extra KEY=VALUE overrides for every run")
-    args = parser.parse_intermixed_args()
+    return parser
+
+
+def _table_header(args: argparse.Namespace, base: Any) -> str:
+    """The table's first line: the command that made it and what every run shares."""
+    rates = (
+        f"--lrs-from {args.lrs_from}" if args.lrs_from else f"--lrs {','.join(f'{v:g}' for v in args.lrs)}"
+    )
+    return (
+        f"`python scripts/compare_methods.py {args.recipe} --methods {args.methods} {rates} "
+        f"--seeds {','.join(map(str, args.seeds))} --results {args.results}"
+        f"{' ' + ' '.join(args.overrides) if args.overrides else ''}`: {base.data.dataset}, student "
+        f"`{base.student.name}`, optimiser {base.optim.name}, {base.train.epochs} epochs, eps {float(base.attack.eps):.4f} "
+        f"{base.attack.norm}, evaluation on {base.evaluate.num_images} test images (mean ± sd over seeds; per-seed rows in "
+        f"`{args.results}`)."
+    )
+
+
+def _run() -> None:
+    args = _parser().parse_intermixed_args()
     args.seeds = [int(s) for s in args.seeds.split(",")]
     console = Console()
     comparison = Comparison(args, console)
@@ -330,20 +349,8 @@ def _run() -> None:
         for entry in methods:
             comparison.test(entry, comparison.tune(entry))
     comparison.add_sanity_results()
-    base = comparison.base
-    rates = (
-        f"--lrs-from {args.lrs_from}" if args.lrs_from else f"--lrs {','.join(f'{v:g}' for v in args.lrs)}"
-    )
-    header = (
-        f"`python scripts/compare_methods.py {args.recipe} --methods {args.methods} {rates} "
-        f"--seeds {','.join(map(str, args.seeds))} --results {args.results}"
-        f"{' ' + ' '.join(args.overrides) if args.overrides else ''}`: {base.data.dataset}, student "
-        f"`{base.student.name}`, optimiser {base.optim.name}, {base.train.epochs} epochs, eps {float(base.attack.eps):.4f} "
-        f"{base.attack.norm}, evaluation on {base.evaluate.num_images} test images (mean ± sd over seeds; per-seed rows in "
-        f"`{args.results}`)."
-    )
     table = args.results.with_suffix(".md")
-    table.write_text(render(comparison.rows, teachers, header, methods))
+    table.write_text(render(comparison.rows, teachers, _table_header(args, comparison.base), methods))
     console.print(table.read_text())
     console.print(f"wrote {table}")
     if args.readme:

@@ -175,16 +175,15 @@ def smoke_recipe(recipe: Recipe, output_dir: str | None = None) -> Recipe:
             }
         ),
     }
-    return Recipe.model_validate(
-        {
-            **recipe.model_dump(),
-            **{
-                k: v.model_dump()
-                if hasattr(v, "model_dump")
-                else [t.model_dump() for t in v]
-                if isinstance(v, list)
-                else v
-                for k, v in updates.items()
-            },
-        }
-    )
+    return _with_sections(recipe, updates)
+
+
+def _with_sections(recipe: Recipe, sections: dict[str, Any]) -> Recipe:
+    """`recipe` with whole sections replaced (models, lists of models or plain values), validated again."""
+
+    def dumped(value: Any) -> Any:
+        if hasattr(value, "model_dump"):
+            return value.model_dump()
+        return [v.model_dump() for v in value] if isinstance(value, list) else value
+
+    return Recipe.model_validate({**recipe.model_dump(), **{k: dumped(v) for k, v in sections.items()}})
