@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from compressor.data.bundle import DataBundle, seeded_order
 from compressor.data.folder_survey import FolderSurvey
-from compressor.data.sets.imagefolder import IMAGENET_CROP, describe_transform
+from compressor.data.transforms import IMAGENET_CROP, describe_transform
 from compressor.errors import UserInputError
 
 if TYPE_CHECKING:

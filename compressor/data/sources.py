@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from compressor.data.sets.mnist import DIGIT_NAMES
+from compressor.data.class_names import DIGIT_NAMES
 from compressor.errors import UserInputError
 
 if TYPE_CHECKING:

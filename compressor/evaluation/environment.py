@@ -42,9 +42,9 @@ def environment(device: torch.device, packages: tuple[str, ...] = ("torch",)) ->
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             if name == "compressor":
-                import compressor
+                from compressor._version import __version__
 
-                versions[name] = compressor.__version__
+                versions[name] = __version__
     return {"device": device_name(device), "python": sys.version.split()[0], **versions}
 
 

@@ -170,7 +170,7 @@ def _create(spec: ModelSpec) -> tuple[Any, Any]:
 
     from compressor.models import hub
 
-    tag = pretrained_tag(spec)
+    tag = hub.pretrained_tag(spec)
     problem = hub.offline_problem(spec)  # open_clip would go on with random weights when they are missing
     if problem:
         raise UserInputError(problem)
@@ -199,28 +199,6 @@ class _RandomInitNotice(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         return "Model initialized randomly" not in record.getMessage()
-
-
-def pretrained_tag(spec: ModelSpec) -> str | None:
-    """The open_clip pretrained tag to load (None: random init, or weights that come with the name)."""
-    import open_clip
-
-    if spec.name.startswith(("hf-hub:", "local-dir:")) or spec.pretrained is False:
-        return None
-    tags = open_clip.list_pretrained_tags_by_model(spec.name)
-    if spec.pretrained is True:
-        if not tags:
-            raise UserInputError(
-                f"open_clip model '{spec.name}' has no pretrained weights; set pretrained: false"
-            )
-        return "openai" if "openai" in tags else tags[0]
-    if spec.pretrained not in tags:
-        known = ", ".join(tags) or "none"
-        raise UserInputError(
-            f"unknown pretrained tag '{spec.pretrained}' for open_clip model '{spec.name}' (known: {known}); "
-            "for a local file use `checkpoint:`"
-        )
-    return spec.pretrained
 
 
 def _load_foreign(clip: Any, state: dict[str, Tensor], spec: ModelSpec) -> None:

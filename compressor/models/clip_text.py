@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from compressor.data.class_names import DIGIT_NAMES
 from compressor.errors import UserInputError
 
 Template = str | Callable[[str], str]
@@ -33,7 +34,6 @@ CIFAR100_NAMES = [
     "woman", "worm",
 ]
 # fmt: on
-DIGIT_NAMES = [str(i) for i in range(10)]
 
 PHOTO_TEMPLATES: tuple[Template, ...] = ("a photo of a {}.",)
 RELEASED_TEMPLATES: tuple[Template, ...] = ("This is a photo of a {}",)  # the MMT-ARD / FARE code

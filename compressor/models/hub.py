@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from compressor.config.schema import ModelSpec
+from compressor.errors import UserInputError
 
 HF_PREFIX = "hf-hub:"
 _TIMM_WEIGHTS = ("model.safetensors", "pytorch_model.bin")
@@ -114,14 +115,34 @@ def _timm_files(spec: ModelSpec) -> HubFiles | None:
     return HubFiles(repo, ((filename,),) if filename else weights)
 
 
+def pretrained_tag(spec: ModelSpec) -> str | None:
+    """The open_clip pretrained tag to load (None: random init, or weights that come with the name)."""
+    import open_clip
+
+    if spec.name.startswith(("hf-hub:", "local-dir:")) or spec.pretrained is False:
+        return None
+    tags = open_clip.list_pretrained_tags_by_model(spec.name)
+    if spec.pretrained is True:
+        if not tags:
+            raise UserInputError(
+                f"open_clip model '{spec.name}' has no pretrained weights; set pretrained: false"
+            )
+        return "openai" if "openai" in tags else tags[0]
+    if spec.pretrained not in tags:
+        known = ", ".join(tags) or "none"
+        raise UserInputError(
+            f"unknown pretrained tag '{spec.pretrained}' for open_clip model '{spec.name}' (known: {known}); "
+            "for a local file use `checkpoint:`"
+        )
+    return spec.pretrained
+
+
 def _open_clip_files(spec: ModelSpec) -> HubFiles | None:
     if spec.name.startswith(HF_PREFIX):
         return HubFiles(_repo(spec.name), (("open_clip_config.json",), _OPEN_CLIP_WEIGHTS))
     if spec.pretrained is False:
         return None
     import open_clip
-
-    from compressor.models.clip import pretrained_tag
 
     tag = pretrained_tag(spec)
     cfg = open_clip.get_pretrained_cfg(spec.name, tag) if tag else {}

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
+from compressor_edge._version import __version__
 from compressor_edge.backends import BACKENDS, Backend, create_backend
 from compressor_edge.bundle import FORMAT_FILES, FORMATS, Bundle, Probes, load_bundle, sha256_file
 from compressor_edge.errors import BackendUnavailable, BundleError

@@ -369,7 +369,7 @@ def _check_options(options: VerifyOptions) -> None:
 def _environment() -> dict[str, Any]:
     import onnxruntime
 
-    from compressor_edge import __version__
+    from compressor_edge._version import __version__
 
     try:
         from importlib.metadata import version

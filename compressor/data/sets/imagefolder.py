@@ -12,21 +12,11 @@ from typing import TYPE_CHECKING, Any
 
 from compressor.data.folder_survey import FolderSurvey, missing_split, survey_folder
 from compressor.data.registry import DataSet, register_dataset
+from compressor.data.transforms import describe_transform
 from compressor.errors import UserInputError
 
 if TYPE_CHECKING:
     from compressor.config.schema import DataConfig
-
-IMAGENET_CROP = 224 / 256  # resize_center_crop: the short side to size / 0.875, then the centre size x size
-
-
-def describe_transform(transform: str, size: int) -> str:
-    """The evaluation transform in words, for `validate`, the run's data record and the report."""
-    if transform == "none":
-        return f"none (images already {size}x{size})"
-    if transform == "resize":
-        return f"resize to {size}x{size}"
-    return f"resize the short side to {round(size / IMAGENET_CROP)}, centre crop {size}x{size}"
 
 
 def _class_problem(survey: FolderSurvey) -> str | None:

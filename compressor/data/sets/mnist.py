@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from compressor.data.class_names import DIGIT_NAMES
 from compressor.data.registry import register_dataset
 from compressor.data.sets._torchvision import TorchvisionSet
-
-DIGIT_NAMES = [str(i) for i in range(10)]
 
 
 @register_dataset
