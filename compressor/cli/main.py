@@ -136,7 +136,7 @@ def distill(
     master_port: Annotated[int, typer.Option(help="Rendezvous port for multi-node DDP.")] = 29500,
     allow_plugins: AllowPluginsOpt = None,
 ) -> None:
-    """Run a recipe: teachers -> distill -> evaluate -> export -> verify -> report, in runs/<name>/."""
+    """Run a recipe: [pretrain ->] teachers -> distill -> evaluate -> export -> verify -> report, in runs/<name>/."""
     from compressor.cli.recipes import resolve_recipe
     from compressor.config import validate_recipe
     from compressor.config.plugins import split_names

@@ -153,7 +153,7 @@ class Comparison:
             raise SystemExit(f"--teachers-run {self.teachers_run}: no {summary} there to reuse")
         elif train:
             recipe = load_recipe(self.args.recipe, [*self.common, f"run.name={self.teachers_run.name}"])
-            run_pipeline(recipe, stages=["teachers"], console=self.console)
+            run_pipeline(recipe, stages=["pretrain", "teachers"], console=self.console)
         return json.loads(summary.read_text()) if summary.is_file() else []
 
     def evaluate_teachers(self) -> None:
@@ -224,7 +224,7 @@ class Comparison:
                 continue
             recipe, run_dir = self._recipe(entry, lr, seed)
             started = time.perf_counter()
-            run_pipeline(recipe, stages=["teachers", "distill"], console=self.console)
+            run_pipeline(recipe, stages=["pretrain", "teachers", "distill"], console=self.console)
             seconds = round(time.perf_counter() - started, 1)
             self._record(
                 {
@@ -245,7 +245,7 @@ class Comparison:
                 continue
             recipe, run_dir = self._recipe(entry, lr, seed)
             started = time.perf_counter()
-            run_pipeline(recipe, stages=["teachers", "distill", "evaluate"], console=self.console)
+            run_pipeline(recipe, stages=["pretrain", "teachers", "distill", "evaluate"], console=self.console)
             row = {"phase": "test", "method": entry, "lr": lr, "seed": seed}
             self._record(self._judged(row, run_dir) | {"seconds": round(time.perf_counter() - started, 1)})
 

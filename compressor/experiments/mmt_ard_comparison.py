@@ -39,6 +39,7 @@ from compressor.models.build import build_model, data_info
 from compressor.models.clip_pretrain import with_pretrain_checkpoints
 from compressor.pipeline.artifacts import load_teachers
 from compressor.pipeline.run import run_pipeline
+from compressor.pipeline.stage import stage_output
 from compressor.rundir import RunDir
 
 TIMED = ("mmt_ard", "mmt_ard-sigmoid", "single-teacher")
@@ -54,7 +55,10 @@ ROWS: dict[str, list[str]] = {
 
 def _teacher_overrides(base: Recipe, teachers_root: Path) -> list[str]:
     """Every row reads the teachers and the pre-trained student of the seed's teachers run."""
-    resolved = with_pretrain_checkpoints(base, teachers_root)
+    teachers_run = RunDir(teachers_root)
+    resolved = with_pretrain_checkpoints(
+        base, lambda key: stage_output(teachers_run, "pretrain", "weights", model=key)
+    )
     out = [f"student.checkpoint={resolved.student.checkpoint}"]
     for index, teacher in enumerate(base.teachers):
         out += [
@@ -80,7 +84,9 @@ def _row_recipe(recipe_path: Path, seed: int, row: str, common: list[str]) -> tu
     base = load_recipe(recipe_path, seeded)
     teachers_name = f"{base.run.name}-s{seed}-teachers"
     teachers_root = Path(base.run.output_dir) / teachers_name
-    run_pipeline(load_recipe(recipe_path, [*seeded, f"run.name={teachers_name}"]), stages=["teachers"])
+    run_pipeline(
+        load_recipe(recipe_path, [*seeded, f"run.name={teachers_name}"]), stages=["pretrain", "teachers"]
+    )
     overrides = _teacher_overrides(base, teachers_root) + ROWS[row]
     recipe = load_recipe(recipe_path, [*seeded, f"run.name={base.run.name}-s{seed}-{row}", *overrides])
     return recipe, teachers_root
@@ -121,7 +127,7 @@ def step_seconds(recipe_path: Path, common: list[str], rounds: int, steps: int) 
 def run_row(recipe_path: Path, seed: int, row: str, common: list[str]) -> dict[str, Any]:
     """Teachers (once per seed), then this row's distill + evaluate; its measured figures."""
     recipe, teachers_root = _row_recipe(recipe_path, seed, row, common)
-    run_pipeline(recipe, stages=["teachers", "distill", "evaluate"])
+    run_pipeline(recipe, stages=["pretrain", "teachers", "distill", "evaluate"])
     run = Path(recipe.run.output_dir) / recipe.run.name
     evaluation = json.loads((run / "evaluate" / "evaluation.json").read_text())
     zero_shot = json.loads((run / "evaluate" / "zero_shot.json").read_text())

@@ -8,36 +8,30 @@ cross-entropy against the uniform distribution over the batch's images of that c
 2022). The logit scale is CLIP's learnable temperature. Afterwards the text tower knows the class words,
 so the zero-shot head ``ZeroShotClassifier`` builds from it classifies, and other data sets with the same
 class names (MNIST for digits) are zero-shot targets.
+
+The `pretrain` stage (compressor.pipeline.stages.pretrain) trains through the one trainer (`fit`): the
+model is `ContrastiveClip` (its forward is the zero-shot classifier of the current text tower, so the
+trainer's validation measures zero-shot accuracy each epoch), the loss is the `ClipContrastive` method's,
+the optimiser AdamW with a cosine schedule and 5% warm-up; the last epoch's weights are kept.
 """
 
 from __future__ import annotations
 
-import json
-import math
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
 from compressor.config import section_hash
-from compressor.config.schema import ClipPretrain, DataConfig, ModelSpec, Recipe
-from compressor.data.sources import Split, as_float
-from compressor.errors import UserInputError
-from compressor.models.clip_text import Template, prompt_names, resolve_templates
+from compressor.config.schema import DataConfig, ModelSpec, OptimConfig, Recipe, ScheduleConfig
+from compressor.methods.base import Method, StepOutput
+from compressor.models.clip_text import Template, prompt_names
 
-
-@dataclass
-class PretrainResult:
-    """What a pre-training run reached: zero-shot accuracy on a held-out split, steps, seconds."""
-
-    val_accuracy: float
-    steps: int
-    seconds: float
+# the optimiser and schedule of pre-training (the `pretrain:` section sets epochs, lr and batch size)
+WEIGHT_DECAY, WARMUP_FRACTION = 0.05, 0.05
 
 
 def _captions(names: Sequence[str], templates: Sequence[Template], generator: torch.Generator) -> list[str]:
@@ -48,10 +42,6 @@ def _captions(names: Sequence[str], templates: Sequence[Template], generator: to
         template = templates[pick]
         out.append(template(name) if callable(template) else template.format(name))
     return out
-
-
-def _normalise(x: Tensor, mean: Tensor, std: Tensor) -> Tensor:
-    return (x - mean) / std
 
 
 def contrastive_loss(image: Tensor, text: Tensor, y: Tensor, scale: Tensor) -> Tensor:
@@ -65,74 +55,65 @@ def contrastive_loss(image: Tensor, text: Tensor, y: Tensor, scale: Tensor) -> T
     return (image_to_text + text_to_image) / 2
 
 
-@torch.no_grad()
-def zero_shot_accuracy(
-    clip: Any, tokenizer: Any, split: Split, names: Sequence[str], templates: Sequence[Template], cfg: Any
-) -> float:
-    """Accuracy of the template-averaged class-caption head on a split (what ZeroShotClassifier computes)."""
-    from open_clip import build_zero_shot_classifier
+class ContrastiveClip(nn.Module):
+    """Both towers of an open_clip model in training: the contrastive loss on a batch, and as forward the
+    zero-shot classifier of the current text tower (template-averaged class captions), for validation."""
 
-    clip.eval()
-    head = build_zero_shot_classifier(clip, tokenizer, list(names), templates, device="cpu").float()
-    correct = 0
-    for start in range(0, len(split), 256):
-        x = _normalise(as_float(split.x[start : start + 256]), *cfg)
-        image = F.normalize(clip.encode_image(x).float(), dim=-1)
-        correct += int(((image @ head).argmax(1) == split.y[start : start + 256]).sum())
-    return correct / max(1, len(split))
+    def __init__(
+        self,
+        clip: nn.Module,
+        tokenizer: Callable[[list[str]], Tensor],
+        class_names: Sequence[str],
+        templates: Sequence[Template],
+        normalisation: tuple[Sequence[float], Sequence[float]],
+        seed: int,
+    ) -> None:
+        super().__init__()
+        self.clip, self.tokenizer, self.templates = clip, tokenizer, templates
+        self.names = prompt_names(class_names)
+        mean, std = normalisation
+        self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1), persistent=False)
+        self.generator = torch.Generator().manual_seed(seed)  # the captions' templates
+
+    def _image(self, x: Tensor) -> Tensor:
+        return F.normalize(self.clip.encode_image((x - self.mean) / self.std), dim=-1)  # type: ignore[operator]
+
+    def _text(self, captions: list[str], device: torch.device) -> Tensor:
+        return F.normalize(self.clip.encode_text(self.tokenizer(captions).to(device)), dim=-1)  # type: ignore[operator]
+
+    def loss(self, x: Tensor, y: Tensor) -> Tensor:
+        """The class-aware contrastive loss, one caption per class with a template drawn at random."""
+        text = self._text(_captions(self.names, self.templates, self.generator), x.device)
+        return contrastive_loss(self._image(x), text, y, self.clip.logit_scale.exp().clamp(max=100))  # type: ignore[operator]
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Zero-shot logits: cosine to each class's template-averaged caption embedding."""
+        with torch.no_grad():
+            per_template = [
+                self._text([t(n) if callable(t) else t.format(n) for n in self.names], x.device)
+                for t in self.templates
+            ]
+            head = F.normalize(torch.stack(per_template).mean(0), dim=-1)
+        return self._image(x) @ head.T
 
 
-def pretrain_clip(
-    clip: Any,
-    tokenizer: Any,
-    train: Split,
-    val: Split,
-    class_names: Sequence[str],
-    templates: Sequence[Template],
-    *,
-    settings: ClipPretrain,
-    seed: int,
-    mean: Sequence[float],
-    std: Sequence[float],
-) -> PretrainResult:
-    """Train both towers of `clip` in place (AdamW, cosine, 5% warm-up); return its zero-shot val accuracy.
+class ClipContrastive(Method):
+    """Pre-training's method for the trainer: no adversary, the contrastive loss of `ContrastiveClip`."""
 
-    `settings` (a model's `pretrain:` section) give the epochs, learning rate and batch size.
-    """
-    epochs, batch_size = settings.epochs, settings.batch_size
-    names = prompt_names(class_names)
-    generator = torch.Generator().manual_seed(seed)
-    cfg = (torch.tensor(mean).view(1, -1, 1, 1), torch.tensor(std).view(1, -1, 1, 1))
-    params = [p for p in clip.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=float(settings.lr), weight_decay=0.05)
-    steps_per_epoch = max(1, len(train) // batch_size)
-    total = epochs * steps_per_epoch
-    warmup = max(1, total // 20)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer,
-        lambda s: (
-            (s + 1) / warmup
-            if s < warmup
-            else 0.5 * (1 + math.cos(math.pi * (s - warmup) / max(1, total - warmup)))
-        ),
-    )
-    started = time.perf_counter()
-    clip.train()
-    for _ in range(epochs):
-        order = torch.randperm(len(train), generator=generator)
-        for step in range(steps_per_epoch):
-            index = order[step * batch_size : (step + 1) * batch_size]
-            x = _normalise(as_float(train.x[index]), *cfg)
-            tokens = tokenizer(_captions(names, templates, generator))
-            image = F.normalize(clip.encode_image(x), dim=-1)
-            text = F.normalize(clip.encode_text(tokens), dim=-1)
-            loss = contrastive_loss(image, text, train.y[index], clip.logit_scale.exp().clamp(max=100))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-    accuracy = zero_shot_accuracy(clip, tokenizer, val, names, templates, cfg)
-    return PretrainResult(accuracy, total, time.perf_counter() - started)
+    name = "clip_contrastive"
+
+    def adversarial(self, x: Tensor, y: Tensor) -> Tensor | None:
+        return None
+
+    def loss(self, x: Tensor, y: Tensor, x_adv: Tensor | None) -> StepOutput:
+        return StepOutput(self.student.loss(x, y))  # type: ignore[operator]
+
+
+def pretrain_optim(lr: float) -> tuple[OptimConfig, ScheduleConfig]:
+    """AdamW with weight decay 0.05, cosine schedule after a 5% warm-up."""
+    optim = OptimConfig(name="adamw", lr=lr, weight_decay=WEIGHT_DECAY)
+    return optim, ScheduleConfig(name="cosine", warmup_fraction=WARMUP_FRACTION)
 
 
 def save_clip(clip: Any, path: Path) -> None:
@@ -145,61 +126,27 @@ def save_clip(clip: Any, path: Path) -> None:
     atomic_write_bytes(path, save(state))
 
 
-def pretrain_file(spec: ModelSpec, data: DataConfig, seed: int, root: Path) -> Path:
-    """Where a run keeps the pre-trained weights of `spec`: named by everything they depend on."""
-    digest = section_hash(spec.name, spec.templates, spec.pretrain, data, seed)
-    return root / "pretrain" / f"{spec.name}-{digest[:10]}.safetensors"
+def pretrain_key(spec: ModelSpec, data: DataConfig, seed: int) -> str:
+    """The name of `spec`'s pre-trained weights: its model name and a digest of everything they depend on."""
+    return f"{spec.name}-{section_hash(spec.name, spec.templates, spec.pretrain, data, seed)[:10]}"
 
 
-def with_pretrain_checkpoints(recipe: Recipe, root: Path) -> Recipe:
-    """The recipe with `checkpoint:` set on every model that pre-trains here and names no file itself."""
+def pretraining_models(recipe: Recipe) -> list[ModelSpec]:
+    """The recipe's models (teachers, then the student) that have a `pretrain:` section."""
+    specs = [t.model for t in recipe.teachers] + [recipe.student]
+    return [spec for spec in specs if spec.pretrain is not None]
+
+
+def with_pretrain_checkpoints(recipe: Recipe, weights: Callable[[str], Path]) -> Recipe:
+    """The recipe with `checkpoint:` set on every model that pre-trains here and names no file itself:
+    `weights(key)` is where the pre-trained weights of `pretrain_key` live (the pretrain stage's output)."""
 
     def resolve(spec: ModelSpec) -> ModelSpec:
         if spec.pretrain is None or spec.checkpoint is not None:
             return spec
-        path = pretrain_file(spec, recipe.data, recipe.run.seed, root)
-        return spec.model_copy(update={"checkpoint": path})
+        return spec.model_copy(
+            update={"checkpoint": weights(pretrain_key(spec, recipe.data, recipe.run.seed))}
+        )
 
     teachers = [t.model_copy(update={"model": resolve(t.model)}) for t in recipe.teachers]
     return recipe.model_copy(update={"teachers": teachers, "student": resolve(recipe.student)})
-
-
-def ensure_pretrained(
-    spec: ModelSpec,
-    train: Split | None,
-    val: Split,
-    class_names: list[str],
-    seed: int,
-    log: Callable[[str], Any],
-) -> None:
-    """Pre-train `spec`'s CLIP (both towers) into ``spec.checkpoint`` unless that file is already there."""
-    import open_clip
-
-    import compressor.models.clip_configs  # noqa: F401  (registers the tiny offline architectures)
-
-    if spec.pretrain is None or spec.checkpoint is None or spec.checkpoint.is_file():
-        return
-    if train is None:
-        raise UserInputError("pretrain: needs an in-memory data set (not imagefolder)")
-    p = spec.pretrain
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        clip = open_clip.create_model(spec.name, device="cpu")
-    tokenizer = open_clip.get_tokenizer(spec.name)
-    cfg = open_clip.get_model_preprocess_cfg(clip)
-    log(f"[bold]pretrain[/] {spec.name}: contrastive, {p.epochs} epochs on class-name captions")
-    result = pretrain_clip(
-        clip,
-        tokenizer,
-        train,
-        val,
-        class_names,
-        resolve_templates(spec.templates, class_names),
-        settings=p,
-        seed=seed,
-        mean=spec.mean or cfg["mean"],
-        std=spec.std or cfg["std"],
-    )
-    log(f"pretrain {spec.name}: zero-shot val accuracy {result.val_accuracy:.2%} ({result.seconds:.0f} s)")
-    save_clip(clip, spec.checkpoint)
-    spec.checkpoint.with_suffix(".json").write_text(json.dumps(asdict(result), indent=2))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +31,13 @@ from compressor.models.clip_pretrain import with_pretrain_checkpoints
 from compressor.pipeline.stage import (
     StageContext,
     StageResult,
+    applying_needs,
     dependents,
     get_stage,
     part_digests,
     stage_digest,
     stage_names,
+    stage_output,
 )
 from compressor.rundir import RunDir
 from compressor.runlock import run_lock
@@ -74,7 +77,8 @@ class PipelineRun:
         console = self.console or make_console(quiet_here=not dist.is_main)  # one rank talks
         device = resolve_device(self.recipe.run.device, dist.local_rank)
         run = RunDir(Path(self.recipe.run.output_dir) / self.recipe.run.name)
-        recipe = with_resolved_data(with_pretrain_checkpoints(self.recipe, run.root))
+        pretrained = partial(stage_output, run, "pretrain", "weights")  # the pretrain stage's files, by key
+        recipe = with_resolved_data(with_pretrain_checkpoints(self.recipe, lambda key: pretrained(model=key)))
         seed_everything(recipe.run.seed + dist.rank)
         speed = resolve_speed(recipe.train, device)
         trackers = Trackers(
@@ -87,7 +91,7 @@ class PipelineRun:
         """Before anything is written: every stage's needs are selected too or already up to date."""
         ctx = self._context()
         for name in stages:
-            for need in get_stage(name).needs:
+            for need in applying_needs(name, ctx.recipe):
                 if need in stages:
                     continue
                 why = self._why_stale(need)
@@ -131,6 +135,8 @@ class PipelineRun:
             save_resolved(ctx.recipe, ctx.run.recipe)
         outcome: dict[str, Any] = {"run_dir": str(ctx.run.root)}
         for name in stages:
+            if not get_stage(name).applies(ctx.recipe):
+                continue  # nothing asked of it (e.g. no model pre-trains here)
             stale = self._why_stale(name)
             if stale is None and not force:
                 ctx.console.print(f"[dim]{name}: up to date, skipped[/]")

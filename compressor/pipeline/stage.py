@@ -85,6 +85,9 @@ class Stage:
     all_ranks: bool = False  # training stages run on every DDP rank, the others on rank 0
     command: str | None = None  # the `compressor` command that re-runs it alone on a run directory
     description: str = field(default="", compare=False)
+    # whether the recipe asks anything of it (a stage that does not apply is skipped, and needing it is
+    # satisfied: CLIP pre-training only where a model has a `pretrain:` section)
+    applies: Callable[[Recipe], bool] = field(default=lambda recipe: True, compare=False)
 
     @property
     def promised(self) -> tuple[str, ...]:
@@ -159,17 +162,21 @@ def read_output(run: RunDir, stage: str, name: str) -> Any:
 
 def stage_digest(name: str, recipe: Recipe) -> str:
     """Hash of the recipe parts a stage depends on and of the digests of the stages it needs."""
-    stage = get_stage(name)
-    return section_hash(*(stage_digest(n, recipe) for n in stage.needs), *stage.parts(recipe).values())
+    needs = applying_needs(name, recipe)
+    return section_hash(*(stage_digest(n, recipe) for n in needs), *get_stage(name).parts(recipe).values())
+
+
+def applying_needs(name: str, recipe: Recipe) -> tuple[str, ...]:
+    """The stages `name` needs that apply to this recipe (the others are satisfied by not applying)."""
+    return tuple(n for n in get_stage(name).needs if get_stage(n).applies(recipe))
 
 
 def part_digests(name: str, recipe: Recipe) -> dict[str, str]:
     """A digest per recipe part the stage depends on, its needs' parts included (names what changed)."""
-    stage = get_stage(name)
     digests: dict[str, str] = {}
-    for need in stage.needs:
+    for need in applying_needs(name, recipe):
         digests.update(part_digests(need, recipe))
-    digests.update({part: section_hash(value) for part, value in stage.parts(recipe).items()})
+    digests.update({part: section_hash(value) for part, value in get_stage(name).parts(recipe).items()})
     return digests
 
 

@@ -1,4 +1,4 @@
-"""What the two training stages share: one model trained with a method, and CLIP pre-training on demand."""
+"""What the two training stages share: one model trained with a method, and its precision settled."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 from rich.console import Console
 from torch import nn
 
-from compressor.config.schema import AttackConfig, ModelSpec, Recipe
+from compressor.config.schema import AttackConfig, Recipe
 from compressor.data.batches import Shard
 from compressor.data.bundle import DataBundle
 from compressor.data.loading import train_batches
@@ -18,7 +18,6 @@ from compressor.engine.distributed import DistInfo, gather_objects
 from compressor.engine.precision import Speed
 from compressor.engine.trainer import FitResult, FitSetup, fit
 from compressor.methods.base import build_method
-from compressor.models.clip_pretrain import ensure_pretrained
 
 
 def train_model(
@@ -65,12 +64,3 @@ def model_speed(
         resolved = replace(resolved, dtype=dtype, reason=reason)
     console.print(f"[dim]{label}: {resolved.precision} ({resolved.reason})[/]")
     return resolved
-
-
-def pretrain_if_asked(
-    spec: ModelSpec, recipe: Recipe, data: DataBundle, dist: DistInfo, console: Console
-) -> None:
-    """Contrastively pre-train a CLIP the recipe asks for (rank 0; cached in the run by its settings)."""
-    if dist.is_main:
-        ensure_pretrained(spec, data.train, data.val, data.class_names, recipe.run.seed, console.print)
-    dist.barrier()

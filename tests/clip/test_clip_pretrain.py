@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import functools
+import json
 from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from compressor.config.schema import ClipPretrain, DataConfig, ModelSpec, Recipe
+from compressor.config.schema import DataConfig, ModelSpec, Recipe
 from compressor.data.loading import load_data
 from compressor.data.sources import as_float
 from compressor.models.clip import build_clip_classifier
-from compressor.models.clip_pretrain import contrastive_loss, ensure_pretrained, with_pretrain_checkpoints
+from compressor.models.clip_pretrain import contrastive_loss, with_pretrain_checkpoints
+from compressor.pipeline.run import run_pipeline
 
 
 def test_contrastive_loss_is_low_when_images_match_their_class_caption() -> None:
@@ -42,11 +44,13 @@ def test_recipes_point_each_pretraining_model_at_one_file(tmp_path: Path) -> Non
             "method": {"name": "mmt_ard"},
         }
     )
-    resolved = with_pretrain_checkpoints(recipe, tmp_path)
+    resolved = with_pretrain_checkpoints(recipe, lambda key: tmp_path / f"{key}.safetensors")
     clean, robust = (t.model.checkpoint for t in resolved.teachers)
-    assert clean == robust and clean is not None and clean.parent == tmp_path / "pretrain"
+    assert clean == robust and clean is not None and clean.parent == tmp_path
     assert resolved.student.checkpoint not in (None, clean)
-    assert with_pretrain_checkpoints(resolved, tmp_path / "elsewhere") == resolved  # a set file stays
+    assert (
+        with_pretrain_checkpoints(resolved, lambda key: tmp_path / "elsewhere") == resolved
+    )  # a set file stays
 
 
 @functools.cache
@@ -54,18 +58,43 @@ def _digits():  # type: ignore[no-untyped-def]
     return load_data(DataConfig(dataset="digits", image_size=32, channels=3), 0)
 
 
+def _pretraining_recipe(tmp_path: Path, epochs: int) -> Recipe:
+    clip = {"source": "open_clip", "name": "compressor-tiny-rn", "pretrain": {"epochs": epochs, "lr": 3e-3}}
+    return Recipe.model_validate(
+        {
+            "run": {"name": "pre", "output_dir": str(tmp_path), "device": "cpu"},
+            "data": {"dataset": "digits", "image_size": 32, "channels": 3},
+            "teachers": [],
+            "student": clip,  # converges in fewer steps than the tiny ViT
+            "method": {"name": "tecoa"},
+        }
+    )
+
+
+def test_the_pretrain_stage_applies_only_where_a_model_pretrains(tmp_path: Path) -> None:
+    from compressor.pipeline.stage import get_stage, stage_digest
+
+    stage = get_stage("pretrain")
+    with_clip = _pretraining_recipe(tmp_path, 1)
+    without = with_clip.model_copy(update={"student": ModelSpec(name="tiny_cnn")})
+    assert stage.applies(with_clip) and not stage.applies(without)
+    # a recipe without pre-training keeps the digests it had before the stage existed
+    before = stage_digest("distill", without)
+    assert stage_digest("distill", without.model_copy(update={"description": "x"})) == before
+    assert "pretrain" in get_stage("distill").needs
+
+
 @pytest.mark.slow
 def test_pretraining_makes_a_zero_shot_classifier_far_above_chance(tmp_path: Path) -> None:
     data = _digits()
-    spec = ModelSpec(
-        source="open_clip",
-        name="compressor-tiny-rn",  # converges in fewer steps than the tiny ViT
-        pretrain=ClipPretrain(epochs=5, lr=3e-3),
-        checkpoint=tmp_path / "clip.safetensors",
-    )
-    messages: list[str] = []
-    ensure_pretrained(spec, data.train, data.val, data.class_names, 0, messages.append)
-    assert spec.checkpoint is not None and spec.checkpoint.is_file()
+    recipe = _pretraining_recipe(tmp_path, 5)
+    run_pipeline(recipe, stages=["pretrain"])
+    stage_dir = tmp_path / "pre" / "pretrain"
+    (weights,) = stage_dir.glob("compressor-tiny-rn-*.safetensors")
+    summary = json.loads((stage_dir / "summary.json").read_text())
+    assert summary[0]["zero_shot_val"] > 0.6  # the trainer's validation: zero-shot accuracy of the kept epoch
+    assert (stage_dir / weights.stem / "metrics.jsonl").is_file()  # trained by the one trainer
+    spec = ModelSpec(source="open_clip", name="compressor-tiny-rn", checkpoint=weights)
     torch.manual_seed(123)  # a different random text tower: the checkpoint must replace it
     model = build_clip_classifier(spec, data.class_names).eval()
     with torch.no_grad():
@@ -74,8 +103,10 @@ def test_pretraining_makes_a_zero_shot_classifier_far_above_chance(tmp_path: Pat
     assert accuracy > 0.6, accuracy  # chance is 0.1; a random-init CLIP stays there
     mnist_head = model.with_classes(["zero", "one"])  # the text tower travels with the classifier
     assert mnist_head.text_matrix.shape == (2, 32)
-    ensure_pretrained(spec, data.train, data.val, data.class_names, 0, messages.append)
-    assert sum("zero-shot val accuracy" in m for m in messages) == 1  # the second call reused the file
+    stamp = weights.stat().st_mtime_ns
+    run_pipeline(recipe, stages=["pretrain"], force=True)  # forced: the stage runs, the file is reused
+    assert weights.stat().st_mtime_ns == stamp
+    assert json.loads((stage_dir / "summary.json").read_text())[0]["reused"] is True
 
 
 def test_no_random_init_warning_when_a_checkpoint_follows(tmp_path: Path, caplog) -> None:  # type: ignore[no-untyped-def]

@@ -35,7 +35,7 @@ def test_digits_clip_mmt_ard_is_far_from_chance(tmp_path: Path) -> None:
         "evaluate.zero_shot_eps=[4/255]",
     ]
     recipe = load_recipe(RECIPE, budget)
-    run_pipeline(recipe, stages=["teachers", "distill", "evaluate"], console=Console(quiet=True))
+    run_pipeline(recipe, stages=["pretrain", "teachers", "distill", "evaluate"], console=Console(quiet=True))
     run = tmp_path / recipe.run.name
     teachers = {t["role"]: t for t in json.loads((run / "teachers" / "summary.json").read_text())}
     evaluation = json.loads((run / "evaluate" / "evaluation.json").read_text())

@@ -13,7 +13,7 @@ from compressor.methods.registry import method_info
 from compressor.models.build import build_model, data_info
 from compressor.pipeline.artifacts import load_teachers
 from compressor.pipeline.stage import Stage, StageContext, StageResult, part_digests, read_output
-from compressor.pipeline.training import model_speed, pretrain_if_asked, train_model
+from compressor.pipeline.training import model_speed, train_model
 
 
 def run_distill(ctx: StageContext) -> StageResult:
@@ -22,7 +22,6 @@ def run_distill(ctx: StageContext) -> StageResult:
     summary: list[dict[str, Any]] = read_output(run, "teachers", "summary")
     stop_at_chance_teacher(summary, data.num_classes, recipe.train.allow_chance_teacher)
     info = data_info(data)
-    pretrain_if_asked(recipe.student, recipe, data, dist, ctx.console)
     loaded = load_teachers(recipe, run, info, speed)  # built before the student: the seeded order stays
     model = speed.prepare(build_model(recipe.student, info, device=speed.device))
     speed = model_speed(speed, model, data, "distill", dist, ctx.console)  # the teachers' forwards follow it
@@ -74,7 +73,7 @@ STAGE = Stage(
     "distill",
     run_distill,
     _parts,
-    needs=("teachers",),
+    needs=("pretrain", "teachers"),
     outputs={"best": "best.safetensors", "last": "last.safetensors", "metrics": "metrics.jsonl"},
     all_ranks=True,
     description="distil the student",

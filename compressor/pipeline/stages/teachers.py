@@ -1,4 +1,4 @@
-"""The teachers stage: pre-train the CLIPs the recipe asks for, train or load every teacher, save them."""
+"""The teachers stage: train or load every teacher (a pre-trained CLIP from the pretrain stage), save them."""
 
 from __future__ import annotations
 
@@ -16,12 +16,11 @@ from compressor.methods.registry import method_info
 from compressor.models.build import build_model, data_info, freeze
 from compressor.models.weights import load_weights, save_weights
 from compressor.pipeline.stage import Stage, StageContext, StageResult, part_digests
-from compressor.pipeline.training import model_speed, pretrain_if_asked, train_model
+from compressor.pipeline.training import model_speed, train_model
 
 
 def _prepare_teacher(spec: TeacherSpec, ctx: StageContext) -> dict[str, Any]:
     recipe, run, data, speed, dist = ctx.recipe, ctx.run, ctx.data, ctx.speed, ctx.dist
-    pretrain_if_asked(spec.model, recipe, data, dist, ctx.console)
     model = speed.prepare(build_model(spec.model, data_info(data), device=speed.device))
     precision: dict[str, Any] = {}
     if spec.train is not None:
@@ -63,8 +62,7 @@ def _prepare_teacher(spec: TeacherSpec, ctx: StageContext) -> dict[str, Any]:
 
 
 def run_teachers(ctx: StageContext) -> StageResult:
-    """Pre-train the CLIPs the recipe asks for, train or load every teacher and save it into the run."""
-    pretrain_if_asked(ctx.recipe.student, ctx.recipe, ctx.data, ctx.dist, ctx.console)
+    """Train or load every teacher and save it into the run."""
     summary = [_prepare_teacher(spec, ctx) for spec in ctx.recipe.teachers]
     if ctx.dist.is_main:
         for message in chance_warnings(summary, None, ctx.data.num_classes, smoke=ctx.recipe.run.smoke):
@@ -89,6 +87,7 @@ STAGE = Stage(
     "teachers",
     run_teachers,
     _parts,
+    needs=("pretrain",),
     outputs={"summary": "summary.json", "weights": "{role}.safetensors"},
     all_ranks=True,
     description="train or load the teachers",
