@@ -61,12 +61,12 @@ def digits_model(args: argparse.Namespace) -> tuple[nn.Module, Tensor, Tensor, f
 
 def run_model(args: argparse.Namespace) -> tuple[nn.Module, Tensor, Tensor, float, str]:
     """A model of a pipeline run (student, or a teacher by role) and the recipe's test split."""
-    from compressor.config import load_recipe
     from compressor.data.loading import load_data
     from compressor.data.sources import as_float
     from compressor.models.build import build_model
     from compressor.pipeline.artifacts import load_data_info
     from compressor.pipeline.stage import stage_output
+    from compressor.recipes import load_recipe
     from compressor.rundir import open_run_dir
 
     run = open_run_dir(args.run)

@@ -26,10 +26,10 @@ from records import append_record, record_header
 
 from compressor.attacks import get_attack
 from compressor.bundling import ExportImages, ExportOptions, export_bundle
-from compressor.config import load_recipe
 from compressor.data.loading import load_data
 from compressor.data.sources import as_float
 from compressor.pipeline.artifacts import load_student
+from compressor.recipes import load_recipe
 from compressor.rundir import RunDir
 
 RESULTS = Path(__file__).resolve().parent / "results.jsonl"

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Collection
 from pathlib import Path
 
-from compressor.config import load_recipe
 from compressor.console import make_console
 from compressor.errors import EXIT_GATE_FAILED, EXIT_OK, UserInputError
+from compressor.recipes import load_recipe
 
 
 def evaluation_overrides(

@@ -73,10 +73,10 @@ def validate(
 ) -> None:
     """Check a recipe (schema, model and method names, files) without running anything; say what the data holds."""
     from compressor.cli.recipes import resolve_recipe
-    from compressor.config import validate_recipe
-    from compressor.config.checks import data_findings
     from compressor.config.plugins import split_names
     from compressor.console import make_console
+    from compressor.recipe_checks import data_findings
+    from compressor.recipes import validate_recipe
 
     path = resolve_recipe(recipe)
     loaded, warnings = validate_recipe(path, overrides or [], allow_plugins=split_names(allow_plugins))
@@ -138,9 +138,9 @@ def distill(
 ) -> None:
     """Run a recipe: [pretrain ->] teachers -> distill -> evaluate -> export -> verify -> report, in runs/<name>/."""
     from compressor.cli.recipes import resolve_recipe
-    from compressor.config import validate_recipe
     from compressor.config.plugins import split_names
     from compressor.pipeline.run import parse_stages
+    from compressor.recipes import validate_recipe
 
     path = resolve_recipe(recipe)
     # Every check before any compute; smoke mode swaps the data and runtimes, so theirs stay warnings.

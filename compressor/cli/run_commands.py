@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Collection
 from pathlib import Path
 
-from compressor.config import load_recipe
 from compressor.errors import EXIT_GATE_FAILED, EXIT_OK
+from compressor.recipes import load_recipe
 from compressor.rundir import RunDir, open_run_dir
 
 

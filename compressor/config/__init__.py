@@ -1,6 +1,6 @@
-"""Recipe schema, loading and the checks every command runs before any compute."""
+"""The recipe: its schema, reading and parsing (a leaf: the semantic checks live in `compressor.recipes`)."""
 
-from compressor.config.loader import load_recipe, save_resolved, section_hash, validate_recipe
+from compressor.config.loader import parse_recipe, save_resolved, section_hash
 from compressor.config.schema import Recipe
 
-__all__ = ["Recipe", "load_recipe", "save_resolved", "section_hash", "validate_recipe"]
+__all__ = ["Recipe", "parse_recipe", "save_resolved", "section_hash"]

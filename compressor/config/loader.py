@@ -14,7 +14,6 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from compressor.config.bounded_yaml import YamlSyntaxError, excerpt, load_bounded, read_recipe_text
-from compressor.config.checks import check_recipe
 from compressor.config.method_registry import method_names
 from compressor.config.plugins import load_plugins
 from compressor.config.schema import Recipe
@@ -181,44 +180,26 @@ def _parse(
         raise UserInputError(_format_error(err, source, lines, data)) from None
 
 
-def validate_recipe(
-    path: str | Path,
-    overrides: Sequence[str] = (),
-    *,
-    on_this_machine: bool = False,
-    allow_plugins: Collection[str] = (),
-) -> tuple[Recipe, list[str]]:
-    """The one recipe check (schema, then every semantic check); returns the recipe and its warnings.
-
-    `compressor validate` is this function; every command loads its recipe through it. With
-    ``on_this_machine`` (a run about to start here) missing data folders or runtimes are errors too.
-    ``allow_plugins``: the modules of its `plugins:` the user consented to (see `config.plugins`).
-    """
+def parse_recipe(
+    path: str | Path, overrides: Sequence[str] = (), *, allow_plugins: Collection[str] = ()
+) -> Recipe:
+    """A recipe file read within the loading bounds, overridden, its consented plugins loaded and its schema
+    validated; any problem is one `UserInputError` line (the semantic checks: `compressor.recipes`)."""
     data, lines = _read(Path(path))
-    recipe = _parse(data, str(path), lines, overrides, allow_plugins)
-    return recipe, check_recipe(recipe, str(path), on_this_machine=on_this_machine)
+    return _parse(data, str(path), lines, overrides, allow_plugins)
 
 
-def validate_recipe_data(
+def parse_recipe_data(
     data: Mapping[str, Any],
     overrides: Sequence[str] = (),
     *,
     source: str = "<recipe dict>",
-    on_this_machine: bool = False,
     allow_plugins: Collection[str] = (),
-) -> tuple[Recipe, list[str]]:
-    """`validate_recipe` for a recipe given as a dict (Python API): the same plugins, schema and checks."""
+) -> Recipe:
+    """`parse_recipe` for a recipe given as a dict (Python API)."""
     if not isinstance(data, Mapping):
         raise UserInputError(f"{source}: a recipe is a mapping of sections (run, data, student, ...)")
-    recipe = _parse(copy.deepcopy(dict(data)), source, {}, overrides, allow_plugins)
-    return recipe, check_recipe(recipe, source, on_this_machine=on_this_machine)
-
-
-def load_recipe(
-    path: str | Path, overrides: Sequence[str] = (), *, allow_plugins: Collection[str] = ()
-) -> Recipe:
-    """A fully checked recipe (warnings dropped); any problem is one `UserInputError` line."""
-    return validate_recipe(path, overrides, allow_plugins=allow_plugins)[0]
+    return _parse(copy.deepcopy(dict(data)), source, {}, overrides, allow_plugins)
 
 
 def recipe_to_dict(recipe: Recipe) -> dict[str, Any]:

@@ -28,11 +28,11 @@ from typing import Any
 from compressor_edge.files import atomic_write_bytes
 from rich.console import Console
 
-from compressor.config import load_recipe
 from compressor.engine.metrics import read_metrics
 from compressor.experiments.tables import render, write_block
 from compressor.pipeline.run import run_pipeline
 from compressor.pipeline.stage import read_output, stage_output
+from compressor.recipes import load_recipe
 from compressor.rundir import RunDir
 
 

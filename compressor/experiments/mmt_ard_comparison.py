@@ -29,7 +29,6 @@ from typing import Any
 import torch
 from compressor_edge.machine import describe_cpu
 
-from compressor.config import load_recipe
 from compressor.config.schema import Recipe
 from compressor.data.loading import load_data
 from compressor.data.sources import as_float
@@ -40,6 +39,7 @@ from compressor.models.clip_pretrain import with_pretrain_checkpoints
 from compressor.pipeline.artifacts import load_teachers
 from compressor.pipeline.run import run_pipeline
 from compressor.pipeline.stage import stage_output
+from compressor.recipes import load_recipe
 from compressor.rundir import RunDir
 
 TIMED = ("mmt_ard", "mmt_ard-sigmoid", "single-teacher")

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from compressor.config.checks import num_classes
 from compressor.config.schema import DataConfig, ModelSpec, Recipe, TeacherSpec, TeacherTraining
 from compressor.data.registry import get_dataset
 from compressor.methods.registry import method_info, method_names
+from compressor.recipe_checks import num_classes
 
 SMOKE_CLIP = "compressor-tiny-vit"
 SMOKE_CLIP_SIZE = 32  # the tiny CLIP's input side

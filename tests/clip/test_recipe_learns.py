@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from compressor.config import load_recipe
 from compressor.pipeline.run import run_pipeline
+from compressor.recipes import load_recipe
 
 RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "digits-clip-mmt-ard.yaml"
 MNIST_ROOT = Path(__file__).resolve().parents[3] / "shared" / "data"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from compressor.config import load_recipe
+from compressor.recipes import load_recipe
 
 RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 

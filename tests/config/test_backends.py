@@ -6,8 +6,8 @@ import pytest
 from compressor_edge.backends import BACKENDS, backend_spec
 from pydantic import TypeAdapter, ValidationError
 
-from compressor.config.checks import _backend_problem
 from compressor.config.schema import Backend
+from compressor.recipe_checks import _backend_problem
 
 
 def test_schema_backends_are_the_edge_kits_registry() -> None:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from compressor.config import load_recipe
 from compressor.config.loader import apply_override, parse_override
 from compressor.errors import UserInputError
+from compressor.recipes import load_recipe
 
 
 def _error(path: Path, overrides: tuple[str, ...] = ()) -> str:

@@ -7,13 +7,13 @@ from pathlib import Path
 
 from rich.console import Console
 
-from compressor.config import load_recipe
 from compressor.evaluation.teacher_check import (
     clean_teacher_warning,
     robust_teacher_warning,
     teacher_warnings,
 )
 from compressor.pipeline.run import run_pipeline
+from compressor.recipes import load_recipe
 
 
 def _teacher(role: str, clean: float) -> dict[str, object]:

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from compressor.config import load_recipe
 from compressor.errors import UserInputError
 from compressor.pipeline.run import run_pipeline
+from compressor.recipes import load_recipe
 
 STAGES = ["teachers", "distill", "evaluate"]
 

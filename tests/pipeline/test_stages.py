@@ -11,7 +11,6 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from compressor.cli.main import app
-from compressor.config import load_recipe
 from compressor.config.schema import Recipe
 from compressor.errors import UserInputError
 from compressor.pipeline.run import parse_stages, run_pipeline
@@ -25,6 +24,7 @@ from compressor.pipeline.stage import (
     stage_names,
     unregister_stage,
 )
+from compressor.recipes import load_recipe
 
 
 def _run(recipe: Path, stages: list[str]) -> str:
