@@ -36,10 +36,12 @@ for step in $steps; do
       # only the robust teacher's budget varies: the clean teacher is the shared one, loaded, not retrained
       clean=("teachers.1.train=null" "teachers.1.model.checkpoint=$TEACHERS/teachers/clean.safetensors")
       for epochs in 1 3; do
-        teachers "fashion-mnist-t$epochs-teachers" "teachers.0.train.epochs=$epochs" "${clean[@]}"
+        run=fashion-mnist-t$epochs-teachers shared=()  # a recorded copy in results/ is reused as it is
+        if [ -f "results/$run/teachers/summary.json" ]; then shared=(--teachers-run "results/$run")
+        else teachers "$run" "teachers.0.train.epochs=$epochs" "${clean[@]}"; fi
         compare --methods rslad,ciard --lrs-from results/fashion-mnist-methods.jsonl --seeds "$SEEDS" \
           --results results/fashion-mnist-teacher-e$epochs.jsonl run.name=fashion-mnist-t$epochs \
-          teachers.0.train.epochs=$epochs "${clean[@]}"
+          teachers.0.train.epochs=$epochs "${clean[@]}" "${shared[@]}"
       done
       "$PY" scripts/teacher_strength.py --baseline results/fashion-mnist-methods.jsonl \
         results/fashion-mnist-teacher-e1.jsonl results/fashion-mnist-teacher-e3.jsonl \
