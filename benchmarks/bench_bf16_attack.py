@@ -66,7 +66,7 @@ def run_model(args: argparse.Namespace) -> tuple[nn.Module, Tensor, Tensor, floa
     from compressor.models.build import build_model
     from compressor.pipeline.artifacts import load_data_info
     from compressor.pipeline.stage import stage_output
-    from compressor.recipes import load_recipe
+    from compressor.recipe_loading import load_recipe
     from compressor.rundir import open_run_dir
 
     run = open_run_dir(args.run)

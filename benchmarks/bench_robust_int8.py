@@ -29,7 +29,7 @@ from compressor.bundling import ExportImages, ExportOptions, export_bundle
 from compressor.data.loading import load_data
 from compressor.data.sources import as_float
 from compressor.pipeline.artifacts import load_student
-from compressor.recipes import load_recipe
+from compressor.recipe_loading import load_recipe
 from compressor.rundir import RunDir
 
 RESULTS = Path(__file__).resolve().parent / "results.jsonl"

@@ -59,7 +59,7 @@ def load(
     """A checked recipe and its machine warnings, from a path, a shipped recipe's name or a dict.
 
     `allow_plugins` names the `plugins:` modules you consent to import (as `--allow-plugins`)."""
-    from compressor.recipes import validate_recipe, validate_recipe_data
+    from compressor.recipe_loading import validate_recipe, validate_recipe_data
 
     if isinstance(recipe, Mapping):
         return validate_recipe_data(

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from compressor.console import make_console
 from compressor.errors import EXIT_GATE_FAILED, EXIT_OK, UserInputError
-from compressor.recipes import load_recipe
+from compressor.recipe_loading import load_recipe
 
 
 def evaluation_overrides(

@@ -76,7 +76,7 @@ def validate(
     from compressor.config.plugins import split_names
     from compressor.console import make_console
     from compressor.recipe_checks import data_findings
-    from compressor.recipes import validate_recipe
+    from compressor.recipe_loading import validate_recipe
 
     path = resolve_recipe(recipe)
     loaded, warnings = validate_recipe(path, overrides or [], allow_plugins=split_names(allow_plugins))
@@ -140,7 +140,7 @@ def distill(
     from compressor.cli.recipes import resolve_recipe
     from compressor.config.plugins import split_names
     from compressor.pipeline.run import parse_stages
-    from compressor.recipes import validate_recipe
+    from compressor.recipe_loading import validate_recipe
 
     path = resolve_recipe(recipe)
     # Every check before any compute; smoke mode swaps the data and runtimes, so theirs stay warnings.

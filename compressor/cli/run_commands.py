@@ -6,7 +6,7 @@ from collections.abc import Collection
 from pathlib import Path
 
 from compressor.errors import EXIT_GATE_FAILED, EXIT_OK
-from compressor.recipes import load_recipe
+from compressor.recipe_loading import load_recipe
 from compressor.rundir import RunDir, open_run_dir
 
 

@@ -184,7 +184,7 @@ def parse_recipe(
     path: str | Path, overrides: Sequence[str] = (), *, allow_plugins: Collection[str] = ()
 ) -> Recipe:
     """A recipe file read within the loading bounds, overridden, its consented plugins loaded and its schema
-    validated; any problem is one `UserInputError` line (the semantic checks: `compressor.recipes`)."""
+    validated; any problem is one `UserInputError` line (the semantic checks: `compressor.recipe_loading`)."""
     data, lines = _read(Path(path))
     return _parse(data, str(path), lines, overrides, allow_plugins)
 

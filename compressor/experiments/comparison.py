@@ -32,7 +32,7 @@ from compressor.engine.metrics import read_metrics
 from compressor.experiments.tables import render, write_block
 from compressor.pipeline.run import run_pipeline
 from compressor.pipeline.stage import read_output, stage_output
-from compressor.recipes import load_recipe
+from compressor.recipe_loading import load_recipe
 from compressor.rundir import RunDir
 
 

@@ -39,7 +39,7 @@ from compressor.models.clip_pretrain import with_pretrain_checkpoints
 from compressor.pipeline.artifacts import load_teachers
 from compressor.pipeline.run import run_pipeline
 from compressor.pipeline.stage import stage_output
-from compressor.recipes import load_recipe
+from compressor.recipe_loading import load_recipe
 from compressor.rundir import RunDir
 
 TIMED = ("mmt_ard", "mmt_ard-sigmoid", "single-teacher")

@@ -14,7 +14,7 @@ import pytest
 from rich.console import Console
 
 from compressor.pipeline.run import run_pipeline
-from compressor.recipes import load_recipe
+from compressor.recipe_loading import load_recipe
 
 RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "digits-clip-mmt-ard.yaml"
 MNIST_ROOT = Path(__file__).resolve().parents[3] / "shared" / "data"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from compressor.recipes import load_recipe
+from compressor.recipe_loading import load_recipe
 
 RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 

@@ -8,7 +8,7 @@ import pytest
 
 from compressor.config.loader import apply_override, parse_override
 from compressor.errors import UserInputError
-from compressor.recipes import load_recipe
+from compressor.recipe_loading import load_recipe
 
 
 def _error(path: Path, overrides: tuple[str, ...] = ()) -> str:

@@ -13,7 +13,7 @@ from compressor.evaluation.teacher_check import (
     teacher_warnings,
 )
 from compressor.pipeline.run import run_pipeline
-from compressor.recipes import load_recipe
+from compressor.recipe_loading import load_recipe
 
 
 def _teacher(role: str, clean: float) -> dict[str, object]:

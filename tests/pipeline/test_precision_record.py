@@ -10,7 +10,7 @@ from rich.console import Console
 
 from compressor.engine import cpu_bf16, precision
 from compressor.pipeline.run import run_pipeline
-from compressor.recipes import load_recipe
+from compressor.recipe_loading import load_recipe
 
 
 def test_avx512_bf16_choice_is_printed_logged_and_reported(

@@ -10,7 +10,7 @@ import pytest
 from compressor.cli.recipes import shipped_recipes
 from compressor.pipeline.run import run_pipeline
 from compressor.pipeline.smoke import smoke_recipe
-from compressor.recipes import validate_recipe
+from compressor.recipe_loading import validate_recipe
 
 RECIPES = shipped_recipes()
 

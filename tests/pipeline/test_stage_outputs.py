@@ -10,7 +10,7 @@ from rich.console import Console
 
 from compressor.errors import UserInputError
 from compressor.pipeline.run import run_pipeline
-from compressor.recipes import load_recipe
+from compressor.recipe_loading import load_recipe
 
 STAGES = ["teachers", "distill", "evaluate"]
 

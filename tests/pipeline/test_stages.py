@@ -24,7 +24,7 @@ from compressor.pipeline.stage import (
     stage_names,
     unregister_stage,
 )
-from compressor.recipes import load_recipe
+from compressor.recipe_loading import load_recipe
 
 
 def _run(recipe: Path, stages: list[str]) -> str:
