@@ -303,3 +303,46 @@ def test_a_method_with_one_seed_takes_no_part_in_the_verdict():
     ]
     lines = verdict(rows, "autoattack", [])
     assert "(`rslad`) trails" in lines[0] and "nan" not in lines[0]
+
+
+def test_an_interrupted_run_continues_from_its_checkpoint_and_its_row_says_so(tmp_path: Path, monkeypatch):
+    import argparse
+
+    import torch
+    from rich.console import Console
+    from safetensors.torch import save_file
+
+    import compressor.experiments.comparison as comparison_module
+    from compressor.experiments.comparison import Comparison
+
+    root = Path(__file__).resolve().parents[1]
+    args = argparse.Namespace(
+        recipe=root / "recipes" / "quickstart.yaml",
+        results=tmp_path / "cmp.jsonl",
+        overrides=[f"run.output_dir={tmp_path / 'runs'}"],
+        device=None,
+        teachers_run=None,
+        lrs_from=None,
+        lrs=[0.1, 0.2],
+        seeds=[0],
+    )
+    comparison = Comparison(args, Console(quiet=True))
+    calls = []
+
+    def run_pipeline(recipe, *, stages, resume=False, console=None):
+        calls.append(resume)
+        distill = Path(recipe.run.output_dir) / recipe.run.name / "distill"
+        distill.mkdir(parents=True, exist_ok=True)
+        val = {"kind": "val", "epoch": 1, "val_clean": 0.7, "val_robust": 0.5, "score": 0.6}
+        (distill / "metrics.jsonl").write_text(json.dumps(val) + "\n")
+
+    monkeypatch.setattr(comparison_module, "run_pipeline", run_pipeline)
+    teachers = tmp_path / "runs" / "quickstart-teachers" / "teachers"
+    teachers.mkdir(parents=True)
+    for role in ("robust", "clean"):
+        save_file({"w": torch.zeros(1)}, teachers / f"{role}.safetensors")
+    (tmp_path / "runs" / "quickstart-ciard-lr0.2-s0").mkdir()  # interrupted before
+    comparison.tune("ciard")
+    assert calls == [True, True]  # never restarted from scratch: a checkpoint there is continued
+    rows = [json.loads(line) for line in args.results.read_text().splitlines()]
+    assert [r.get("resumed", False) for r in rows] == [False, True]

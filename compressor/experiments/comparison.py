@@ -211,6 +211,16 @@ class Comparison:
         recipe = load_recipe(self.args.recipe, overrides)
         return recipe, Path(recipe.run.output_dir) / name
 
+    def _run(self, recipe: Any, run_dir: Path, stages: list[str]) -> dict[str, Any]:
+        """Run these stages, continuing an interrupted training from its last checkpoint; the wall time.
+
+        A row of a resumed run says so: its `seconds` count only the part run this time.
+        """
+        resumed = run_dir.exists()
+        started = time.perf_counter()
+        run_pipeline(recipe, stages=stages, resume=True, console=self.console)
+        return {"seconds": round(time.perf_counter() - started, 1)} | ({"resumed": True} if resumed else {})
+
     def tune(self, entry: str) -> float:
         """Train at every rate with the first seed; return the rate with the best validation score.
 
@@ -223,19 +233,9 @@ class Comparison:
             if self._find(phase="tune", method=entry, lr=lr, seed=seed):
                 continue
             recipe, run_dir = self._recipe(entry, lr, seed)
-            started = time.perf_counter()
-            run_pipeline(recipe, stages=["pretrain", "teachers", "distill"], console=self.console)
-            seconds = round(time.perf_counter() - started, 1)
-            self._record(
-                {
-                    "phase": "tune",
-                    "method": entry,
-                    "lr": lr,
-                    "seed": seed,
-                    **best_validation(run_dir),
-                    "seconds": seconds,
-                }
-            )
+            timing = self._run(recipe, run_dir, ["pretrain", "teachers", "distill"])
+            row = {"phase": "tune", "method": entry, "lr": lr, "seed": seed}
+            self._record(row | best_validation(run_dir) | timing)
         scores = [self._find(phase="tune", method=entry, lr=lr, seed=seed) for lr in self.args.lrs]
         return max(scores, key=lambda r: r["val_score"])["lr"]  # type: ignore[index]
 
@@ -244,10 +244,9 @@ class Comparison:
             if self._find(phase="test", method=entry, lr=lr, seed=seed):
                 continue
             recipe, run_dir = self._recipe(entry, lr, seed)
-            started = time.perf_counter()
-            run_pipeline(recipe, stages=["pretrain", "teachers", "distill", "evaluate"], console=self.console)
+            timing = self._run(recipe, run_dir, ["pretrain", "teachers", "distill", "evaluate"])
             row = {"phase": "test", "method": entry, "lr": lr, "seed": seed}
-            self._record(self._judged(row, run_dir) | {"seconds": round(time.perf_counter() - started, 1)})
+            self._record(self._judged(row, run_dir) | timing)
 
     def recheck(self, methods: list[str]) -> None:
         """Re-run the evaluate stage of these methods' test runs and refresh their rows from it.
