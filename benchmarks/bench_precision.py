@@ -21,12 +21,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -39,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
 
 from bench_bf16_attack import Autocast, eval_pgd, train_pgd  # noqa: E402
-from records import append_record, record_header  # noqa: E402
+from records import append_record, record_header, timed_cli  # noqa: E402
 
 from compressor.attacks import get_attack  # noqa: E402
 from compressor.attacks.ascent import maximize  # noqa: E402
@@ -125,17 +122,6 @@ def bench_model(
         "agreement_eval_pgd20": eval_pgd(model, bf16_model, x, own, EPS)["per_sample_agreement"],
         "auto": choice.describe(),
     }  # fmt: skip
-
-
-def timed_cli(arguments: list[str]) -> dict[str, float]:
-    """Wall and CPU seconds (user + system, of the child) of one `compressor` command."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "compressor.cli.main", *arguments], check=True, capture_output=True)
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
-    return {"wall_s": round(wall, 1), "cpu_s": round(cpu, 1)}
 
 
 def teachers_stage(precision: str | None, data_root: str) -> dict[str, float]:

@@ -8,7 +8,10 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import resource
+import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -43,3 +46,22 @@ def append_record(path: str | Path, record: dict[str, Any]) -> None:
     with path.open("a", encoding="utf-8") as handle:
         handle.write(json.dumps(record) + "\n")
     print(f"appended to {path}")
+
+
+def timed_cli(arguments: list[str], *, check: bool = True) -> dict[str, Any]:
+    """Wall and CPU seconds (user + system, of the child) of one `compressor` command, and its exit code.
+
+    On one thread the CPU seconds are what an idle machine's wall time would be, so a loaded machine
+    still gives a fair figure.
+    """
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "compressor.cli.main", *arguments], capture_output=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if check and done.returncode != 0:
+        raise SystemExit(
+            f"compressor {' '.join(arguments)} failed ({done.returncode}): {done.stderr.decode()}"
+        )
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return {"wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "exit_code": done.returncode}
