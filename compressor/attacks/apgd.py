@@ -58,7 +58,7 @@ def _project(t: Tensor, s: State, eps: float, norm: Norm) -> Tensor:
     return project(t, s["x"], eps, norm)
 
 
-def apgd_run(
+def _start(
     model: Model,
     x: Tensor,
     y: Tensor,
@@ -67,22 +67,11 @@ def apgd_run(
     *,
     eps: float,
     norm: Norm,
-    n_iter: int,
-    rho: float,
     generator: torch.Generator,
-    group: Tensor | None = None,
-) -> tuple[Tensor, Tensor]:
-    """One APGD run per row from a random point on the ball's surface; returns ``(x_adv, fooled)``.
-
-    Rows with the same ``group`` value (default: each row its own) leave together once one is fooled.
-    """
-    n_iter_2, n_iter_min, size_decr = (
-        max(int(0.22 * n_iter), 1),
-        max(int(0.06 * n_iter), 1),
-        max(int(0.03 * n_iter), 1),
-    )
+    group: Tensor | None,
+) -> tuple[Tensor, State]:
+    """The logits at a random point on the ball's surface and the run's state there (step 2 eps)."""
     view = (-1,) + (1,) * (x.dim() - 1)
-    out, fooled = x.clone(), torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
     if norm == "linf":
         t = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype).mul_(2).sub_(1)
     else:
@@ -109,6 +98,57 @@ def apgd_run(
     }
     if norm == "linf":
         state["lo"], state["hi"] = (x - eps).clamp(min=0.0), (x + eps).clamp(max=1.0)
+    return logits, state
+
+
+def _keep_best(s: State, value: Tensor) -> None:
+    """Count loss increases and keep each row's best point, gradient and loss so far."""
+    view = (-1,) + (1,) * (s["x"].dim() - 1)
+    s["increases"] = s["increases"] + (value > s["loss_prev"]).to(value.dtype)
+    s["loss_prev"] = value
+    better = value > s["loss_best"]
+    s["x_best"] = torch.where(better.view(view), s["x_adv"], s["x_best"])
+    s["grad_best"] = torch.where(better.view(view), s["grad"], s["grad_best"])
+    s["loss_best"] = torch.where(better, value, s["loss_best"])
+
+
+def _halve_stalled_steps(s: State, k: int, rho: float) -> None:
+    """At a checkpoint: rows whose loss rose too rarely (or stalled) halve their step and restart at best."""
+    view = (-1,) + (1,) * (s["x"].dim() - 1)
+    reduce = (s["increases"] <= k * rho) | (~s["reduced_last"] & (s["loss_best_last"] >= s["loss_best"]))
+    s["reduced_last"], s["loss_best_last"] = reduce, s["loss_best"]
+    r = reduce.view(view)
+    s["step"] = torch.where(r, s["step"] / 2.0, s["step"])
+    s["x_adv"] = torch.where(r, s["x_best"], s["x_adv"])
+    s["grad"] = torch.where(r, s["grad_best"], s["grad"])
+    s["increases"] = torch.zeros_like(s["loss_best"])
+
+
+def apgd_run(
+    model: Model,
+    x: Tensor,
+    y: Tensor,
+    y_target: Tensor,
+    loss: Loss,
+    *,
+    eps: float,
+    norm: Norm,
+    n_iter: int,
+    rho: float,
+    generator: torch.Generator,
+    group: Tensor | None = None,
+) -> tuple[Tensor, Tensor]:
+    """One APGD run per row from a random point on the ball's surface; returns ``(x_adv, fooled)``.
+
+    Rows with the same ``group`` value (default: each row its own) leave together once one is fooled.
+    """
+    n_iter_2, n_iter_min, size_decr = (
+        max(int(0.22 * n_iter), 1),
+        max(int(0.06 * n_iter), 1),
+        max(int(0.03 * n_iter), 1),
+    )
+    out, fooled = x.clone(), torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
+    logits, state = _start(model, x, y, y_target, loss, eps=eps, norm=norm, generator=generator, group=group)
     s = _drop_fooled(state, logits, out, fooled)
     k, counter = n_iter_2, 0
     for i in range(n_iter):
@@ -124,24 +164,10 @@ def apgd_run(
         s = _drop_fooled(s, logits, out, fooled)
         if s is None:
             break
-        value = s.pop("loss_cur")
-        s["increases"] = s["increases"] + (value > s["loss_prev"]).to(value.dtype)
-        s["loss_prev"] = value
-        better = value > s["loss_best"]
-        s["x_best"] = torch.where(better.view(view), s["x_adv"], s["x_best"])
-        s["grad_best"] = torch.where(better.view(view), s["grad"], s["grad_best"])
-        s["loss_best"] = torch.where(better, value, s["loss_best"])
+        _keep_best(s, s.pop("loss_cur"))
         counter += 1
         if counter == k:
-            reduce = (s["increases"] <= k * rho) | (
-                ~s["reduced_last"] & (s["loss_best_last"] >= s["loss_best"])
-            )
-            s["reduced_last"], s["loss_best_last"] = reduce, s["loss_best"]
-            r = reduce.view(view)
-            s["step"] = torch.where(r, s["step"] / 2.0, s["step"])
-            s["x_adv"] = torch.where(r, s["x_best"], s["x_adv"])
-            s["grad"] = torch.where(r, s["grad_best"], s["grad"])
-            s["increases"] = torch.zeros_like(value)
+            _halve_stalled_steps(s, k, rho)
             k, counter = max(k - size_decr, n_iter_min), 0
     if s is not None:
         out[s["index"]] = s["x_best"]

@@ -61,6 +61,37 @@ def plot_training(val: list[dict[str, Any]], path: Path) -> str | None:
     return path.name
 
 
+def _student_points(ax: Any, evaluation: dict[str, Any], curve: dict[str, Any] | None, eps: float) -> None:
+    """The student's PGD curve over eps (else its clean accuracy) and each evaluated attack at `eps`."""
+    if curve:
+        xs = [0.0, *curve["eps"]] if 0.0 not in curve["eps"] else curve["eps"]
+        clean = [100 * curve["clean_accuracy"]] if 0.0 not in curve["eps"] else []
+        robust = [100 * a for a in curve["robust_accuracy"]]
+        ax.plot(xs, clean + robust, marker="o", label=f"student, {curve['attack']} curve")
+    else:
+        clean_point = [100 * evaluation["clean_accuracy"]]
+        ax.plot([0.0], clean_point, marker="o", linestyle="none", label="student, clean")
+    markers = iter("sDv^P<>")
+    for attack, accuracy in evaluation.get("robust_accuracy", {}).items():
+        marker = next(markers, "x")
+        ax.plot(
+            [eps], [100 * accuracy], marker=marker, markersize=9, linestyle="none", label=f"student, {attack}"
+        )
+
+
+def _teacher_points(ax: Any, teacher: dict[str, Any], teacher_eps: float) -> None:
+    """A teacher's clean, PGD-10 (training eps) and, when measured, evaluation-threat accuracy."""
+    points = [(0.0, teacher.get("test_clean")), (teacher_eps, teacher.get("test_pgd10"))]
+    robust = teacher.get("test_robust") or {}  # evaluate/teachers.json's row, when the run measured it
+    if isinstance(robust.get("accuracy"), int | float):
+        points.append((robust["eps"], robust["accuracy"]))
+    known = sorted((x, 100 * y) for x, y in points if isinstance(y, int | float))
+    if known:
+        attacks = "PGD-10" + (f", {robust['attack']}" if robust.get("attack") else "")
+        label = f"teacher {teacher['role']} ({teacher['model']}), {attacks}"
+        ax.plot(*zip(*known, strict=True), marker="o", linestyle=":", alpha=0.7, label=label)
+
+
 def plot_eps_curve(
     evaluation: dict[str, Any] | None,
     curve: dict[str, Any] | None,
@@ -75,50 +106,9 @@ def plot_eps_curve(
     settings = evaluation.get("settings", {})
     eps, norm = settings.get("eps"), settings.get("norm", "linf")
     with _figure(path) as ax:
-        if curve:
-            xs = [0.0, *curve["eps"]] if 0.0 not in curve["eps"] else curve["eps"]
-            clean = [100 * curve["clean_accuracy"]] if 0.0 not in curve["eps"] else []
-            ax.plot(
-                xs,
-                clean + [100 * a for a in curve["robust_accuracy"]],
-                marker="o",
-                label=f"student, {curve['attack']} curve",
-            )
-        else:
-            ax.plot(
-                [0.0],
-                [100 * evaluation["clean_accuracy"]],
-                marker="o",
-                linestyle="none",
-                label="student, clean",
-            )
-        markers = iter("sDv^P<>")
-        for attack, accuracy in evaluation.get("robust_accuracy", {}).items():
-            ax.plot(
-                [eps],
-                [100 * accuracy],
-                marker=next(markers, "x"),
-                markersize=9,
-                linestyle="none",
-                label=f"student, {attack}",
-            )
+        _student_points(ax, evaluation, curve, eps)
         for teacher in teachers:
-            points = [(0.0, teacher.get("test_clean")), (teacher_eps, teacher.get("test_pgd10"))]
-            robust = (
-                teacher.get("test_robust") or {}
-            )  # evaluate/teachers.json's row, when the run measured it
-            if isinstance(robust.get("accuracy"), int | float):
-                points.append((robust["eps"], robust["accuracy"]))
-            known = sorted((x, 100 * y) for x, y in points if isinstance(y, int | float))
-            if known:
-                attacks = "PGD-10" + (f", {robust['attack']}" if robust.get("attack") else "")
-                ax.plot(
-                    *zip(*known, strict=True),
-                    marker="o",
-                    linestyle=":",
-                    alpha=0.7,
-                    label=f"teacher {teacher['role']} ({teacher['model']}), {attacks}",
-                )
+            _teacher_points(ax, teacher, teacher_eps)
         ax.set_xlabel(f"eps ({norm})")
         ax.set_ylabel("accuracy (%)")
         ax.set_ylim(0, 100)

@@ -99,7 +99,6 @@ def quantize_int8(
     "cpu" target, for x86 CPUs without VNNI; `nodes_to_exclude` names nodes that stay in float (names of
     the pre-processed graph: pass `preprocess=False` with a `src` from prepare_for_quantization).
     """
-    import onnxruntime
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
     calibrate_method = _calibration_method(method)
@@ -134,7 +133,16 @@ def quantize_int8(
             nodes_to_exclude=list(nodes_to_exclude),
             extra_options=symmetric,
         )
-    seven_bit = cpu and reduce_range
+    return _int8_settings(target, method, cpu and reduce_range, calibration_images.shape[0], nodes_to_exclude)
+
+
+def _int8_settings(
+    target: str, method: str, seven_bit: bool, n_images: int, float_nodes: Sequence[str]
+) -> dict[str, Any]:
+    """What quantize_int8 did, as the manifest records it."""
+    import onnxruntime
+
+    cpu = target == "cpu"
     return {
         "target": target,
         "runtimes": [name for name, spec in backend_specs().items() if spec.int8_target == target],
@@ -145,8 +153,8 @@ def quantize_int8(
         "bias": "int32" if cpu else "float32 (not quantised)",
         "reduce_range": seven_bit,
         "calibration_method": method,
-        "calibration_images": int(calibration_images.shape[0]),
-        "float_nodes": list(nodes_to_exclude),
+        "calibration_images": int(n_images),
+        "float_nodes": list(float_nodes),
         "onnxruntime": onnxruntime.__version__,
     }
 

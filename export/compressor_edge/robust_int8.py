@@ -130,6 +130,43 @@ def search_float_nodes(
     }
 
 
+def _search_float_layers(
+    prepared: Path,
+    quantize: Callable[[Sequence[str], Path], Any],
+    held_out: HeldOut,
+    *,
+    passes: Callable[[float], bool],
+    max_float_layers: int | None,
+    on_candidate: Progress | None,
+) -> dict[str, Any]:
+    """search_float_nodes over the weighted layers of `prepared`, with its wall time and how it searched.
+
+    `quantize(excluded, path)` writes the candidate that keeps `excluded` in float; it is scored there."""
+    graph = onnx.load(str(prepared), load_external_data=False).graph
+    candidates = [n.name for n in graph.node if n.op_type in WEIGHTED_OPS]
+
+    trial = prepared.with_name("trial.onnx")
+
+    def evaluate(excluded: Sequence[str]) -> Score:
+        quantize(excluded, trial)
+        return _score(trial, held_out)
+
+    start = time.perf_counter()
+    found = search_float_nodes(
+        candidates,
+        evaluate,
+        passes,
+        max_float_layers,
+        None if on_candidate is None else lambda done, bound: on_candidate(1 + done, 1 + bound),
+    )
+    found["search_seconds"] = round(time.perf_counter() - start, 1)
+    found["search"] = (
+        "rank layers one at a time, bisect the shortest passing prefix of the ranking, then return "
+        "each kept layer to int8 where the gate holds without it"
+    )
+    return found
+
+
 def robust_int8(
     fp32: Path,
     dst: Path,
@@ -173,26 +210,13 @@ def robust_int8(
         }
         if reference - plain <= max_drop:
             return {**settings, "robustness_aware": {**record, "robust_acc": plain, "gate_met": True}}
-        graph = onnx.load(str(prepared), load_external_data=False).graph
-        candidates = [n.name for n in graph.node if n.op_type in WEIGHTED_OPS]
-        trial = Path(tmp) / "trial.onnx"
-
-        def evaluate(excluded: Sequence[str]) -> Score:
-            quantize(excluded, trial)
-            return _score(trial, held_out)
-
-        start = time.perf_counter()
-        found = search_float_nodes(
-            candidates,
-            evaluate,
-            lambda acc: reference - acc <= max_drop,
-            max_float_layers,
-            None if on_candidate is None else lambda done, bound: on_candidate(1 + done, 1 + bound),
-        )
-        found["search_seconds"] = round(time.perf_counter() - start, 1)
-        found["search"] = (
-            "rank layers one at a time, bisect the shortest passing prefix of the ranking, then return "
-            "each kept layer to int8 where the gate holds without it"
+        found = _search_float_layers(
+            prepared,
+            quantize,
+            held_out,
+            passes=lambda acc: reference - acc <= max_drop,
+            max_float_layers=max_float_layers,
+            on_candidate=on_candidate,
         )
         settings = quantize(found["float_nodes"], dst)
         if found["robust_acc"] is None:

@@ -6,7 +6,7 @@ import platform
 import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -246,6 +246,31 @@ class VerifyOptions:
     allow_chance_reference: bool = False
 
 
+def _rows(bundle: Bundle, formats: Sequence[str] | None, backends: Sequence[str]) -> list[tuple[str, str]]:
+    """(backend, format) pairs, fp32 first (the Square reference of the others): every format asked for on
+    every backend; by default, the bundle's formats each backend runs."""
+    chosen = list(formats or bundle.formats)
+    for fmt in chosen:
+        bundle.model_path(fmt)
+    chosen.sort(key=FORMATS.index)
+    return [
+        (backend_name, fmt)
+        for backend_name in backends
+        for fmt in chosen
+        if formats is not None or fmt in backend_spec(backend_name).formats
+    ]
+
+
+def _gate_rows(results: list[FormatResult], tolerances: VerifyTolerances, references: _References) -> None:
+    """Each measured row's failures against its format's tolerances; Square against fp32 on its backend."""
+    fp32_square = {r.backend: r.square_acc for r in results if r.format == "fp32" and r.error is None}
+    for r in results:
+        if r.error is None:
+            reference = None if r.format == "fp32" else fp32_square.get(r.backend)
+            tol = tolerances.for_format(backend_spec(r.backend).tolerances_name(r.format))
+            r.failures = _gate_failures(r, tol, replace(references, fp32_square=reference))
+
+
 def verify_bundle(
     bundle_dir: str | Path,
     tolerances: VerifyTolerances | None = None,
@@ -270,30 +295,14 @@ def verify_bundle(
     _check_options(options)
     bundle = load_bundle(bundle_dir)
     probes = bundle.probes()
-    chosen = list(formats or bundle.formats)
-    for fmt in chosen:
-        bundle.model_path(fmt)
-    chosen.sort(key=FORMATS.index)  # fp32 first: it is the Square reference for the others
     if options.skip_square:
         square = SquarePlan(queries=0, seed=0 if options.seed is None else options.seed)
     else:
         square = SquarePlan.for_bundle(bundle.manifest.get("square"), options.square_queries, options.seed)
-    # every format asked for on every backend; by default, the bundle's formats each backend runs
-    rows = [
-        (backend_name, fmt)
-        for backend_name in backends
-        for fmt in chosen
-        if formats is not None or fmt in backend_spec(backend_name).formats
-    ]
-    results = _check_rows(bundle, probes, rows, square, options, on_row)
+    results = _check_rows(bundle, probes, _rows(bundle, formats, backends), square, options, on_row)
     pt_clean = _accuracy(probes.clean_logits, probes.labels)
     pt_adv = _accuracy(probes.adversarial_logits, probes.labels)
-    fp32_square = {r.backend: r.square_acc for r in results if r.format == "fp32" and r.error is None}
-    for r in results:
-        if r.error is None:
-            reference = None if r.format == "fp32" else fp32_square.get(r.backend)
-            tol = tolerances.for_format(backend_spec(r.backend).tolerances_name(r.format))
-            r.failures = _gate_failures(r, tol, _References(pt_clean, pt_adv, reference, square.pytorch_acc))
+    _gate_rows(results, tolerances, _References(pt_clean, pt_adv, None, square.pytorch_acc))
     return VerifyReport(
         bundle=str(bundle.root),
         eps=bundle.eps,
