@@ -182,23 +182,23 @@ def _methods_table(tests: list[dict[str, Any]], teacher_rows: list[dict[str, Any
     return [*lines, "", *verdict(tests, aa, teacher_rows)]
 
 
+def _titled_table(title: str, columns: list[str], rows: list[tuple[str, list[str]]]) -> list[str]:
+    """A blank line, `title`, and a Markdown table of one `method` column then `columns`."""
+    lines = ["", title, "", "| method | " + " | ".join(columns) + " |", "|" + "---|" * (len(columns) + 1)]
+    return lines + [f"| `{method}` | " + " | ".join(cells) + " |" for method, cells in rows]
+
+
 def _tuning_table(tunes: list[dict[str, Any]]) -> list[str]:
     """Each method's validation score per learning rate tried (first seed)."""
     if not tunes:
         return []
     lrs = sorted({r["lr"] for r in tunes})
-    lines = [
-        "",
-        "Validation score ((clean + PGD) / 2 %, first seed) per learning rate:",
-        "",
-        "| method | " + " | ".join(f"lr {lr:g}" for lr in lrs) + " |",
-        "|" + "---|" * (len(lrs) + 1),
-    ]
+    rows = []
     for method in dict.fromkeys(r["method"] for r in tunes):
         by_lr = {r["lr"]: r["val_score"] for r in tunes if r["method"] == method}
-        cells = (f"{100 * by_lr[lr]:.1f}" if lr in by_lr else "" for lr in lrs)
-        lines.append(f"| `{method}` | " + " | ".join(cells) + " |")
-    return lines
+        rows.append((method, [f"{100 * by_lr[lr]:.1f}" if lr in by_lr else "" for lr in lrs]))
+    title = "Validation score ((clean + PGD) / 2 %, first seed) per learning rate:"
+    return _titled_table(title, [f"lr {lr:g}" for lr in lrs], rows)
 
 
 def _curves_table(tests: list[dict[str, Any]]) -> list[str]:
@@ -207,22 +207,20 @@ def _curves_table(tests: list[dict[str, Any]]) -> list[str]:
     if not curves:
         return []
     every = max(1, len(curves[0]["val_curve"]) // 10)  # at most ~10 columns, the last epoch always
-    for r in curves:
-        r["val_curve"] = [
-            p for i, p in enumerate(r["val_curve"]) if i % every == every - 1 or p is r["val_curve"][-1]
-        ]
-    epochs = [e for e, _, _ in curves[0]["val_curve"]]
-    lines = [
-        "",
-        "Validation PGD accuracy % per epoch (first seed, chosen rate): the learning curves",
-        "",
-        "| method | " + " | ".join(f"ep {e}" for e in epochs) + " |",
-        "|" + "---|" * (len(epochs) + 1),
+
+    def shown(curve: list[Any]) -> list[Any]:
+        return [p for i, p in enumerate(curve) if i % every == every - 1 or i == len(curve) - 1]
+
+    epochs = [e for e, _, _ in shown(curves[0]["val_curve"])]
+    rows = [
+        (
+            r["method"],
+            [f"{100 * robust:.1f}" if robust is not None else "" for _, _, robust in shown(r["val_curve"])],
+        )
+        for r in curves
     ]
-    for r in curves:
-        cells = [f"{100 * robust:.1f}" if robust is not None else "" for _, _, robust in r["val_curve"]]
-        lines.append(f"| `{r['method']}` | " + " | ".join(cells) + " |")
-    return lines
+    title = "Validation PGD accuracy % per epoch (first seed, chosen rate): the learning curves"
+    return _titled_table(title, [f"ep {e}" for e in epochs], rows)
 
 
 def write_block(path: Path, name: str, text: str) -> None:
