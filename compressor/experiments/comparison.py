@@ -31,7 +31,7 @@ from rich.console import Console
 from compressor.engine.metrics import read_metrics
 from compressor.experiments.tables import render, write_block
 from compressor.pipeline.run import run_pipeline
-from compressor.pipeline.stage import read_output, stage_output
+from compressor.pipeline.stage import read_output, stage_output, stages_through
 from compressor.recipe_loading import load_recipe
 from compressor.rundir import RunDir
 
@@ -153,7 +153,7 @@ class Comparison:
             raise SystemExit(f"--teachers-run {self.teachers_run}: no {summary} there to reuse")
         elif train:
             recipe = load_recipe(self.args.recipe, [*self.common, f"run.name={self.teachers_run.name}"])
-            run_pipeline(recipe, stages=["pretrain", "teachers"], console=self.console)
+            run_pipeline(recipe, stages=stages_through("teachers"), console=self.console)
         return json.loads(summary.read_text()) if summary.is_file() else []
 
     def evaluate_teachers(self) -> None:
@@ -233,7 +233,7 @@ class Comparison:
             if self._find(phase="tune", method=entry, lr=lr, seed=seed):
                 continue
             recipe, run_dir = self._recipe(entry, lr, seed)
-            timing = self._run(recipe, run_dir, ["pretrain", "teachers", "distill"])
+            timing = self._run(recipe, run_dir, stages_through("distill"))
             row = {"phase": "tune", "method": entry, "lr": lr, "seed": seed}
             self._record(row | best_validation(run_dir) | timing)
         scores = [self._find(phase="tune", method=entry, lr=lr, seed=seed) for lr in self.args.lrs]
@@ -244,7 +244,7 @@ class Comparison:
             if self._find(phase="test", method=entry, lr=lr, seed=seed):
                 continue
             recipe, run_dir = self._recipe(entry, lr, seed)
-            timing = self._run(recipe, run_dir, ["pretrain", "teachers", "distill", "evaluate"])
+            timing = self._run(recipe, run_dir, stages_through("evaluate"))
             row = {"phase": "test", "method": entry, "lr": lr, "seed": seed}
             self._record(self._judged(row, run_dir) | timing)
 

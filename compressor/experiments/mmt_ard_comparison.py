@@ -38,7 +38,7 @@ from compressor.models.build import build_model, data_info
 from compressor.models.clip_pretrain import with_pretrain_checkpoints
 from compressor.pipeline.artifacts import load_teachers
 from compressor.pipeline.run import run_pipeline
-from compressor.pipeline.stage import stage_output
+from compressor.pipeline.stage import stage_output, stages_through
 from compressor.recipe_loading import load_recipe
 from compressor.rundir import RunDir
 
@@ -85,7 +85,7 @@ def _row_recipe(recipe_path: Path, seed: int, row: str, common: list[str]) -> tu
     teachers_name = f"{base.run.name}-s{seed}-teachers"
     teachers_root = Path(base.run.output_dir) / teachers_name
     run_pipeline(
-        load_recipe(recipe_path, [*seeded, f"run.name={teachers_name}"]), stages=["pretrain", "teachers"]
+        load_recipe(recipe_path, [*seeded, f"run.name={teachers_name}"]), stages=stages_through("teachers")
     )
     overrides = _teacher_overrides(base, teachers_root) + ROWS[row]
     recipe = load_recipe(recipe_path, [*seeded, f"run.name={base.run.name}-s{seed}-{row}", *overrides])
@@ -127,7 +127,7 @@ def step_seconds(recipe_path: Path, common: list[str], rounds: int, steps: int) 
 def run_row(recipe_path: Path, seed: int, row: str, common: list[str]) -> dict[str, Any]:
     """Teachers (once per seed), then this row's distill + evaluate; its measured figures."""
     recipe, teachers_root = _row_recipe(recipe_path, seed, row, common)
-    run_pipeline(recipe, stages=["pretrain", "teachers", "distill", "evaluate"])
+    run_pipeline(recipe, stages=stages_through("evaluate"))
     run = Path(recipe.run.output_dir) / recipe.run.name
     evaluation = json.loads((run / "evaluate" / "evaluation.json").read_text())
     zero_shot = json.loads((run / "evaluate" / "zero_shot.json").read_text())

@@ -138,6 +138,12 @@ def stage_names() -> list[str]:
     return list(_registry())
 
 
+def stages_through(last: str) -> list[str]:
+    """Registered stages in run order up to and including `last` (what a run needs to reach it)."""
+    names = stage_names()
+    return names[: names.index(get_stage(last).name) + 1]
+
+
 def get_stage(name: str) -> Stage:
     """The stage called `name`, or a one-line error listing the others."""
     stages = _registry()

@@ -22,6 +22,7 @@ from compressor.pipeline.stage import (
     register_stage,
     stage_digest,
     stage_names,
+    stages_through,
     unregister_stage,
 )
 from compressor.recipe_loading import load_recipe
@@ -109,6 +110,7 @@ def test_a_new_stage_is_one_registration(tiny_recipe) -> None:
     try:
         assert stage_names().index("size") == stage_names().index("report") - 1
         assert parse_stages("size,distill") == ["distill", "size"]
+        assert stages_through("size") == [*stages_through("verify"), "size"]  # what reaching it takes
         assert "size" in dependents("teachers") and "size" not in dependents("evaluate")
         recipe = tiny_recipe()
         run = Path(load_recipe(recipe).run.output_dir) / "tiny"
