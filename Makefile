@@ -9,9 +9,9 @@ STAMP := $(VENV)/.installed
 
 .PHONY: setup quickstart test lint typecheck pytest edge-test wheel-test bench clean
 
-$(STAMP): pyproject.toml export/pyproject.toml
+$(STAMP): pyproject.toml edge/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -e ".[dev,openvino]"  # the toolkit carries the edge kit (export/compressor_edge)
+	$(BIN)/python -m pip install --quiet -e ".[dev,openvino]"  # the toolkit carries the edge kit (edge/compressor_edge)
 	# the tracker extras in a second step: resolved together with torchattacks' old requests pin
 	# (requests~=2.25, the test oracle's) pip backtracks for many minutes; installed after, it only warns
 	$(BIN)/python -m pip install --quiet "wandb>=0.17" "mlflow>=2.12"
@@ -23,8 +23,8 @@ quickstart: $(STAMP)
 	$(BIN)/compressor distill recipes/quickstart.yaml
 
 lint: $(STAMP)
-	$(BIN)/ruff check compressor export/compressor_edge export/tests tests benchmarks scripts setup.py
-	$(BIN)/ruff format --check compressor export/compressor_edge export/tests tests benchmarks scripts setup.py
+	$(BIN)/ruff check compressor edge/compressor_edge edge/tests tests benchmarks scripts setup.py
+	$(BIN)/ruff format --check compressor edge/compressor_edge edge/tests tests benchmarks scripts setup.py
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -33,7 +33,7 @@ pytest: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 edge-test:
-	bash export/ci_torch_free.sh
+	bash edge/ci_torch_free.sh
 
 wheel-test: $(STAMP)
 	VENV=$(VENV) bash .ci/wheel_check.sh

@@ -12,10 +12,10 @@ dev="${VENV:-$root/.venv}"
 work="$(mktemp -d "${TMPDIR:-/tmp}/compressor-wheel-ci.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 
-mkdir -p "$work/src/export"
+mkdir -p "$work/src/edge"
 cp -R "$root/pyproject.toml" "$root/setup.py" "$root/MANIFEST.in" "$root/README.md" "$root/compressor" \
     "$root/recipes" "$work/src/"
-cp -R "$root/export/compressor_edge" "$root/export/README.md" "$work/src/export/"
+cp -R "$root/edge/compressor_edge" "$root/edge/README.md" "$work/src/edge/"
 find "$work/src" -name __pycache__ -prune -exec rm -rf {} +
 "$dev/bin/python" -m pip wheel --quiet --no-deps --no-build-isolation -w "$work/dist" "$work/src"
 

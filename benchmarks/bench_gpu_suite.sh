@@ -41,7 +41,7 @@ done
 mkdir -p "$OUT"
 RESULTS=$OUT/results.jsonl
 LOG=$OUT/suite.log
-export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD:$PWD/export${PYTHONPATH:+:$PYTHONPATH}"
+export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD:$PWD/edge${PYTHONPATH:+:$PYTHONPATH}"
 
 say() { echo "=== $(date -u +%H:%M:%S) $*" | tee -a "$LOG"; }
 

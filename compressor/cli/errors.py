@@ -21,7 +21,7 @@ _INSTALL = {
     "openvino": "pip install 'compressor[openvino]'",
     "wandb": "pip install 'compressor[wandb]'",
     "mlflow": "pip install 'compressor[mlflow]'",
-    "compressor_edge": "pip install compressor (it carries the edge kit) or pip install ./export",
+    "compressor_edge": "pip install compressor (it carries the edge kit) or pip install ./edge",
 }
 
 

@@ -23,7 +23,7 @@ def import_tensorrt() -> Any:
         import tensorrt as trt
     except ImportError:
         raise BackendUnavailable(
-            "tensorrt backend: the 'tensorrt' package is not installed; run: pip install './export[tensorrt]'"
+            "tensorrt backend: the 'tensorrt' package is not installed; run: pip install './edge[tensorrt]'"
         ) from None
     if trt_major(trt.__version__) < 10:
         raise BackendUnavailable(f"tensorrt backend: TensorRT >= 10 is required, found {trt.__version__}")

@@ -116,7 +116,7 @@ SPEC = register(
         runtime="OpenVINO",
         summary="OpenVINO on the CPU, f32 precision",
         packages=("openvino",),
-        install="pip install './export[openvino]' (or 'compressor[openvino]')",
+        install="pip install './edge[openvino]' (or 'compressor[openvino]')",
         load=_load,
     )
 )

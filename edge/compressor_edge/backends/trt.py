@@ -155,7 +155,7 @@ SPEC = register(
         runtime="TensorRT",
         summary="TensorRT engine built on this GPU (cached per ONNX file, GPU, version and batch sizes)",
         packages=("tensorrt", "cuda.bindings"),
-        install="pip install './export[tensorrt]' (or 'compressor[tensorrt]'; on Jetson: JetPack's tensorrt)",
+        install="pip install './edge[tensorrt]' (or 'compressor[tensorrt]'; on Jetson: JetPack's tensorrt)",
         load=_load,
         int8_target="tensorrt",
     )

@@ -56,7 +56,7 @@ def _tensorrt_missing() -> str | None:
 def test_missing_tensorrt_is_reported_as_unavailable(good_bundle: Path) -> None:
     if importlib.util.find_spec("tensorrt") is not None:
         pytest.skip("tensorrt is installed here")
-    with pytest.raises(BackendUnavailable, match=r"pip install './export\[tensorrt\]'"):
+    with pytest.raises(BackendUnavailable, match=r"pip install './edge\[tensorrt\]'"):
         create_backend("tensorrt", good_bundle / "model.onnx")
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the edge kit into a throw-away venv WITHOUT torch and run its tests there.
 # Proves compressor-edge installs and works on a device that has only numpy + onnxruntime.
-# Usage: bash export/ci_torch_free.sh [extra pytest args]    (needs python3 >= 3.10 and PyPI)
+# Usage: bash edge/ci_torch_free.sh [extra pytest args]    (needs python3 >= 3.10 and PyPI)
 # EDGE_EXTRAS (default "openvino") names the kit's extras to install, so the OpenVINO backend is tested
 # torch-free too; EDGE_EXTRAS= (empty) checks the bare kit, where the OpenVINO tests skip with the reason.
 set -euo pipefail
@@ -27,6 +27,6 @@ if "$py" -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('torc
 fi
 "$work/venv/bin/compressor-edge" --help >/dev/null
 
-# Run from outside the source tree so the installed package, not ./export, is what gets imported.
+# Run from outside the source tree so the installed package, not ./edge, is what gets imported.
 cd "$work"
 "$py" -m pytest -p no:cacheprovider --rootdir "$here" -c "$here/pyproject.toml" "$here/tests" "$@"

@@ -13,14 +13,14 @@ from compressor_edge.cli import main
 
 HAVE_OPENVINO = importlib.util.find_spec("openvino") is not None
 needs_openvino = pytest.mark.skipif(
-    not HAVE_OPENVINO, reason="needs openvino: pip install './export[openvino]'"
+    not HAVE_OPENVINO, reason="needs openvino: pip install './edge[openvino]'"
 )
 
 
 def test_missing_openvino_is_reported_as_unavailable(good_bundle: Path) -> None:
     if HAVE_OPENVINO:
         pytest.skip("openvino is installed here")
-    with pytest.raises(BackendUnavailable, match=r"pip install './export\[openvino\]'"):
+    with pytest.raises(BackendUnavailable, match=r"pip install './edge\[openvino\]'"):
         create_backend("openvino-cpu", good_bundle / "model.onnx")
 
 
@@ -113,7 +113,7 @@ def test_the_bf16_backend_runs_the_fp32_file_in_bf16_under_the_bf16_gates(good_b
 
 def test_a_cpu_without_bf16_makes_the_bf16_backend_unavailable(good_bundle: Path, monkeypatch) -> None:
     if not HAVE_OPENVINO:
-        pytest.skip("needs openvino: pip install './export[openvino]'")
+        pytest.skip("needs openvino: pip install './edge[openvino]'")
     import openvino as ov
 
     real = ov.Core.get_property
