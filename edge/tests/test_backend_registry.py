@@ -34,7 +34,7 @@ def test_missing_package_is_unavailable_with_the_install_hint(
 ) -> None:
     fake = replace(backend_spec("openvino-cpu"), packages=("no_such_package_for_this_test",))
     monkeypatch.setitem(registry._SPECS, "openvino-cpu", fake)
-    with pytest.raises(BackendUnavailable, match="OpenVINO is not installed .*export\\[openvino\\]"):
+    with pytest.raises(BackendUnavailable, match="OpenVINO is not installed .*edge\\[openvino\\]"):
         create_backend("openvino-cpu", good_bundle / "model.onnx")
 
 
