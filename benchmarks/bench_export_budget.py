@@ -24,6 +24,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from records import append_record, record_header, timed_cli  # noqa: E402
 
+from compressor.pipeline.stage import stage_output  # noqa: E402
+from compressor.rundir import RunDir  # noqa: E402
+
 RECIPE = "recipes/quickstart.yaml"
 OVERRIDES = ["student.name=cifar_resnet18", "data.image_size=32", "train.epochs=2", "export.num_probes=128",
              "export.formats=[fp32, int8]"]  # fmt: skip
@@ -42,7 +45,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"prepared (untimed for the budget): {prepare}")
     export = timed_cli(["distill", *run, "--stages", "export", "--force"])
     verify = timed_cli(["distill", *run, "--stages", "verify", "--force"], check=False)
-    report = json.loads((args.run_dir / "verify" / "verify.json").read_text())
+    report = json.loads(stage_output(RunDir(args.run_dir), "verify", "verify").read_text())
     spent = export["cpu_s"] + verify["cpu_s"]
     square = {key: report[key] for key in ("square_points", "square_queries", "pytorch_square_acc")}
     pytorch = {key: report["pytorch"].get(key) for key in ("clean_acc", "adv_probe_acc")}

@@ -44,6 +44,8 @@ from compressor.config.schema import ModelSpec, TrainConfig  # noqa: E402
 from compressor.engine.cpu_bf16 import bf16_isa, step_clock, time_training_step  # noqa: E402
 from compressor.engine.precision import resolve_speed  # noqa: E402
 from compressor.models.factory import create_classifier  # noqa: E402
+from compressor.pipeline.stage import stage_output  # noqa: E402
+from compressor.rundir import RunDir  # noqa: E402
 
 # name, kwargs, channels, side, batch (full), batch (--quick)
 MODELS = (
@@ -136,7 +138,7 @@ def quickstart() -> dict[str, Any]:
     """Seconds of the whole quickstart with the defaults, and the precisions its report records."""
     with tempfile.TemporaryDirectory() as out:
         seconds = timed_cli(["distill", "recipes/quickstart.yaml", f"run.output_dir={out}"])
-        report = json.loads((Path(out) / "quickstart" / "report" / "report.json").read_text())
+        report = json.loads(stage_output(RunDir(Path(out) / "quickstart"), "report", "summary").read_text())
     return {**seconds, "precision": {row["part"]: row["precision"] for row in report["precision"]}}
 
 

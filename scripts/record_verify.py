@@ -3,8 +3,8 @@
     python scripts/record_verify.py runs/mnist-resnet18-int8 results/int8-resnet18-verify \
         --command "compressor distill recipes/mnist-resnet18-int8.yaml"
 
-Writes OUT.md (a header written from the run directory's stages.json, evaluate/evaluation.json and
-verify/verify.json, then verify/verify.md verbatim) and OUT.json (verify.json as it is).
+Writes OUT.md (a header written from the run's stage records, its evaluation and verify results, then
+verify's table verbatim) and OUT.json (verify's result as it is).
 """
 
 from __future__ import annotations
@@ -15,6 +15,9 @@ import shutil
 import sys
 from pathlib import Path
 from typing import Any
+
+from compressor.pipeline.stage import stage_output
+from compressor.rundir import RunDir
 
 
 def _speedups(verify: dict[str, Any]) -> list[str]:
@@ -33,9 +36,9 @@ def _speedups(verify: dict[str, Any]) -> list[str]:
 
 def header(run: Path, commands: list[str]) -> str:
     """The lines above verify's own report."""
-    stages = json.loads((run / "stages.json").read_text())
-    evaluation = json.loads((run / "evaluate" / "evaluation.json").read_text())
-    verify = json.loads((run / "verify" / "verify.json").read_text())
+    stages = RunDir(run).records()
+    evaluation = json.loads(stage_output(RunDir(run), "evaluate", "evaluation").read_text())
+    verify = json.loads(stage_output(RunDir(run), "verify", "verify").read_text())
     seconds = ", ".join(f"{name} {s['seconds']:.0f} s" for name, s in stages.items() if "seconds" in s)
     robust = ", ".join(f"{k} {100 * v:.2f}%" for k, v in evaluation["robust_accuracy"].items())
     fastest = verify["fastest_passing"]
@@ -73,13 +76,13 @@ def main(argv: list[str] | None = None) -> int:
         "--command", action="append", required=True, help="a command that produced the run (repeatable)"
     )
     args = parser.parse_args(argv)
-    verify_dir = args.run / "verify"
-    if not (verify_dir / "verify.json").is_file():
-        print(f"error: {verify_dir / 'verify.json'} not found (run the verify stage first)", file=sys.stderr)
+    verify = stage_output(RunDir(args.run), "verify", "verify")
+    if not verify.is_file():
+        print(f"error: {verify} not found (run the verify stage first)", file=sys.stderr)
         return 2
-    text = header(args.run, args.command) + (verify_dir / "verify.md").read_text()
+    text = header(args.run, args.command) + stage_output(RunDir(args.run), "verify", "table").read_text()
     args.out.with_suffix(".md").write_text(text)
-    shutil.copyfile(verify_dir / "verify.json", args.out.with_suffix(".json"))
+    shutil.copyfile(verify, args.out.with_suffix(".json"))
     print(f"wrote {args.out.with_suffix('.md')} and {args.out.with_suffix('.json')}")
     return 0
 

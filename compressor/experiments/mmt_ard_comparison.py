@@ -63,16 +63,17 @@ def _teacher_overrides(base: Recipe, teachers_root: Path) -> list[str]:
     for index, teacher in enumerate(base.teachers):
         out += [
             f"teachers.{index}.train=null",
-            f"teachers.{index}.model.checkpoint={teachers_root / 'teachers' / f'{teacher.role}.safetensors'}",
+            f"teachers.{index}.model.checkpoint="
+            f"{stage_output(teachers_run, 'teachers', 'weights', role=teacher.role)}",
         ]
     return out
 
 
-def _step_seconds(run: Path, batch_size: int) -> float:
+def _step_seconds(run: RunDir, batch_size: int) -> float:
     """Median seconds per training step of the distill stage, from its logged images per second."""
     rates = [
         json.loads(line)["images_per_s"]
-        for line in (run / "distill" / "metrics.jsonl").read_text().splitlines()
+        for line in stage_output(run, "distill", "metrics").read_text().splitlines()
         if '"images_per_s"' in line
     ]
     return batch_size / statistics.median(rates)
@@ -128,11 +129,11 @@ def run_row(recipe_path: Path, seed: int, row: str, common: list[str]) -> dict[s
     """Teachers (once per seed), then this row's distill + evaluate; its measured figures."""
     recipe, teachers_root = _row_recipe(recipe_path, seed, row, common)
     run_pipeline(recipe, stages=stages_through("evaluate"))
-    run = Path(recipe.run.output_dir) / recipe.run.name
-    evaluation = json.loads((run / "evaluate" / "evaluation.json").read_text())
-    zero_shot = json.loads((run / "evaluate" / "zero_shot.json").read_text())
-    stages = json.loads((run / "stages.json").read_text())
-    teachers = json.loads((teachers_root / "teachers" / "summary.json").read_text())
+    run = RunDir(Path(recipe.run.output_dir) / recipe.run.name)
+    evaluation = json.loads(stage_output(run, "evaluate", "evaluation").read_text())
+    zero_shot = json.loads(stage_output(run, "evaluate", "zero_shot").read_text())
+    stages = run.records()
+    teachers = json.loads(stage_output(RunDir(teachers_root), "teachers", "summary").read_text())
     return {
         "seed": seed,
         "row": row,
