@@ -35,7 +35,7 @@ from export_gates import latency_gates
 from records import append_record, record_header
 from torch import nn
 
-import compressor.models.zoo  # noqa: F401  (registers the small-input models with timm)
+import compressor.models.catalog  # noqa: F401  (registers the small-input models with timm)
 from compressor.bundling import ExportImages, ExportOptions, export_bundle
 from compressor.bundling.manifest import toolkit_versions
 from compressor.models.wrapper import Normalized

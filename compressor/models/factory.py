@@ -40,7 +40,7 @@ def check_model_name(spec: ModelSpec) -> None:
     else:
         import timm
 
-        import compressor.models.zoo  # noqa: F401  (registers the small-input architectures)
+        import compressor.models.catalog  # noqa: F401  (registers the small-input architectures)
 
         if timm.is_model(spec.name):
             return

@@ -36,7 +36,7 @@ def _small_model(spec: ModelSpec) -> ModelSpec:
         pretrain = spec.pretrain and spec.pretrain.model_copy(update={"epochs": 1})
         update = {"name": SMOKE_CLIP, "pretrained": False, "checkpoint": None, "pretrain": pretrain}
         return spec.model_copy(update=update)
-    from compressor.models.zoo import SMOKE_MODELS
+    from compressor.models.catalog import SMOKE_MODELS
 
     name = spec.name if spec.name in SMOKE_MODELS else "tiny_cnn"
     return spec.model_copy(update={"name": name, "pretrained": False, "checkpoint": None, "kwargs": {}})

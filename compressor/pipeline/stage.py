@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import pkgutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -100,7 +101,8 @@ class Stage:
 
 
 _STAGES: dict[str, Stage] = {}
-_BUILT_IN = "compressor.pipeline.stages"  # its modules register the built-in stages when imported
+_BUILT_IN = "compressor.pipeline.stages"  # one module per built-in stage, each declaring `STAGE`
+_LOADED: list[str] = []  # the built-in stages were registered
 
 
 def register_stage(stage: Stage, *, before: str | None = None) -> Stage:
@@ -129,8 +131,28 @@ def unregister_stage(name: str) -> None:
 
 
 def _registry() -> dict[str, Stage]:
-    importlib.import_module(_BUILT_IN)
+    """The registered stages, the built-in ones first (each module of `_BUILT_IN` declares one)."""
+    if not _LOADED:
+        _LOADED.append(_BUILT_IN)  # before registering: register_stage calls back here
+        package = importlib.import_module(_BUILT_IN)
+        names = [m.name for m in pkgutil.iter_modules(package.__path__) if not m.name.startswith("_")]
+        for stage in _in_run_order([importlib.import_module(f"{_BUILT_IN}.{n}").STAGE for n in names]):
+            register_stage(stage)
     return _STAGES
+
+
+def _in_run_order(stages: list[Stage]) -> list[Stage]:
+    """Each stage after the stages it reads (a topological order, ties broken by name)."""
+    ordered: list[Stage] = []
+    waiting = sorted(stages, key=lambda s: s.name)
+    while waiting:
+        placed = {s.name for s in ordered}
+        ready = next((s for s in waiting if {*s.needs, *s.uses} <= placed), None)
+        if ready is None:
+            raise ValueError(f"stages read each other in a circle: {', '.join(s.name for s in waiting)}")
+        ordered.append(ready)
+        waiting.remove(ready)
+    return ordered
 
 
 def stage_names() -> list[str]:

@@ -13,7 +13,7 @@ import timm
 import torch
 from typer.testing import CliRunner
 
-import compressor.models.zoo  # noqa: F401  (registers the zoo architectures)
+import compressor.models.catalog  # noqa: F401  (registers the zoo architectures)
 from compressor.cli.main import app
 from compressor.config.schema import ModelSpec
 from compressor.errors import UserInputError

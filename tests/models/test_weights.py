@@ -10,7 +10,7 @@ import pytest
 import timm
 import torch
 
-import compressor.models.zoo  # noqa: F401  (registers the zoo)
+import compressor.models.catalog  # noqa: F401  (registers the zoo)
 from compressor.errors import UserInputError
 from compressor.models.weights import (
     load_into,

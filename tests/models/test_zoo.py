@@ -7,7 +7,7 @@ import timm
 import torch
 
 from compressor.errors import UserInputError
-from compressor.models.zoo import ZOO_MODELS
+from compressor.models.catalog import ZOO_MODELS
 from compressor.models.zoo.wide_resnet import wide_resnet
 
 # Parameter counts at 10 classes, as published / as the reference code builds them.
@@ -123,7 +123,7 @@ def test_input_gradients_flow() -> None:
 
 def test_the_zoo_lists_what_its_modules_declare_and_smoke_mode_derives_its_models() -> None:
     from compressor.config.schema import ModelSpec
-    from compressor.models.zoo import SMOKE_MODELS
+    from compressor.models.catalog import SMOKE_MODELS
     from compressor.pipeline.smoke import _small_model
 
     assert {"tiny_cnn", "small_cnn", "resnet56", "cifar_mobilenetv2"} == SMOKE_MODELS

@@ -14,7 +14,7 @@ from torch import Tensor, nn
 from ._base import ZooClassifier
 from ._factory import CIFAR10_MEAN, CIFAR10_STD, build_zoo_model, zoo_cfg
 
-SMOKE_MODELS = ("cifar_mobilenetv2",)  # small enough for smoke mode to keep (compressor.models.zoo)
+SMOKE_MODELS = ("cifar_mobilenetv2",)  # small enough for smoke mode to keep (compressor.models.catalog)
 default_cfgs = {
     "cifar_mobilenetv2": zoo_cfg(
         input_size=(3, 32, 32),

@@ -15,7 +15,7 @@ from ._base import ZooClassifier, make_stage
 from ._factory import CIFAR10_MEAN, CIFAR10_STD, build_zoo_model, zoo_cfg
 from .cifar_resnet import BasicBlock
 
-SMOKE_MODELS = ("resnet56",)  # small enough for smoke mode to keep (compressor.models.zoo)
+SMOKE_MODELS = ("resnet56",)  # small enough for smoke mode to keep (compressor.models.catalog)
 default_cfgs = {
     "resnet56": zoo_cfg(
         input_size=(3, 32, 32),

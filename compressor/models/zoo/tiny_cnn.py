@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from ._base import ZooClassifier
 from ._factory import MNIST_MEAN, MNIST_STD, build_zoo_model, zoo_cfg
 
-SMOKE_MODELS = ("tiny_cnn",)  # small enough for smoke mode to keep (compressor.models.zoo)
+SMOKE_MODELS = ("tiny_cnn",)  # small enough for smoke mode to keep (compressor.models.catalog)
 default_cfgs = {
     "tiny_cnn": zoo_cfg(
         input_size=(1, 28, 28),

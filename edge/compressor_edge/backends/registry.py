@@ -105,3 +105,17 @@ def _importable(package: str) -> bool:
         return importlib.util.find_spec(package) is not None
     except (ImportError, ValueError):  # a dotted name whose parent package is missing or broken
         return False
+
+
+def create_backend(
+    name: str,
+    onnx_path: Path,
+    *,
+    batch_sizes: Sequence[int] = (1, 32),
+    cache_dir: Path | None = None,
+    threads: int | None = None,
+) -> Backend:
+    """Load `onnx_path` on backend `name`; TensorRT builds (or reuses from `cache_dir`) an engine."""
+    spec = backend_spec(name)
+    spec.require()
+    return spec.load(onnx_path, LoadOptions(tuple(batch_sizes), cache_dir, threads))
