@@ -37,6 +37,17 @@ def chance_warnings(
     return [message + SMOKE_NOTE for message in found] if smoke else found
 
 
+def trained_at_chance(history: list[dict[str, Any]], num_classes: int) -> str | None:
+    """A warning when no validated epoch of a training got above chance; None otherwise (or unvalidated)."""
+    clean = [h["val_clean"] for h in history if "val_clean" in h]
+    if not clean or not at_chance(max(clean), num_classes):
+        return None
+    return (
+        chance_message(f"the student (best of {len(clean)} validated epochs)", max(clean), num_classes)
+        + ": evaluating and exporting it will measure nothing; train it longer or lower optim.lr"
+    )
+
+
 def stop_at_chance_teacher(teachers: list[dict[str, Any]], num_classes: int, allowed: bool) -> None:
     """Refuse to distil from a teacher at chance unless the recipe allows it (train.allow_chance_teacher)."""
     if allowed:

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from compressor.cli.main import app
 from compressor.config.schema import ModelSpec
-from compressor.evaluation.chance import at_chance, chance_warnings
+from compressor.evaluation.chance import at_chance, chance_warnings, trained_at_chance
 from compressor.models import create_classifier
 from compressor.models.weights import save_weights
 
@@ -26,6 +26,15 @@ def test_each_model_at_chance_gets_a_message() -> None:
     assert messages[0].startswith("teacher 'robust' is at chance: 8.91% clean, chance is 10.00%")
     assert messages[1].startswith("the student is at chance")
     assert chance_warnings(teachers[1:], 0.8, 10) == []
+
+
+def test_a_student_never_above_chance_on_validation_gets_a_warning() -> None:
+    stuck = [{"epoch": 0, "val_clean": 0.09}, {"epoch": 1, "val_clean": 0.12}]
+    warning = trained_at_chance(stuck, 10)
+    assert warning is not None and warning.startswith("the student (best of 2 validated epochs) is at chance")
+    assert "12.00% clean" in warning and "lower optim.lr" in warning
+    assert trained_at_chance([*stuck, {"epoch": 2, "val_clean": 0.4}], 10) is None  # one good epoch is enough
+    assert trained_at_chance([{"epoch": 0, "train_loss": 2.3}], 10) is None  # never validated: nothing known
 
 
 def _constant_teacher(path: Path) -> Path:

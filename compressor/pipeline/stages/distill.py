@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from compressor.config.schema import Recipe
+from compressor.console import warn
 from compressor.engine.distributed import wrap_ddp
 from compressor.engine.precision import maybe_compile
 from compressor.engine.trainer import FitSetup
-from compressor.evaluation.chance import stop_at_chance_teacher
+from compressor.evaluation.chance import stop_at_chance_teacher, trained_at_chance
 from compressor.methods.registry import method_info
 from compressor.models.build import build_model, data_info
 from compressor.pipeline.artifacts import load_teachers
@@ -49,6 +50,9 @@ def run_distill(ctx: StageContext) -> StageResult:
         loggers=ctx.trackers.for_fit("distill"),
     )
     result = train_model(student, recipe.method, teachers, recipe.attack, recipe, data, setup, ctx.resume)
+    warning = trained_at_chance(result.history, data.num_classes)
+    if warning and dist.is_main and not recipe.run.smoke:  # smoke models barely train: nothing to judge
+        warn(ctx.console, warning)
     return StageResult(
         {
             "best_epoch": result.best_epoch + 1,
