@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import typer.completion
 from typer.testing import CliRunner
 
 from compressor.cli.main import app
@@ -22,10 +23,20 @@ def _complete(words: str) -> list[str]:
     return result.output.split()
 
 
-@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
-def test_the_completion_script_is_there_to_install(shell: str) -> None:
-    result = runner.invoke(app, ["--show-completion", shell], prog_name="compressor")
-    assert result.exit_code == 0 and "_COMPRESSOR_COMPLETE" in result.output
+@pytest.mark.parametrize(
+    ("shell", "marker"),
+    [
+        ("bash", "complete -o default"),
+        ("zsh", "#compdef compressor"),
+        ("fish", "complete --command compressor"),
+    ],
+)
+def test_the_completion_script_is_there_to_install(shell: str, marker: str, monkeypatch) -> None:
+    # Typer detects the user's shell from the process tree (an argument after --show-completion is not read):
+    # fixed here, so the test does not depend on what launched pytest
+    monkeypatch.setattr(typer.completion, "_get_shell_name", lambda: shell)
+    result = runner.invoke(app, ["--show-completion"], prog_name="compressor")
+    assert result.exit_code == 0 and "_COMPRESSOR_COMPLETE" in result.output and marker in result.output
     assert "--install-completion" in runner.invoke(app, ["--help"]).output
 
 
