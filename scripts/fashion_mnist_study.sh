@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The Fashion-MNIST study (README, "Distillation on Fashion-MNIST"): every step resumable, so rerunning this
 # script continues where it stopped (finished rows are kept in results/*.jsonl, finished stages are skipped).
-#   bash scripts/fashion_mnist_study.sh [STEP...]     steps: teachers main strength sizes recheck (default: the first four)
+#   bash scripts/fashion_mnist_study.sh [STEP...]     steps: teachers main strength sizes recheck table
+#   (default: the first four; `table` only redraws the teacher-strength table and plot from the rows there)
 # Python: $PYTHON (default .venv/bin/python). Data: ../shared/data (the recipe's data.root). Training
 # precision: $PRECISION (default auto; the rows recorded before 2026-12-02 trained in bf16 on an AVX-512 BF16
 # CPU, later ones as auto chose; evaluation is always fp32). Seeds of the strength step: $SEEDS (default 0,1,2).
@@ -20,6 +21,16 @@ compare() { "$PY" scripts/compare_methods.py "$RECIPE" "$@" train.epochs=5 "$P";
 teachers() {  # train the shared teachers of run $1 resumably, once (a finished summary is reused as it is)
   [ -f "runs/$1/teachers/summary.json" ] || "$PY" -m compressor.cli.main distill "$RECIPE" --stages teachers \
     --resume "$P" "run.name=$1" "${@:2}"
+}
+
+strength_table() {  # the table and plot from the budgets measured so far (the shared teacher: 15 epochs)
+  budgets=()
+  for epochs in 1 3; do
+    f=results/fashion-mnist-teacher-e$epochs.jsonl
+    [ ! -f "$f" ] || budgets+=("$f=$epochs epoch(s)")
+  done
+  "$PY" scripts/teacher_strength.py --baseline results/fashion-mnist-methods.jsonl "${budgets[@]}" \
+    "results/fashion-mnist-methods.jsonl=15 epochs" --out results/fashion-mnist-teacher-strength
 }
 
 for step in $steps; do
@@ -43,9 +54,7 @@ for step in $steps; do
           --results results/fashion-mnist-teacher-e$epochs.jsonl run.name=fashion-mnist-t$epochs \
           teachers.0.train.epochs=$epochs "${clean[@]}" "${shared[@]}"
       done
-      "$PY" scripts/teacher_strength.py --baseline results/fashion-mnist-methods.jsonl \
-        results/fashion-mnist-teacher-e1.jsonl results/fashion-mnist-teacher-e3.jsonl \
-        results/fashion-mnist-methods.jsonl --out results/fashion-mnist-teacher-strength ;;
+      strength_table ;;
     sizes)  # a 3x wider student (29k parameters) from the same teachers, at the rates chosen for tiny_cnn
       # the same teachers on the same test images: their rows (an AutoAttack run each) are reused, not re-measured
       [ -f results/fashion-mnist-methods-w32.jsonl ] ||
@@ -57,6 +66,7 @@ for step in $steps; do
     recheck)  # PGD-AT's rows were judged before the black-box check retried Square's points: judge them again
       compare --methods pgd_at --lrs 0.1,0.5 --seeds 0,1,2 --teachers-run "$TEACHERS" --recheck \
         --results results/fashion-mnist-methods.jsonl ;;
-    *) echo "unknown step '$step' (teachers main strength sizes recheck)" >&2; exit 2 ;;
+    table) strength_table ;;
+    *) echo "unknown step '$step' (teachers main strength sizes recheck table)" >&2; exit 2 ;;
   esac
 done

@@ -51,7 +51,7 @@ def test_gain_against_teacher_strength_from_results_files(tmp_path: Path) -> Non
             str(SCRIPT),
             "--baseline",
             str(baseline),
-            str(weak),
+            f"{weak}=1 epoch",
             str(baseline),
             "--out",
             str(out),
@@ -62,8 +62,8 @@ def test_gain_against_teacher_strength_from_results_files(tmp_path: Path) -> Non
     assert done.returncode == 0, done.stderr[-1500:]
     table = out.with_suffix(".md").read_text()
     assert "(`pgd_at`, 70.00%)" in table, "the best trained-alone method is the reference"
-    assert "| `weak` | 85.00 | 55.00 | `ciard` | 3 | 66.00 ± 1.00 | -4.00 |" in table
-    assert "| `main` | 85.00 | 70.00 | `ciard` | 3 | 73.00 ± 1.00 | +3.00 |" in table
+    assert "| 1 epoch | 85.00 | 55.00 | `ciard` | 3 | 66.00 ± 1.00 | -4.00 |" in table, "labelled"
+    assert "| main | 85.00 | 70.00 | `ciard` | 3 | 73.00 ± 1.00 | +3.00 |" in table, "named by its file"
     assert "rslad" not in table, "a masked method is left out"
     assert out.with_suffix(".png").stat().st_size > 1000
 

@@ -3,10 +3,10 @@
     python scripts/compare_methods.py recipes/fashion-mnist-ciard.yaml --methods rslad,ciard --lrs 0.5 \
         --results results/fashion-mnist-teacher-e2.jsonl run.name=fmnist-t2 teachers.0.train.epochs=2
     python scripts/teacher_strength.py --baseline results/fashion-mnist-methods.jsonl \
-        results/fashion-mnist-teacher-e2.jsonl results/fashion-mnist-methods.jsonl \
+        "results/fashion-mnist-teacher-e2.jsonl=2 epochs" "results/fashion-mnist-methods.jsonl=15 epochs" \
         --out results/fashion-mnist-teacher-strength
 
-Each results file is one teacher budget (a comparison run with its own shared teachers; its `teacher` rows
+Each results file (`PATH=LABEL`: LABEL names its budget in the table) is one teacher budget (a comparison run with its own shared teachers; its `teacher` rows
 hold the robust teacher's clean and AutoAttack accuracy). The students trained alone (methods that read no
 teacher) come from `--baseline`; each distillation method's gain is its mean (clean + AA) / 2 over seeds
 minus the best trained-alone mean. Rows that failed a sanity check are left out (masked, not ranked). Writes
@@ -76,6 +76,18 @@ def strength_points(
     return sorted(points, key=lambda p: (p["method"], p["teacher_autoattack"]))
 
 
+def _score(point: dict[str, Any]) -> str:
+    """Mean ± sd over seeds; a single seed has no spread to show."""
+    mean = f"{100 * point['score']:.2f}"
+    return mean if point["seeds"] == 1 else f"{mean} ± {100 * point['sd']:.2f}"
+
+
+def budget_file(text: str) -> tuple[Path, str]:
+    """`PATH[=LABEL]`: a results file and how the table names its teacher budget (default: the file name)."""
+    path, _, label = text.partition("=")
+    return Path(path), label or Path(path).stem
+
+
 def render(points: list[dict[str, Any]], command: str) -> str:
     """Markdown: the gain of each method at each teacher strength."""
     if not points:
@@ -96,8 +108,8 @@ def render(points: list[dict[str, Any]], command: str) -> str:
         "|---|---|---|---|---|---|---|",
     ]
     lines += [
-        f"| `{Path(p['budget']).stem}` | {100 * p['teacher_clean']:.2f} | {100 * p['teacher_autoattack']:.2f} | "
-        f"`{p['method']}` | {p['seeds']} | {100 * p['score']:.2f} ± {100 * p['sd']:.2f} | {100 * p['gain']:+.2f} |"
+        f"| {p['budget']} | {100 * p['teacher_clean']:.2f} | {100 * p['teacher_autoattack']:.2f} | "
+        f"`{p['method']}` | {p['seeds']} | {_score(p)} | {100 * p['gain']:+.2f} |"
         for p in points
     ]
     return "\n".join(lines) + "\n"
@@ -133,21 +145,22 @@ def plot(points: list[dict[str, Any]], out: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "budgets", nargs="+", type=Path, help="comparison results files, one per teacher budget"
+        "budgets",
+        nargs="+",
+        type=budget_file,
+        help="comparison results files, one per teacher budget: PATH or PATH=LABEL (e.g. 'r.jsonl=1 epoch')",
     )
     parser.add_argument(
         "--baseline", type=Path, required=True, help="results file with the trained-alone rows"
     )
     parser.add_argument("--out", type=Path, required=True, help="writes OUT.md and OUT.png")
     args = parser.parse_args()
-    missing = [p for p in [args.baseline, *args.budgets] if not p.is_file()]
+    missing = [p for p in [args.baseline, *(path for path, _ in args.budgets)] if not p.is_file()]
     if missing:
         raise SystemExit(f"error: {missing[0]}: no such results file")
-    points = strength_points(_rows(args.baseline), {str(p): _rows(p) for p in args.budgets})
-    command = (
-        f"`python scripts/teacher_strength.py --baseline {args.baseline} "
-        f"{' '.join(map(str, args.budgets))} --out {args.out}`"
-    )
+    points = strength_points(_rows(args.baseline), {label: _rows(path) for path, label in args.budgets})
+    named = " ".join(f"'{path}={label}'" for path, label in args.budgets)
+    command = f"`python scripts/teacher_strength.py --baseline {args.baseline} {named} --out {args.out}`"
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".md").write_text(render(points, command))
     if points:
