@@ -44,7 +44,8 @@ def trained_at_chance(history: list[dict[str, Any]], num_classes: int) -> str | 
         return None
     return (
         chance_message(f"the student (best of {len(clean)} validated epochs)", max(clean), num_classes)
-        + ": evaluating and exporting it will measure nothing; train it longer or lower optim.lr"
+        + ": evaluating and exporting it will measure nothing; train it longer, and lower optim.lr if its loss"
+        " grew, raise it if the loss stalled"
     )
 
 
