@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import sys
 import tempfile
 from dataclasses import replace
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import torch
 from compressor_edge import VerifyOptions, verify_bundle
+from compressor_edge.bundle import load_bundle
 from records import append_record, record_header
 
 from compressor.attacks import get_attack
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, max_drop in (("plain", None), ("robustness-aware", args.max_drop)):
             robust = replace(options, int8_max_robust_drop=max_drop)
             bundle = export_bundle(student, Path(tmp) / name, **common, options=robust)
-            manifest = json.loads((bundle / "manifest.json").read_text())
+            manifest = load_bundle(bundle).manifest
             records[name] = manifest["formats"]["int8"]["quantization"].get("robustness_aware")
             report = verify_bundle(
                 bundle, backends=backends, options=VerifyOptions(batch_sizes=(1, 32), threads=args.threads)
