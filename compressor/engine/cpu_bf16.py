@@ -6,6 +6,13 @@ on an EPYC core small_cnn at 28x28 trained 2.1x faster in bf16, tiny_cnn on 8x8 
 there the model's own step is timed once, fp32 against bf16 interleaved, and the verdict cached in a JSON
 file keyed by CPU model, ISA flags, torch version, threads and the model's signature
 (``$COMPRESSOR_CACHE_DIR``, default ``~/.cache/compressor``).
+
+Faster is not enough: bf16 must also be right. On an AMX Xeon (torch 2.14, oneDNN) the bf16 weight gradient
+of a convolution whose stride exceeds its input's width (a stride-2 3x3 on a 1x1 map: an ImageNet ResNet's
+last stage on 8x8 digits) comes back with uninitialised memory in the taps that see only padding: up to 1e34
+times the true gradient, non-finite in half the steps, while fp32 is exact and every other shape tried agrees
+with fp32 to bf16's rounding (tests/engine/test_bf16_convolutions.py). The garbage depends on what the memory
+held, so comparing a step's gradients cannot catch it reliably; the shape can (`bf16_unsafe_convolutions`).
 """
 
 from __future__ import annotations
@@ -101,6 +108,37 @@ def time_training_step(model: nn.Module, x: Tensor, y: Tensor, rounds: int = MEA
     return StepTiming(
         1000 * statistics.median(times[False]), 1000 * statistics.median(times[True]), len(y), rounds
     )
+
+
+def strides_past_input(conv: nn.Conv2d, height: int, width: int) -> bool:
+    """Whether `conv` on a `height` x `width` input strides past the input's edge with a kernel wider than one
+    tap in that direction: the shape whose bf16 weight gradient oneDNN gets wrong (see the module docstring)."""
+    kernel, stride = conv.kernel_size, conv.stride
+    return any(s > size and k > 1 for s, size, k in zip(stride, (height, width), kernel, strict=True))
+
+
+def bf16_unsafe_convolutions(model: nn.Module, x: Tensor) -> list[str]:
+    """The convolutions of `model` that stride past their input's edge on a batch like `x` (one fp32
+    forward without gradients, in eval mode; the model is left as it was)."""
+    found: list[str] = []
+    hooks = [
+        module.register_forward_hook(
+            lambda conv, inputs, _out, name=name: (
+                found.append(name) if strides_past_input(conv, *inputs[0].shape[-2:]) else None
+            )
+        )
+        for name, module in model.named_modules()
+        if isinstance(module, nn.Conv2d)
+    ]
+    was_training = model.training
+    try:
+        with torch.no_grad():
+            model.eval()(x[:1])
+    finally:
+        model.train(was_training)
+        for hook in hooks:
+            hook.remove()
+    return found
 
 
 def cache_path() -> Path:

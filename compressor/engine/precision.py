@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from compressor.config.schema import TrainConfig
-from compressor.engine.cpu_bf16 import MIN_SPEEDUP, bf16_isa, measured_timing
+from compressor.engine.cpu_bf16 import MIN_SPEEDUP, bf16_isa, bf16_unsafe_convolutions, measured_timing
 from compressor.errors import UserInputError
 
 DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -34,7 +34,8 @@ class Speed:
     """How the hot loop runs: autocast dtype (None = fp32), channels_last, torch.compile, and why that dtype.
 
     `measure` marks a CPU `auto` the ISA could not settle: it runs in fp32 until `for_model` has timed the
-    model's own training step (each training stage resolves its model before training).
+    model's own training step (each training stage resolves its model before training). `auto`: the
+    precision was chosen by `train.precision: auto` (it may then fall back to fp32), not set by the recipe.
     """
 
     dtype: torch.dtype | None
@@ -43,6 +44,7 @@ class Speed:
     device: torch.device
     reason: str = "set by train.precision"
     measure: bool = False
+    auto: bool = False
 
     @property
     def precision(self) -> str:
@@ -66,6 +68,23 @@ class Speed:
             f"({timing.speedup:.2f}x; bf16 needs >= {MIN_SPEEDUP}x)"
         )
         return replace(self, dtype=torch.bfloat16 if faster else None, reason=reason, measure=False)
+
+    def with_bf16_shapes_checked(self, model: nn.Module, x: torch.Tensor) -> Speed:
+        """This speed, unless CPU bf16 would train `model` wrong on inputs like `x`: a convolution striding
+        past its input's edge (`cpu_bf16.bf16_unsafe_convolutions`). Then `auto` falls back to fp32, the
+        reason naming the layer, and an explicit `bf16` is refused before the first step."""
+        if self.dtype is not torch.bfloat16 or self.device.type != "cpu":
+            return self
+        unsafe = bf16_unsafe_convolutions(model, self.prepare_batch(x.to(self.device)))
+        if not unsafe:
+            return self
+        defect = (
+            f"convolution '{unsafe[0]}' strides past its input's edge, where the CPU's bf16 weight gradient "
+            "is wrong (oneDNN reads uninitialised memory; fp32 is exact)"
+        )
+        if not self.auto:
+            raise UserInputError(f"train.precision=bf16: {defect}; use train.precision=auto or fp32")
+        return replace(self, dtype=None, reason=f"auto: fp32, since {defect}")
 
     def autocast(self) -> Callable[[], AbstractContextManager[Any]]:
         """A factory of autocast contexts for forward passes (a no-op in fp32)."""
@@ -108,15 +127,15 @@ def resolve_speed(cfg: TrainConfig, device: torch.device, cpu: dict[str, Any] | 
     """
     cuda = device.type == "cuda"
     precision: str = cfg.precision
-    reason, measure = "set by train.precision", False
-    if precision == "auto":
+    reason, measure, auto = "set by train.precision", False, precision == "auto"
+    if auto:
         precision, reason, measure = _auto_precision(device, cpu)
     dtype = DTYPES[precision]
     if dtype is torch.float16 and not cuda:
         raise UserInputError("train.precision=fp16 needs a CUDA device; use bf16 or fp32 on the CPU")
     channels_last = cfg.channels_last if isinstance(cfg.channels_last, bool) else True
     compile_ = cfg.compile if isinstance(cfg.compile, bool) else cuda
-    return Speed(dtype, channels_last, compile_, device, reason, measure)
+    return Speed(dtype, channels_last, compile_, device, reason, measure, auto)
 
 
 def maybe_compile(model: nn.Module, speed: Speed) -> nn.Module:

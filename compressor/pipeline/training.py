@@ -54,12 +54,13 @@ def train_model(
 def model_speed(
     speed: Speed, model: nn.Module, data: DataBundle, label: str, dist: DistInfo, console: Console
 ) -> Speed:
-    """The run's speed for training `model` (a CPU `auto` settled on a batch of the data; every DDP rank
-    takes rank 0's verdict), printed."""
+    """The run's speed for training `model` (a CPU `auto` settled on a batch of the data, CPU bf16 checked
+    against the model's shapes on it; every DDP rank takes rank 0's verdict), printed."""
     pool = data.train if data.train is not None else data.val
     n = min(MEASURE_IMAGES, len(pool.y))
-    resolved = speed.for_model(model, as_float(pool.x[:n]), pool.y[:n])
-    if speed.measure and dist.world_size > 1:
+    x, y = as_float(pool.x[:n]), pool.y[:n]
+    resolved = speed.for_model(model, x, y).with_bf16_shapes_checked(model, x)
+    if dist.world_size > 1 and speed.device.type == "cpu":  # timings and the check may differ by rank
         dtype, reason = gather_objects((resolved.dtype, resolved.reason), dist)[0]
         resolved = replace(resolved, dtype=dtype, reason=reason)
     console.print(f"[dim]{label}: {resolved.precision} ({resolved.reason})[/]")
