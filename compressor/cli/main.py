@@ -104,6 +104,12 @@ def recipes() -> None:
         typer.echo(line)
 
 
+def _under_torchrun(rendezvous: list[str], arguments: list[str]) -> int:
+    """Run this CLI again with `arguments` under torchrun (one process per GPU), and its exit code."""
+    launcher = [sys.executable, "-m", "torch.distributed.run", *rendezvous]
+    return subprocess.call([*launcher, "-m", "compressor.cli.main", *arguments])
+
+
 @app.command()
 @one_line_errors
 def distill(
@@ -154,27 +160,21 @@ def distill(
         loaded = smoke_recipe(loaded)
     selected = parse_stages(stages)
     if nproc_per_node * nnodes > 1 and "WORLD_SIZE" not in os.environ:
-        command = [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            f"--nproc-per-node={nproc_per_node}",
-            f"--nnodes={nnodes}",
-            f"--node-rank={node_rank}",
-            f"--master-addr={master_addr}",
-            f"--master-port={master_port}",
-            "-m",
-            "compressor.cli.main",
-            "distill",
-            str(path),
-            *(overrides or []),
+        flags = [
             *(["--stages", stages] if stages else []),
             *(["--resume"] if resume else []),
             *(["--force"] if force else []),
             *(["--smoke"] if smoke else []),
             *(["--allow-plugins", allow_plugins] if allow_plugins else []),
         ]
-        raise SystemExit(subprocess.call(command))
+        rendezvous = [
+            f"--nproc-per-node={nproc_per_node}",
+            f"--nnodes={nnodes}",
+            f"--node-rank={node_rank}",
+            f"--master-addr={master_addr}",
+            f"--master-port={master_port}",
+        ]
+        raise SystemExit(_under_torchrun(rendezvous, ["distill", str(path), *(overrides or []), *flags]))
     from compressor.pipeline.run import run_pipeline
 
     run_pipeline(loaded, stages=selected, resume=resume, force=force)
