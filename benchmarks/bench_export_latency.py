@@ -10,7 +10,7 @@ run, not absolute times across runs. CPU runtimes: onnxruntime-cpu always, openv
 openvino-cpu-bf16, the fp32 file computed in bf16, where the CPU has bf16); GPU
 ones (onnxruntime-cuda, TensorRT) when present, against PyTorch on CUDA. int8 runs the file made for each
 runtime (U8S8 QDQ on CPU runtimes, the symmetric one on TensorRT). `vs PyTorch` = PyTorch ms / format ms and
-`vs fp32` = same-runtime fp32 ms / format ms (> 1: faster). The targets of export_gates.py print PASS/FAIL.
+`vs fp32` = same-runtime fp32 ms / format ms (> 1: faster; openvino-cpu-bf16's against openvino-cpu's exact fp32). The targets of export_gates.py print PASS/FAIL.
 Appends one JSON line (CPU model and ISA flags, versions, command, rows, gates) to benchmarks/results.jsonl.
 """
 
@@ -88,6 +88,7 @@ def _pytorch_runner(model: nn.Module, device: str) -> Callable[[np.ndarray], obj
 
 
 CPU_BACKENDS = ("onnxruntime-cpu", "openvino-cpu", "openvino-cpu-bf16")
+EXACT_RUNTIME = {"openvino-cpu-bf16": "openvino-cpu"}  # a reduced-precision runtime's fp32 reference
 
 
 def _export(
@@ -145,7 +146,10 @@ def _time_group(
             )
             torch_ms = timed[("pytorch", "eager")].median_ms
             for (backend_name, fmt), backend in loaded.items():
-                t, fp32 = timed[(backend_name, fmt)], timed.get((backend_name, "fp32"))
+                t, fp32 = (
+                    timed[(backend_name, fmt)],
+                    timed.get((EXACT_RUNTIME.get(backend_name, backend_name), "fp32")),
+                )
                 rows.append(
                     {
                         "format": fmt,
