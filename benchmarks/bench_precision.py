@@ -56,7 +56,9 @@ MODELS = (
 )
 EPS = 0.1
 E2E_RECIPE = "recipes/fashion-mnist-ciard.yaml"
-E2E_OVERRIDES = ["data.limit_train=1024", "data.limit_test=256", "teachers.0.train.epochs=1",
+# 8,192 training images and the stage's own 1,000 test images: with 1,024 and 256 (the first version) the
+# imports and data loading, the same in both precisions, took 9 of the stage's 13-21 CPU seconds (AMX Xeon)
+E2E_OVERRIDES = ["data.limit_train=8192", "data.limit_test=1000", "teachers.0.train.epochs=1",
                  "teachers.1.train.epochs=1"]  # fmt: skip
 
 
