@@ -20,7 +20,8 @@ class MetricsLogger(Protocol):
     def log(self, kind: str, step: int, values: dict[str, float]) -> None: ...
 
 
-LOGS = ("metrics.jsonl", "tensorboard")
+METRICS_FILE = "metrics.jsonl"
+LOGS = (METRICS_FILE, "tensorboard")
 PREVIOUS = "previous"
 
 
@@ -55,7 +56,7 @@ class MetricsWriter:
     ) -> None:
         self.enabled = enabled
         self.loggers = loggers
-        self.path = folder / "metrics.jsonl"
+        self.path = folder / METRICS_FILE
         self._tb = None
         if enabled:
             folder.mkdir(parents=True, exist_ok=True)

@@ -17,13 +17,16 @@ from compressor.console import ProgressDisplay
 from compressor.data.sources import Split
 from compressor.engine import resume as ckpt
 from compressor.engine.distributed import DistInfo, all_ranks_true, all_reduce_mean, gather_objects
-from compressor.engine.metrics import MetricsLogger, MetricsWriter
+from compressor.engine.metrics import METRICS_FILE, MetricsLogger, MetricsWriter
 from compressor.engine.optim import build_optimizer, build_scheduler
 from compressor.engine.precision import Speed
 from compressor.engine.validation import clean_and_robust_accuracy
 from compressor.errors import TrainingDiverged
 from compressor.methods.base import Method, TrainingPosition
 from compressor.models.weights import save_weights
+
+# What `fit` leaves in its folder (besides checkpoints/ and tensorboard/): a stage that trains declares these
+TRAINING_FILES = {"best": "best.safetensors", "last": "last.safetensors", "metrics": METRICS_FILE}
 
 
 @dataclass
@@ -214,7 +217,7 @@ class _Training:
         record = _validate(self.student, self.val, self.setup, epoch, self.writer, self.steps_per_epoch)
         if "score" in record and record["score"] > self.best_score and self.rank0:
             self.best_score, self.best_epoch = record["score"], epoch
-            save_weights(self.student, self.setup.out_dir / "best.safetensors")
+            save_weights(self.student, self.setup.out_dir / TRAINING_FILES["best"])
         self.history.append(record)
         if self.rank0 and "score" in record:
             bar.console.print(validation_line(self.setup.label, record, best=self.best_epoch == epoch))
@@ -224,15 +227,15 @@ class _Training:
         """The last weights (and any trained teachers) saved beside the best ones."""
         out = self.setup.out_dir
         self.writer.close()
-        last = out / "last.safetensors"
+        best, last = out / TRAINING_FILES["best"], out / TRAINING_FILES["last"]
         if self.rank0:
             save_weights(self.student, last)
             for role, teacher in self.teachers.items():
                 save_weights(teacher, out / f"teacher_{role}.safetensors")
             if self.best_epoch < 0:
-                save_weights(self.student, out / "best.safetensors")
+                save_weights(self.student, best)
         self.setup.dist.barrier()
-        return FitResult(out / "best.safetensors", last, self.best_epoch, self.best_score, self.history)
+        return FitResult(best, last, self.best_epoch, self.best_score, self.history)
 
 
 def validation_line(label: str, record: dict[str, Any], *, best: bool) -> str:

@@ -8,7 +8,7 @@ from compressor.config.schema import Recipe
 from compressor.console import warn
 from compressor.engine.distributed import wrap_ddp
 from compressor.engine.precision import maybe_compile
-from compressor.engine.trainer import FitSetup
+from compressor.engine.trainer import TRAINING_FILES, FitSetup
 from compressor.evaluation.chance import stop_at_chance_teacher, trained_at_chance
 from compressor.methods.registry import method_info
 from compressor.models.build import build_model, data_info
@@ -78,7 +78,7 @@ STAGE = Stage(
     run_distill,
     _parts,
     needs=("pretrain", "teachers"),
-    outputs={"best": "best.safetensors", "last": "last.safetensors", "metrics": "metrics.jsonl"},
+    outputs=dict(TRAINING_FILES),  # the trainer's folder layout, declared as this stage's outputs
     all_ranks=True,
     description="distil the student",
 )
