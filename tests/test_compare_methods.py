@@ -197,7 +197,7 @@ def test_only_rows_that_pass_their_sanity_checks_are_ranked():
     assert rank_methods(rows, "autoattack") == {"ciard": 1, "rslad": 2}
     table = render(rows, [], "header")
     assert "| masked | `pgd_at` |" in table and "| 1 | `ciard` |" in table and "| 2 | `rslad` |" in table
-    assert "trails the best one trained alone (`pgd_at`, masked: an upper bound) by -8.00 points" in table
+    assert "trails the best one trained alone (`pgd_at`, masked: an upper bound) by 8.00 points" in table
     assert "its true score may be lower: no verdict." in table
 
 
@@ -206,7 +206,7 @@ def test_a_distilled_student_that_beats_a_masked_baseline_gets_a_verdict():
 
     masked = _seeded("pgd_at", [0.70, 0.71, 0.69], failed=["black_box_vs_white_box"])
     lines = verdict([*masked, *_seeded("rslad", [0.75, 0.76, 0.74])], "autoattack", [])
-    assert "beats the best one trained alone (`pgd_at`, masked: an upper bound) by +5.00 points" in lines[0]
+    assert "beats the best one trained alone (`pgd_at`, masked: an upper bound) by 5.00 points" in lines[0]
     assert "no verdict" not in lines[0]
     masked_distiller = verdict(
         [*masked, *_seeded("rslad", [0.9, 0.9], failed=["gradients"])], "autoattack", []
@@ -221,10 +221,10 @@ def test_verdict_states_the_gain_over_training_alone_against_two_sd():
 
     alone = _seeded("pgd_at", [0.70, 0.71, 0.69])
     clear = verdict([*alone, *_seeded("rslad", [0.75, 0.76, 0.74])], "autoattack", [])
-    assert "`rslad`) beats the best one trained alone (`pgd_at`) by +5.00 points" in clear[0]
+    assert "`rslad`) beats the best one trained alone (`pgd_at`) by 5.00 points" in clear[0]
     assert "sd of the difference 1.41; more than two sd" in clear[0]
     noisy = verdict([*alone, *_seeded("ciard", [0.74, 0.70, 0.72])], "autoattack", [])
-    assert "by +2.00 points" in noisy[0] and "not more than two sd" in noisy[0]
+    assert "by 2.00 points" in noisy[0] and "not more than two sd" in noisy[0]
     weak = {"phase": "teacher", "method": "robust", "clean": 0.8, "autoattack": 0.45}
     warned = verdict([*alone, *_seeded("ciard", [0.74, 0.70, 0.72])], "autoattack", [weak])
     assert warned[1].startswith("WARNING: the robust teacher (45.00% autoattack) is not more robust")

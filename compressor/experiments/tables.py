@@ -80,7 +80,7 @@ def verdict(tests: list[dict[str, Any]], aa: str, teacher_rows: list[dict[str, A
     what = f"the best one trained alone (`{best_a}`{', masked: an upper bound' if masked else ''})"
     line = (
         f"Verdict: the best distilled student (`{best_d}`) {'beats' if gain > 0 else 'trails'} {what} by "
-        f"{100 * gain:+.2f} points of (clean + AA) / 2 (sd of the difference {100 * sd_gain:.2f}; "
+        f"{100 * abs(gain):.2f} points of (clean + AA) / 2 (sd of the difference {100 * sd_gain:.2f}; "
         f"{'more' if clear else 'not more'} than two sd)"
     )
     if masked and gain <= 0:
