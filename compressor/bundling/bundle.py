@@ -181,7 +181,7 @@ def _int8_options(
         adv = as_images(x_adv, "int8_robust_adversarial_images", held.shape[1:])
         labels = as_labels(y, len(held), probes.clean_logits.shape[1])
         queries = HELD_OUT_SQUARE_QUERIES if norm == "linf" else 0  # this Square attack is L-inf
-        robust = HeldOut(held, adv, labels, eps, queries)
+        robust = HeldOut(held, adv, labels, eps, queries, options.square_points)
     return Int8Options(
         options.int8_calibration_method,
         options.int8_reduce_range,

@@ -40,7 +40,7 @@ class ExportOptions:
     CPU lacks VNNI) and, with `int8_tensorrt`, TensorRT's symmetric file beside it. With held-out images
     and `int8_max_robust_drop`, layers whose quantisation costs more robust accuracy than that stay in
     float. With an L-inf threat model, PyTorch's Square accuracy (`square_queries` per image, `seed`) on up
-    to `square_points` probes goes into the manifest. `probe_attack` and `num_probes` are for the callers
+    to `square_points` probes goes into the manifest (and the robust-int8 gate attacks as many held-out points). `probe_attack` and `num_probes` are for the callers
     that craft the probes (`compressor.export`, the export stage); export_bundle takes the probes it is given.
     """
 
@@ -52,8 +52,8 @@ class ExportOptions:
     int8_reduce_range: bool | str = "auto"
     int8_tensorrt: bool = False
     int8_max_robust_drop: float | None = None
-    square_queries: int = 150
-    square_points: int = 24
+    square_queries: int = 100
+    square_points: int = 12
     seed: int = 0
     probe_attack: str = "pgd20"
     num_probes: int = 256

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 from compressor_edge.bundle import Probes
-from compressor_edge.square import margin, square_attack_linf
+from compressor_edge.square import fragile_points, margin, square_attack_linf
 from torch import nn
 
 from compressor.bundling.manifest import pytorch_logits
@@ -31,8 +31,7 @@ def fragile_robust_points(probes: Probes, points: int) -> np.ndarray:
     """Indices of up to `points` robust probes, the smallest PGD margin (closest to failing) first."""
     adversarial_margin = margin(probes.adversarial_logits, probes.labels)
     robust = (probes.clean_logits.argmax(1) == probes.labels) & (adversarial_margin > 0)
-    candidates = np.flatnonzero(robust)
-    return candidates[np.argsort(adversarial_margin[candidates], kind="stable")][:points]
+    return fragile_points(adversarial_margin, robust, points)
 
 
 def square_record(

@@ -19,6 +19,7 @@ shape except the dynamic batch, and the symbolic pass needs sympy, which the tor
 
 from __future__ import annotations
 
+import inspect
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -92,12 +93,16 @@ def quantize_int8(
     reduce_range: bool = False,
     nodes_to_exclude: Sequence[str] = (),
     preprocess: bool = True,
+    calibration_cache: Path | None = None,
 ) -> dict[str, Any]:
     """Static QDQ int8 quantisation for one target kind, calibrated on float32 images [N,C,H,W] in [0,1].
 
     Returns the settings written into the manifest. `reduce_range` (7-bit weights) only applies to the
     "cpu" target, for x86 CPUs without VNNI; `nodes_to_exclude` names nodes that stay in float (names of
     the pre-processed graph: pass `preprocess=False` with a `src` from prepare_for_quantization).
+    `calibration_cache` (a JSON file) keeps the calibrated activation ranges, computed once and reused by
+    every later call on the same `src`, images and method (the ranges do not depend on `nodes_to_exclude`),
+    where the installed onnxruntime has its calibration cache (elsewhere each call calibrates again).
     """
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
@@ -132,8 +137,18 @@ def quantize_int8(
             calibrate_method=calibrate_method,
             nodes_to_exclude=list(nodes_to_exclude),
             extra_options=symmetric,
+            **_cache_option(calibration_cache),
         )
     return _int8_settings(target, method, cpu and reduce_range, calibration_images.shape[0], nodes_to_exclude)
+
+
+def _cache_option(path: Path | None) -> dict[str, str]:
+    """quantize_static's calibration cache argument, where this onnxruntime takes one."""
+    from onnxruntime.quantization import quantize_static
+
+    if path is None or "calibration_cache_path" not in inspect.signature(quantize_static).parameters:
+        return {}
+    return {"calibration_cache_path": str(path)}
 
 
 def _int8_settings(

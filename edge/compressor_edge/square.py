@@ -31,6 +31,14 @@ def p_schedule(p_init: float, iteration: int, n_queries: int) -> float:
     return p_init / _SCHEDULE_DIVISORS[position]
 
 
+def fragile_points(margins: np.ndarray, eligible: np.ndarray, points: int | None) -> np.ndarray:
+    """Indices of up to `points` eligible points (every one when None), the smallest margin first: the points
+    nearest to failing, which a model whose robustness was damaged loses first."""
+    candidates = np.flatnonzero(eligible)
+    ordered = candidates[np.argsort(margins[candidates], kind="stable")]
+    return ordered if points is None else ordered[:points]
+
+
 def margin(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """Logit of the true class minus the largest other logit (negative: misclassified)."""
     rows = np.arange(labels.shape[0])

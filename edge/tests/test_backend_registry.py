@@ -69,3 +69,19 @@ def test_cli_help_lists_every_backend(capsys: pytest.CaptureFixture[str]) -> Non
     out = " ".join(capsys.readouterr().out.split())
     for spec in backend_specs().values():
         assert f"{spec.name}: {spec.summary}" in out
+
+
+@pytest.mark.parametrize(
+    ("env", "asked", "expected"), [("1", None, 1), ("1", 2, 2), ("", None, 0), ("x", None, 0)]
+)
+def test_omp_num_threads_limits_the_cpu_runtime_unless_threads_are_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, env: str, asked: int | None, expected: int
+) -> None:
+    """onnxruntime keeps its own pool: a job limited with OMP_NUM_THREADS must not spread over every core."""
+    import onnx
+    from tiny_bundles import linear_onnx
+
+    onnx.save(linear_onnx(), tmp_path / "m.onnx")
+    monkeypatch.setenv("OMP_NUM_THREADS", env)
+    with create_backend("onnxruntime-cpu", tmp_path / "m.onnx", threads=asked) as backend:
+        assert backend._session.get_session_options().intra_op_num_threads == expected

@@ -88,3 +88,23 @@ def test_sort_nodes_repairs_order_and_detects_cycles() -> None:
     model.graph.node[0].input[0] = "undefined"
     with pytest.raises(ValueError, match="cycle or an undefined input"):
         sort_nodes(model.graph)
+
+
+def test_the_calibration_cache_calibrates_once_for_every_later_file(tmp_path: Path) -> None:
+    """The robust-int8 search quantises one model many times: the activation ranges come from the first call."""
+    import inspect
+
+    from onnxruntime.quantization import quantize_static
+
+    if "calibration_cache_path" not in inspect.signature(quantize_static).parameters:
+        pytest.skip("this onnxruntime has no calibration cache: every call calibrates (slower, same files)")
+    onnx.save(linear_onnx(), tmp_path / "m.onnx")
+    images, cache = probe_set(64)[0], tmp_path / "calibration.json"
+    quantize_int8(tmp_path / "m.onnx", tmp_path / "first.onnx", images, calibration_cache=cache)
+    assert cache.is_file()
+    darker = images * 0.5  # other images: ranges calibrated on them would differ
+    quantize_int8(tmp_path / "m.onnx", tmp_path / "cached.onnx", darker, calibration_cache=cache)
+    quantize_int8(tmp_path / "m.onnx", tmp_path / "fresh.onnx", darker)
+    first, cached, fresh = (_qdq(tmp_path / f"{n}.onnx")[1] for n in ("first", "cached", "fresh"))
+    assert first.keys() == cached.keys() and all(np.array_equal(first[k], cached[k]) for k in first)
+    assert any(not np.array_equal(first[k], fresh[k]) for k in first), "the images must move some range"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import pkgutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -115,7 +116,17 @@ def create_backend(
     cache_dir: Path | None = None,
     threads: int | None = None,
 ) -> Backend:
-    """Load `onnx_path` on backend `name`; TensorRT builds (or reuses from `cache_dir`) an engine."""
+    """Load `onnx_path` on backend `name`; TensorRT builds (or reuses from `cache_dir`) an engine.
+
+    `threads` None: $OMP_NUM_THREADS where it is set (the CPU runtimes keep their own thread pools and do not
+    read it, so a process limited to N threads would otherwise run them on every core), else the runtime's
+    default."""
     spec = backend_spec(name)
     spec.require()
-    return spec.load(onnx_path, LoadOptions(tuple(batch_sizes), cache_dir, threads))
+    return spec.load(onnx_path, LoadOptions(tuple(batch_sizes), cache_dir, threads or _env_threads()))
+
+
+def _env_threads() -> int | None:
+    """$OMP_NUM_THREADS as a positive int, or None when unset or not one."""
+    value = os.environ.get("OMP_NUM_THREADS", "").strip()
+    return int(value) if value.isdigit() and int(value) > 0 else None
