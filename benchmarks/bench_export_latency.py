@@ -88,7 +88,6 @@ def _pytorch_runner(model: nn.Module, device: str) -> Callable[[np.ndarray], obj
 
 
 CPU_BACKENDS = ("onnxruntime-cpu", "openvino-cpu", "openvino-cpu-bf16")
-EXACT_RUNTIME = {"openvino-cpu-bf16": "openvino-cpu"}  # a reduced-precision runtime's fp32 reference
 
 
 def _export(
@@ -148,7 +147,7 @@ def _time_group(
             for (backend_name, fmt), backend in loaded.items():
                 t, fp32 = (
                     timed[(backend_name, fmt)],
-                    timed.get((EXACT_RUNTIME.get(backend_name, backend_name), "fp32")),
+                    timed.get((backend_spec(backend_name).exact_runtime or backend_name, "fp32")),
                 )
                 rows.append(
                     {

@@ -80,7 +80,7 @@ class _Scorer:
             targets = self.attacked[robust[self.attacked]]
             if square and held_out.square_queries > 0 and targets.size:
                 start = time.perf_counter()
-                square = square_attack_linf(
+                attack = square_attack_linf(
                     lambda x: backend.predict(x, batch_size=64),
                     held_out.clean[targets],
                     held_out.labels[targets],
@@ -89,7 +89,7 @@ class _Scorer:
                     seed=0,
                 )
                 self.square_seconds += time.perf_counter() - start
-                robust[targets] = square.robust
+                robust[targets] = attack.robust
         return float(robust.mean()), float(margins.mean())
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from compressor_edge.backends import BACKENDS, Backend, backend_spec, create_backend
+from compressor_edge.backends.registry import env_threads
 from compressor_edge.bundle import FORMATS, Bundle, Probes, load_bundle
 from compressor_edge.errors import BackendUnavailable, BundleError
 from compressor_edge.latency import measure_interleaved, tile_batch
@@ -320,7 +321,7 @@ def verify_bundle(
         allow_chance_reference=options.allow_chance_reference,
         environment=_environment(),
         latency_runs=options.latency_runs,
-        threads=options.threads,
+        threads=options.threads or env_threads(),  # what the runtimes were given ($OMP_NUM_THREADS too)
         square_skipped=options.skip_square and bundle.norm == "linf",
     )
 

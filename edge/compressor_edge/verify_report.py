@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from compressor_edge.backends import backend_spec
+from compressor_edge.errors import BundleError
 from compressor_edge.latency import ROUNDS, Latency
 from compressor_edge.tolerances import VerifyTolerances
 
@@ -123,8 +125,10 @@ class VerifyReport:
         return f"{word}: {chance}{allowed}"
 
     def speedup_vs_fp32(self, row: FormatResult, batch: int) -> float | None:
-        """fp32's median / this row's at `batch` on the same backend (> 1: faster), from one interleaved loop."""
-        fp32 = next((r for r in self.results if r.format == "fp32" and r.backend == row.backend), None)
+        """fp32's median / this row's at `batch` on the same backend (> 1: faster), from one interleaved loop;
+        a reduced-precision backend (openvino-cpu-bf16) against the exact one's fp32 where that row was run."""
+        reference = _exact_runtime(row.backend)
+        fp32 = next((r for r in self.results if r.format == "fp32" and r.backend == reference), None)
         if fp32 is None or batch not in fp32.latency or batch not in row.latency:
             return None
         return fp32.latency[batch].median_ms / row.latency[batch].median_ms
@@ -223,7 +227,7 @@ class VerifyReport:
             + ("none" if fastest is None else f"{fastest.format} on {fastest.backend}"),
             f"Latency: median ms per batch of every row timed round-robin in one loop ({rounds} rounds, at least "
             f"{self.latency_runs} runs each, {self.threads or 'default'} thread(s)); 'vs fp32' = the same "
-            "runtime's fp32 median / this row's (> 1: faster).",
+            "runtime's fp32 median / this row's (> 1: faster; a bf16 runtime's: its exact runtime's fp32).",
             f"Machine: {self.environment.get('machine', 'not recorded')}. Files: "
             + ", ".join(sorted({f"{r.format}/{r.backend}: {r.file}" for r in self.results if r.file})),
         ]
@@ -265,6 +269,14 @@ class VerifyReport:
                 for problem in ([r.error] if r.error else []) + r.failures
             ]
         return lines
+
+
+def _exact_runtime(backend: str) -> str:
+    """The backend whose fp32 row is `backend`'s speed reference: its exact twin when it has one and it ran."""
+    try:
+        return backend_spec(backend).exact_runtime or backend
+    except BundleError:  # a row from a report of a backend this kit does not have
+        return backend
 
 
 def _robust_gate(record: dict[str, Any]) -> str:

@@ -19,7 +19,10 @@ from compressor_edge import (
     sha256_file,
     verify_bundle,
 )
+from compressor_edge.backends.registry import env_threads
 from compressor_edge.bundle import MANIFEST_FILE
+from compressor_edge.latency import Latency
+from compressor_edge.verify_report import FormatResult, VerifyReport
 
 FAST = VerifyOptions(square_queries=100, latency_runs=5, batch_sizes=(1, 8))
 
@@ -161,7 +164,7 @@ def test_square_runs_on_the_recorded_points_against_pytorch(good_bundle: Path, g
 
 def test_latency_is_timed_round_robin_with_speedups(good_report) -> None:
     data = good_report.to_dict()
-    assert data["latency"] == {"interleaved": True, "runs": FAST.latency_runs, "threads": None}
+    assert data["latency"] == {"interleaved": True, "runs": FAST.latency_runs, "threads": env_threads()}
     fp32, fp16, int8 = good_report.results
     for batch in (1, 8):
         assert good_report.speedup_vs_fp32(fp32, batch) == 1.0
@@ -178,3 +181,24 @@ def test_each_checked_row_is_reported_as_i_of_n(good_bundle: Path) -> None:
         good_bundle, formats=["fp32", "int8"], on_row=lambda i, n: heard.append((i, n)), options=FAST
     )
     assert heard == [(1, 2), (2, 2)] and len(report.results) == 2
+
+
+def test_a_bf16_runtime_is_timed_against_the_exact_runtimes_fp32() -> None:
+    """openvino-cpu-bf16 runs the fp32 file: 'vs fp32' divides openvino-cpu's exact fp32 time, not its own."""
+
+    def row(backend: str, fmt: str, ms: float) -> FormatResult:
+        return FormatResult(format=fmt, backend=backend, latency={1: Latency(1, ms, ms, 10)})
+
+    exact, bf16, int8 = (
+        row("openvino-cpu", "fp32", 9.0),
+        row("openvino-cpu-bf16", "fp32", 3.0),
+        row("openvino-cpu", "int8", 4.5),
+    )
+    report = VerifyReport("b", 0.1, "linf", 8, 0.9, 0.5, 100, 0, VerifyTolerances(), [exact, bf16, int8])
+    assert report.speedup_vs_fp32(bf16, 1) == 3.0 and report.speedup_vs_fp32(int8, 1) == 2.0
+    assert (
+        VerifyReport("b", 0.1, "linf", 8, 0.9, 0.5, 100, 0, VerifyTolerances(), [bf16]).speedup_vs_fp32(
+            bf16, 1
+        )
+        is None
+    )

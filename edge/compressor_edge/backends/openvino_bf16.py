@@ -31,5 +31,6 @@ SPEC = register(
         load=_load,
         formats=("fp32",),
         precision="bf16",
+        exact_runtime=F32_SPEC.name,
     )
 )

@@ -43,6 +43,9 @@ class BackendSpec:
     # what it computes in when that is not the file's own precision ("bf16": the fp32 file run in bf16);
     # its rows are judged by the tolerances of that name
     precision: str | None = None
+    # the backend that computes the same files exactly (openvino-cpu for its bf16 twin): its fp32 row is
+    # the speed reference of this one's rows
+    exact_runtime: str | None = None
 
     def tolerances_name(self, fmt: str) -> str:
         """Which tolerance set judges this backend's rows of format `fmt`."""
@@ -123,10 +126,10 @@ def create_backend(
     default."""
     spec = backend_spec(name)
     spec.require()
-    return spec.load(onnx_path, LoadOptions(tuple(batch_sizes), cache_dir, threads or _env_threads()))
+    return spec.load(onnx_path, LoadOptions(tuple(batch_sizes), cache_dir, threads or env_threads()))
 
 
-def _env_threads() -> int | None:
+def env_threads() -> int | None:
     """$OMP_NUM_THREADS as a positive int, or None when unset or not one."""
     value = os.environ.get("OMP_NUM_THREADS", "").strip()
     return int(value) if value.isdigit() and int(value) > 0 else None
