@@ -37,10 +37,10 @@ def _speedups(verify: dict[str, Any]) -> list[str]:
 def header(run: Path, commands: list[str]) -> str:
     """The lines above verify's own report."""
     stages = RunDir(run).records()
-    evaluation = json.loads(stage_output(RunDir(run), "evaluate", "evaluation").read_text())
+    evaluation_file = stage_output(RunDir(run), "evaluate", "evaluation")
+    evaluation = json.loads(evaluation_file.read_text()) if evaluation_file.is_file() else None
     verify = json.loads(stage_output(RunDir(run), "verify", "verify").read_text())
     seconds = ", ".join(f"{name} {s['seconds']:.0f} s" for name, s in stages.items() if "seconds" in s)
-    robust = ", ".join(f"{k} {100 * v:.2f}%" for k, v in evaluation["robust_accuracy"].items())
     fastest = verify["fastest_passing"]
     cpu = verify["environment"]["cpu"]
     return "\n".join(
@@ -52,8 +52,7 @@ def header(run: Path, commands: list[str]) -> str:
             *[f"    {command}" for command in commands],
             "",
             f"Stage times: {seconds} (total {sum(s.get('seconds', 0) for s in stages.values()) / 60:.1f} min).",
-            f"Test split ({evaluation['n']} images, eps {evaluation['settings']['eps_text']}): clean "
-            f"{100 * evaluation['clean_accuracy']:.2f}%, {robust}.",
+            _test_line(evaluation),
             f"CPU: {verify['environment']['machine']}; VNNI {cpu['vnni']}, AMX {cpu['amx']}. "
             f"Threads {verify['latency']['threads']}.",
             f"Verdict: {verify['verdict']}; fastest passing (batch 1): "
@@ -63,6 +62,17 @@ def header(run: Path, commands: list[str]) -> str:
             "verify.md as written by the run:",
             "",
         ]
+    )
+
+
+def _test_line(evaluation: dict[str, Any] | None) -> str:
+    """The evaluate stage's test-split accuracies, or that the run skipped it."""
+    if evaluation is None:
+        return "Test split: not evaluated (the run skipped the evaluate stage); verify's probes below."
+    robust = ", ".join(f"{k} {100 * v:.2f}%" for k, v in evaluation["robust_accuracy"].items())
+    return (
+        f"Test split ({evaluation['n']} images, eps {evaluation['settings']['eps_text']}): clean "
+        f"{100 * evaluation['clean_accuracy']:.2f}%, {robust}."
     )
 
 

@@ -64,3 +64,12 @@ def test_header_and_copies(tmp_path: Path) -> None:
 def test_missing_verify_is_one_line(tmp_path: Path, capsys) -> None:
     assert _module().main([str(tmp_path), str(tmp_path / "x"), "--command", "c"]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_a_run_that_skipped_evaluate_says_so(tmp_path: Path) -> None:
+    run = _run(tmp_path)
+    (run / "evaluate" / "evaluation.json").unlink()
+    out = tmp_path / "x"
+    assert _module().main([str(run), str(out), "--command", "c"]) == 0
+    text = out.with_suffix(".md").read_text()
+    assert "Test split: not evaluated (the run skipped the evaluate stage)" in text and "clean 98" not in text
