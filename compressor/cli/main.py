@@ -117,7 +117,10 @@ def distill(
     overrides: OverridesArg = None,
     stages: Annotated[
         str | None,
-        typer.Option(help="Comma-separated stages to run: teachers,distill,evaluate,export,verify,report."),
+        typer.Option(
+            help="Comma-separated stages to run, e.g. evaluate,export (a registered stage by its name; a wrong "
+            "name lists them all)."
+        ),
     ] = None,
     resume: Annotated[
         bool, typer.Option(help="Continue an interrupted training stage from its last checkpoint.")
@@ -128,7 +131,7 @@ def distill(
     smoke: Annotated[
         bool,
         typer.Option(
-            help="Check the recipe's wiring in seconds: same pipeline, a few images (an ImageFolder's own, else synthetic) and small models, in runs/<name>-smoke."
+            help="Check the recipe's wiring in seconds: same pipeline, a few images (an ImageFolder's own, else synthetic), small models, PGD-20 and onnxruntime only, in runs/<name>-smoke."
         ),
     ] = False,
     nproc_per_node: Annotated[
@@ -142,7 +145,8 @@ def distill(
     master_port: Annotated[int, typer.Option(help="Rendezvous port for multi-node DDP.")] = 29500,
     allow_plugins: AllowPluginsOpt = None,
 ) -> None:
-    """Run a recipe: [pretrain ->] teachers -> distill -> evaluate -> export -> verify -> report, in runs/<name>/."""
+    """Run a recipe through every stage that applies to it (teachers -> distill -> evaluate -> export -> verify
+    -> report, and any stage registered beside them), in runs/<name>/."""
     from compressor.cli.recipes import resolve_recipe
     from compressor.config.plugins import split_names
     from compressor.pipeline.run import parse_stages

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import os
 import sys
@@ -66,7 +67,11 @@ def _names(choices: Sequence[str]) -> Callable[[str], list[str]]:
         items = [item.strip() for item in text.split(",") if item.strip()]
         bad = [item for item in items if item not in choices]
         if bad or not items:
-            raise argparse.ArgumentTypeError(f"expected a comma-separated subset of {', '.join(choices)}")
+            close = difflib.get_close_matches(bad[0], choices, n=1) if bad else []
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise argparse.ArgumentTypeError(
+                f"expected a comma-separated subset of {', '.join(choices)}{hint}"
+            )
         return items
 
     return parse

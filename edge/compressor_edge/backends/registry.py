@@ -7,6 +7,7 @@ is one module in compressor_edge/backends/ that calls `register`.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import importlib.util
 import os
@@ -91,7 +92,9 @@ def backend_spec(name: str) -> BackendSpec:
     """The spec of backend `name`; BundleError (bad input) listing the known ones otherwise."""
     specs = backend_specs()
     if name not in specs:
-        raise BundleError(f"unknown backend {name!r} (expected one of: {', '.join(specs)})")
+        close = difflib.get_close_matches(name, list(specs), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise BundleError(f"unknown backend {name!r} (expected one of: {', '.join(specs)}){hint}")
     return specs[name]
 
 
