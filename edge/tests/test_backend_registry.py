@@ -18,7 +18,8 @@ from compressor_edge.convert import INT8_TARGETS
 def test_every_backend_module_registers_itself() -> None:
     specs = backend_specs()
     built_in = {"onnxruntime-cpu", "onnxruntime-cuda", "openvino-cpu", "openvino-cpu-bf16", "tensorrt"}
-    assert tuple(specs) == BACKENDS == tuple(sorted(specs)) and built_in <= set(specs)  # a new module adds one
+    # a new backend module adds one more: the built-ins are there, every name once, sorted
+    assert tuple(specs) == BACKENDS == tuple(sorted(specs)) and built_in <= set(specs)
     for name, spec in specs.items():
         assert spec.name == name and spec.packages and spec.install
         assert set(spec.formats) <= set(FORMATS) and spec.int8_target in INT8_TARGETS
