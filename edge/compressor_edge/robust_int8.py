@@ -15,9 +15,9 @@ fp32's, every Conv / Gemm / MatMul is ranked by the PGD accuracy int8 reaches wi
 Layers interact (measured on a ResNet-18: the stem alone in float won back most of the loss, the next seven
 added greedily almost nothing), so the float set is not grown one layer at a time: the shortest prefix of
 the ranking that meets the gate is found by trying prefixes of 1, 2, 4, ... layers up to `max_float_layers`
-(every weighted layer by default) and bisecting between the last failing and the first passing one, then each layer of that prefix, lowest
-ranked first, goes back to int8 when the gate still holds without it (onnxruntime's nodes_to_exclude keeps
-the rest in float). Cost, only when plain int8 fails the gate: one quantisation (calibrated once, for every
+(every weighted layer by default) and bisecting between the last failing and the first passing one; then
+each layer of that prefix, lowest ranked first, goes back to int8 when the gate still holds without it
+(onnxruntime's nodes_to_exclude keeps the rest in float). Cost, only when plain int8 fails the gate: one quantisation (calibrated once, for every
 candidate) and PGD score per layer for the ranking, then at most 1 + 2 ceil(log2(cap)) gate decisions for
 the prefix and one per kept layer for the pruning (one decision when the top-ranked layer suffices).
 """
