@@ -12,6 +12,7 @@ Formulas (each is checked per format and backend; accuracies are fractions in [0
   square       pytorch_square_acc - square_acc, on the probes PyTorch keeps robust, with the budget and seed
                the export recorded PyTorch's Square accuracy at                       <= max_square_acc_drop
                and fp32_square_acc - square_acc (same backend, same points and seed)  <= max_square_acc_drop
+               (the bound rounded up to whole points of the sample: with 12 points, 0.05 allows one to fall)
   square floor square_acc >= min_square_acc            (only when set)
   latency      median batch-1 latency in ms <= max_latency_ms   (only when set)
   size         file size in MiB <= max_size_mb                  (only when set)

@@ -202,3 +202,24 @@ def test_a_bf16_runtime_is_timed_against_the_exact_runtimes_fp32() -> None:
         )
         is None
     )
+
+
+def test_square_drop_is_judged_in_whole_points_of_its_sample() -> None:
+    """On 12 points 0.05 cannot be measured: one point may fall (int8 noise), two fail the row."""
+    from compressor_edge.verify import _gate_failures, _References, square_drop_bound
+
+    assert square_drop_bound(0.05, 12) == pytest.approx(1 / 12)
+    assert square_drop_bound(0.05, 200) == pytest.approx(0.05)  # already whole points: unchanged
+    assert square_drop_bound(0.0, 12) == 0.0 and square_drop_bound(-1.0, 12) == -1.0
+
+    def failures(square_acc: float) -> list[str]:
+        row = FormatResult(
+            format="int8", backend="onnxruntime-cpu", max_abs_logit_diff=0.1, rel_logit_diff=0.01,
+            top1_agreement=1.0, clean_acc=0.9, adv_probe_acc=0.8, square_acc=square_acc,
+        )  # fmt: skip
+        tol = VerifyTolerances().for_format("int8")
+        return _gate_failures(row, tol, _References(0.9, 0.8, 1.0, 1.0, square_points=12))
+
+    assert failures(11 / 12) == []
+    lost_two = failures(10 / 12)
+    assert len(lost_two) == 2 and all("0.083 in whole points of 12" in f for f in lost_two)
