@@ -308,6 +308,11 @@ def _parser() -> argparse.ArgumentParser:
         "--readme", type=Path, default=None, help="also fill the table's marked block in this file"
     )
     parser.add_argument(
+        "--teachers-only",
+        action="store_true",
+        help="only train (if needed) and evaluate the shared teachers: their rows, no student",
+    )
+    parser.add_argument(
         "--recheck",
         action="store_true",
         help="first re-evaluate the --methods' test runs already in --results (after a change of checks)",
@@ -345,7 +350,7 @@ def _run() -> None:
         comparison.recheck(methods)
     if not args.render:
         comparison.evaluate_teachers()
-        for entry in methods:
+        for entry in [] if args.teachers_only else methods:
             comparison.test(entry, comparison.tune(entry))
     comparison.add_sanity_results()
     table = args.results.with_suffix(".md")

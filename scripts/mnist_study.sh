@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# MNIST (eps 0.3) redone with a robust teacher stronger than its students (README, "Methods compared on
+# MNIST"): every step resumable, so rerunning continues where it stopped (finished rows stay in results/).
+#   bash scripts/mnist_study.sh [STEP...]   steps: teachers fast_teachers students table
+#   (default: teachers students)
+# teachers       the robust SmallCNN by PGD-AT (10 steps) on all 54,000 training images for $EPOCHS epochs
+#                (default 15), the clean one as the recipe trains it; their test rows (AutoAttack) first
+# fast_teachers  the same robust teacher by fast_at (one FGSM step from a random start, Wong et al. 2020):
+#                what the cheaper recipe costs in robust accuracy, same epochs, same evaluation
+# students       the recipe's tiny_cnn students at the budget of results/mnist-methods.jsonl (12,000 images,
+#                4 epochs, rates chosen there) distilled from the PGD-AT teacher, seeds $SEEDS (default 0,1,2);
+#                PGD-AT and TRADES alone do not depend on a teacher: their rows are taken from that file
+# Python: $PYTHON (default .venv/bin/python). Data: ../shared/data (the recipe's data.root).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-.venv/bin/python}
+RECIPE=recipes/mnist-ciard.yaml
+EPOCHS=${EPOCHS:-15}
+SEEDS=${SEEDS:-0,1,2}
+STUDENTS=(data.limit_train=12000 'evaluate.eps_curve=[]' train.epochs=4)
+steps=${*:-teachers students}
+
+teachers() {  # train the teachers of run $1 resumably, once; then their test rows into results file $2
+  [ -f "runs/$1/teachers/summary.json" ] || "$PY" -m compressor.cli.main distill "$RECIPE" --stages teachers \
+    --resume "run.name=$1" "teachers.0.train.epochs=$EPOCHS" "${@:3}"
+  "$PY" scripts/compare_methods.py "$RECIPE" --methods pgd_at --seeds 0 --teachers-only \
+    --teachers-run "runs/$1" --results "$2" "${STUDENTS[@]}"
+}
+
+for step in $steps; do
+  case $step in
+    teachers) teachers mnist-t$EPOCHS-teachers results/mnist-t$EPOCHS-methods.jsonl ;;
+    fast_teachers)
+      teachers mnist-fast$EPOCHS-teachers results/mnist-fast$EPOCHS-teachers.jsonl \
+        'teachers.0.train.method={name: fast_at}' ;;
+    students)
+      out=results/mnist-t$EPOCHS-methods.jsonl
+      grep -q '"method": "pgd_at"' "$out" 2>/dev/null ||  # the trained-alone baselines, teacher-free
+        grep -E '"method": "(pgd_at|trades)"' results/mnist-methods.jsonl >> "$out"
+      "$PY" scripts/compare_methods.py "$RECIPE" --methods pgd_at,trades,rslad,ciard@push_scale=1 \
+        --lrs-from results/mnist-methods.jsonl --seeds "$SEEDS" --teachers-run "runs/mnist-t$EPOCHS-teachers" \
+        --results "$out" "run.name=mnist-t$EPOCHS" "${STUDENTS[@]}" ;;
+    *) echo "unknown step '$step' (teachers fast_teachers students)" >&2; exit 2 ;;
+  esac
+done
