@@ -346,3 +346,24 @@ def test_an_interrupted_run_continues_from_its_checkpoint_and_its_row_says_so(tm
     assert calls == [True, True]  # never restarted from scratch: a checkpoint there is continued
     rows = [json.loads(line) for line in args.results.read_text().splitlines()]
     assert [r.get("resumed", False) for r in rows] == [False, True]
+
+
+def test_teachers_only_evaluates_the_shared_teachers_and_trains_no_student(tmp_path: Path, monkeypatch):
+    import compressor.experiments.comparison as comparison_module
+    from compressor.experiments.comparison import Comparison
+
+    root = Path(__file__).resolve().parents[1]
+    calls: list[str] = []
+    monkeypatch.setattr(Comparison, "prepare_teachers", lambda self, train=True: calls.append("prepare") or [])
+    monkeypatch.setattr(Comparison, "evaluate_teachers", lambda self: calls.append("evaluate"))
+    monkeypatch.setattr(Comparison, "tune", lambda self, entry: calls.append(f"tune {entry}") or 0.1)
+    monkeypatch.setattr(Comparison, "test", lambda self, entry, lr: calls.append(f"test {entry}"))
+    argv = [str(root / "recipes" / "quickstart.yaml"), "--methods", "pgd_at,rslad"]
+    argv += ["--results", str(tmp_path / "r.jsonl"), f"run.output_dir={tmp_path / 'runs'}"]
+    monkeypatch.setattr(sys, "argv", ["compare_methods.py", "--teachers-only", *argv])
+    comparison_module._run()
+    assert calls == ["prepare", "evaluate"]
+    monkeypatch.setattr(sys, "argv", ["compare_methods.py", *argv])
+    calls.clear()
+    comparison_module._run()
+    assert calls == ["prepare", "evaluate", "tune pgd_at", "test pgd_at", "tune rslad", "test rslad"]

@@ -217,6 +217,8 @@ class VerifyReport:
             else f" PyTorch keeps robust (clean and PGD); PyTorch's Square accuracy there: "
             f"{_pct(self.pytorch_square_acc)}."
         )
+        if self.square_points and self.square_queries:
+            square_reference += f" Square drops are judged in whole points (1 of {self.square_points})."
         rounds = min(ROUNDS, max(1, self.latency_runs))
         return [
             f"PyTorch on the same {self.n_probes} probes: clean {_pct(self.pytorch_clean_acc)}, "

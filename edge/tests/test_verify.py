@@ -152,6 +152,7 @@ def test_square_runs_on_the_recorded_points_against_pytorch(good_bundle: Path, g
     # the probes are exact worst cases of a linear model, so the points they leave robust are certified:
     # Square cannot fool them (the CNN test in tests/bundling shows a budget that does)
     assert good_report.pytorch_square_acc == record["pytorch_square_acc"] == 1.0
+    assert f"judged in whole points (1 of {good_report.square_points})" in good_report.to_markdown()
     fp32 = good_report.results[0]
     assert abs(fp32.square_acc - record["pytorch_square_acc"]) <= 0.02
     strict = VerifyTolerances.from_dict({"fp16": {"max_square_acc_drop": -0.5}})
