@@ -354,7 +354,9 @@ def test_teachers_only_evaluates_the_shared_teachers_and_trains_no_student(tmp_p
 
     root = Path(__file__).resolve().parents[1]
     calls: list[str] = []
-    monkeypatch.setattr(Comparison, "prepare_teachers", lambda self, train=True: calls.append("prepare") or [])
+    monkeypatch.setattr(
+        Comparison, "prepare_teachers", lambda self, train=True: calls.append("prepare") or []
+    )
     monkeypatch.setattr(Comparison, "evaluate_teachers", lambda self: calls.append("evaluate"))
     monkeypatch.setattr(Comparison, "tune", lambda self, entry: calls.append(f"tune {entry}") or 0.1)
     monkeypatch.setattr(Comparison, "test", lambda self, entry, lr: calls.append(f"test {entry}"))
