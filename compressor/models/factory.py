@@ -43,6 +43,7 @@ def check_model_name(spec: ModelSpec) -> None:
         import compressor.models.catalog  # noqa: F401  (registers the small-input architectures)
 
         if timm.is_model(spec.name):
+            _check_zoo_kwargs(spec)
             return
         known = timm.list_models()
     import difflib
@@ -50,6 +51,21 @@ def check_model_name(spec: ModelSpec) -> None:
     close = difflib.get_close_matches(spec.name, known, n=3, cutoff=0.6)
     hint = f"did you mean {', '.join(repr(c) for c in close)}?" if close else "check the spelling"
     raise UserInputError(f"unknown {spec.source} model '{spec.name}'; {hint}")
+
+
+def _check_zoo_kwargs(spec: ModelSpec) -> None:
+    """A zoo model's kwargs are its constructor's: built on the meta device (no memory, no weights) to check."""
+    from compressor.models.catalog import ZOO_MODELS
+
+    if spec.name not in ZOO_MODELS or not spec.kwargs:
+        return
+    import timm
+
+    try:
+        with torch.device("meta"):
+            timm.create_model(spec.name, **spec.kwargs)
+    except TypeError as err:
+        raise UserInputError(f"model '{spec.name}' does not build with kwargs {spec.kwargs}: {err}") from None
 
 
 def _normalisation(net: nn.Module, spec: ModelSpec, in_chans: int) -> tuple[Sequence[float], Sequence[float]]:

@@ -71,7 +71,8 @@ def build_zoo_model(
     if unknown:
         valid = ", ".join(sorted(accepted - set(arch)))
         raise UserInputError(
-            f"model '{name}' has no argument {', '.join(unknown)}; fix its kwargs (it accepts: {valid})"
+            f"model '{name}' has no argument {', '.join(unknown)}; fix its kwargs (it accepts: {valid}; "
+            "an override of the model's name keeps the recipe's kwargs: give its own too, e.g. kwargs={})"
         )
     options.setdefault("num_classes", cfg["num_classes"])
     options.setdefault("in_chans", cfg["input_size"][0])
