@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import onnxruntime as ort
@@ -36,7 +37,8 @@ RESULTS = Path(__file__).resolve().parent / "results.jsonl"
 def _fp32_file(name: str, work: Path) -> tuple[Path, tuple[int, ...]]:
     torch.manual_seed(0)
     net = timm.create_model(name, pretrained=False, num_classes=10).eval()
-    shape = tuple(net.pretrained_cfg["input_size"])
+    cfg = cast(dict[str, Any], net.pretrained_cfg)
+    shape = tuple(cfg["input_size"])
     path = work / "model.onnx"
     export_onnx(net, path, torch.rand(2, *shape))
     return path, shape

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+from torch import Tensor
 
 from compressor.config.methods import FastATParams
 from compressor.methods.base import TrainingPosition
@@ -30,22 +31,27 @@ def test_one_step_of_alpha_scale_eps_from_a_random_start(batch, ctx_factory):
     assert not torch.equal(first, second), "a random start differs between draws"
 
 
-def test_guard_switches_to_pgd_when_pgd_accuracy_collapses(batch, ctx_factory, monkeypatch):
+def test_guard_switches_to_pgd_when_pgd_accuracy_on_its_fixed_batch_collapses(
+    batch, ctx_factory, monkeypatch
+):
     x, y = batch
-    method = FastAT(ctx_factory(FastATParams(name="fast_at", guard_every=10, guard_ratio=0.5)))
+    method = FastAT(ctx_factory(FastATParams(name="fast_at", guard_every=10, guard_drop=0.2)))
     assert 0.0 <= method.pgd_accuracy(x, y) <= 1.0
-    accuracies = iter([0.6, 0.5, 0.2])  # PGD accuracy on the batch at steps 10, 20, 30
-    monkeypatch.setattr(method, "pgd_accuracy", lambda x, y: next(accuracies))
-    method.after_step(x, y, None, _progress(5))  # not a guard step: nothing measured
+    accuracies = iter([0.6, 0.45, 0.3])  # PGD accuracy on the guard batch at steps 10, 20, 30
+    measured: list[Tensor] = []
+    monkeypatch.setattr(method, "pgd_accuracy", lambda x, y: measured.append(x) or next(accuracies))
+    method.after_step(x, y, None, _progress(5))  # not a guard step: nothing measured, the batch is kept
     assert method.last_guard is None
-    for step in (10, 20):
-        method.after_step(x, y, None, _progress(step))
+    for step in (10, 20):  # 0.45 is 0.15 below the best: not a collapse
+        method.after_step(x.flip(0), y.flip(0), None, _progress(step))
         assert not method.fallback
+    assert all(torch.equal(seen, x) for seen in measured), "always the first batch, whatever the step's"
     assert method.adversarial(x, y).shape == x.shape
-    method.after_step(x, y, None, _progress(30))  # 0.2 < 0.5 x best 0.6: collapse
-    assert method.fallback and method.state_dict() == {"best_guard": 0.6, "fallback": True}
+    method.after_step(x, y, None, _progress(30))  # 0.3 < best 0.6 - 0.2: collapse
+    assert method.fallback and method.state_dict() == {"fallback": True}
     assert method.loss(x, y, x).logs["pgd_fallback"] == 1.0
     method.after_step(x, y, None, _progress(40))  # after the fallback the guard stops measuring
+    assert len(measured) == 3
     restored = FastAT(method.ctx)
     restored.load_state_dict(method.state_dict())
     assert restored.fallback, "a resumed run keeps the fallback decision"
