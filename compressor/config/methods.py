@@ -57,14 +57,14 @@ class FastATParams(Params):
 
     About 1/5 of PGD-10 training's cost. The step is alpha_scale x eps (the paper's 1.25). Guard against
     catastrophic overfitting: every guard_every steps PGD (the recipe's training attack, same random start)
-    is run on one fixed training batch (the first, as the paper's); when its accuracy falls below guard_ratio
-    x its best so far, training switches to PGD for good.
+    is run on one fixed training batch (the first, as the paper's); when its accuracy falls more than
+    guard_drop (the paper's 0.2) below its best so far, training switches to PGD for good.
     """
 
     name: Literal["fast_at"]
     alpha_scale: Number = Field(1.25, gt=0, le=2)
     guard_every: int = Field(50, ge=1)
-    guard_ratio: Number = Field(0.5, ge=0, le=1)
+    guard_drop: Number = Field(0.2, gt=0, le=1)
 
 
 @register_params(single_model=True)
