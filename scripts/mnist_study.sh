@@ -20,11 +20,15 @@ SEEDS=${SEEDS:-0,1,2}
 STUDENTS=(data.limit_train=12000 'evaluate.eps_curve=[]' train.epochs=4)
 steps=${*:-teachers students}
 
+recorded() {  # the teachers of run $1: the recorded copy in results/ when there is one, else runs/
+  if [ -f "results/$1/teachers/summary.json" ]; then echo "results/$1"; else echo "runs/$1"; fi
+}
+
 teachers() {  # train the teachers of run $1 resumably, once; then their test rows into results file $2
-  [ -f "runs/$1/teachers/summary.json" ] || "$PY" -m compressor.cli.main distill "$RECIPE" --stages teachers \
-    --resume "run.name=$1" "teachers.0.train.epochs=$EPOCHS" "${@:3}"
+  [ -f "$(recorded "$1")/teachers/summary.json" ] || "$PY" -m compressor.cli.main distill "$RECIPE" \
+    --stages teachers --resume "run.name=$1" "teachers.0.train.epochs=$EPOCHS" "${@:3}"
   "$PY" scripts/compare_methods.py "$RECIPE" --methods pgd_at --seeds 0 --teachers-only \
-    --teachers-run "runs/$1" --results "$2" "${STUDENTS[@]}"
+    --teachers-run "$(recorded "$1")" --results "$2" "${STUDENTS[@]}"
 }
 
 for step in $steps; do
@@ -38,7 +42,7 @@ for step in $steps; do
       grep -q '"method": "pgd_at"' "$out" 2>/dev/null ||  # the trained-alone baselines, teacher-free
         grep -E '"method": "(pgd_at|trades)"' results/mnist-methods.jsonl >> "$out"
       "$PY" scripts/compare_methods.py "$RECIPE" --methods pgd_at,trades,rslad,ciard@push_scale=1 \
-        --lrs-from results/mnist-methods.jsonl --seeds "$SEEDS" --teachers-run "runs/mnist-t$EPOCHS-teachers" \
+        --lrs-from results/mnist-methods.jsonl --seeds "$SEEDS" --teachers-run "$(recorded "mnist-t$EPOCHS-teachers")" \
         --results "$out" "run.name=mnist-t$EPOCHS" "${STUDENTS[@]}" ;;
     *) echo "unknown step '$step' (teachers fast_teachers students)" >&2; exit 2 ;;
   esac
