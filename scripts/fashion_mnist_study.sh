@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The Fashion-MNIST study (README, "Distillation on Fashion-MNIST"): every step resumable, so rerunning this
 # script continues where it stopped (finished rows are kept in results/*.jsonl, finished stages are skipped).
-#   bash scripts/fashion_mnist_study.sh [STEP...]     steps: teachers main strength sizes fast recheck table
+#   bash scripts/fashion_mnist_study.sh [STEP...]     steps: teachers main strength sizes fast lowdata recheck table
 #   (default: the first four; `table` only redraws the teacher-strength table and plot from the rows there)
 # Python: $PYTHON (default .venv/bin/python). Data: ../shared/data (the recipe's data.root). Training
 # precision: $PRECISION (default auto; the rows recorded before 2026-12-02 trained in bf16 on an AVX-512 BF16
@@ -17,7 +17,10 @@ TEACHERS=runs/fashion-mnist-ciard-teachers
 steps=${EXTRA[*]:-teachers main strength sizes}
 P="train.precision=${PRECISION:-auto}"
 SEEDS=${SEEDS:-0,1,2}
-compare() { "$PY" scripts/compare_methods.py "$RECIPE" "$@" train.epochs=5 "$P"; }
+compare() { "$PY" scripts/compare_methods.py "$RECIPE" "$@" "train.epochs=${STUDENT_EPOCHS:-5}" "$P"; }
+shared_teacher_rows() {  # the shared teachers' test rows into results file $1 (same test images: not re-measured)
+  [ -f "$1" ] || grep '"phase": "teacher"' results/fashion-mnist-methods.jsonl > "$1"
+}
 teachers() {  # train the shared teachers of run $1 resumably, once (a finished summary is reused as it is)
   [ -f "runs/$1/teachers/summary.json" ] || "$PY" -m compressor.cli.main distill "$RECIPE" --stages teachers \
     --resume "$P" "run.name=$1" "${@:2}"
@@ -57,8 +60,7 @@ for step in $steps; do
       strength_table ;;
     sizes)  # a 3x wider student (29k parameters) from the same teachers, at the rates chosen for tiny_cnn
       # the same teachers on the same test images: their rows (an AutoAttack run each) are reused, not re-measured
-      [ -f results/fashion-mnist-methods-w32.jsonl ] ||
-        grep '"phase": "teacher"' results/fashion-mnist-methods.jsonl > results/fashion-mnist-methods-w32.jsonl
+      shared_teacher_rows results/fashion-mnist-methods-w32.jsonl
       compare --methods pgd_at,rslad,ciard --lrs-from results/fashion-mnist-methods.jsonl --seeds 0,1,2 \
         --results results/fashion-mnist-methods-w32.jsonl run.name=fashion-mnist-w32 \
         --teachers-run "$TEACHERS" \
@@ -69,10 +71,18 @@ for step in $steps; do
       clean=("teachers.1.train=null" "teachers.1.model.checkpoint=$TEACHERS/teachers/clean.safetensors")
       teachers "$run" "teachers.0.train.method={name: fast_at, alpha_scale: $alpha}" "${clean[@]}"
       compare --methods pgd_at --teachers-only --teachers-run "runs/$run" --results "results/$run.jsonl" ;;
+    lowdata)  # the student's own labelled set cut to $LOW_N images ($LOW_N/10 for validation), $LOW_EPOCHS
+      # epochs, from the shared teachers trained on all 54,000: a strong teacher and a small student data set;
+      # each method's rate chosen again on this setting's own validation split
+      n=${LOW_N:-3000} out=results/fashion-mnist-n${LOW_N:-3000}.jsonl
+      shared_teacher_rows "$out"
+      STUDENT_EPOCHS=${LOW_EPOCHS:-20} compare --methods "${LOW_METHODS:-pgd_at,trades,rslad,ciard}" \
+        --lrs 0.1,0.5 --seeds "$SEEDS" --results "$out" run.name=fashion-mnist-n$n data.limit_train=$n \
+        --teachers-run "$TEACHERS" ;;
     recheck)  # PGD-AT's rows were judged before the black-box check retried Square's points: judge them again
       compare --methods pgd_at --lrs 0.1,0.5 --seeds 0,1,2 --teachers-run "$TEACHERS" --recheck \
         --results results/fashion-mnist-methods.jsonl ;;
     table) strength_table ;;
-    *) echo "unknown step '$step' (teachers main strength sizes fast recheck table)" >&2; exit 2 ;;
+    *) echo "unknown step '$step' (teachers main strength sizes fast lowdata recheck table)" >&2; exit 2 ;;
   esac
 done
