@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The Fashion-MNIST study (README, "Distillation on Fashion-MNIST"): every step resumable, so rerunning this
 # script continues where it stopped (finished rows are kept in results/*.jsonl, finished stages are skipped).
-#   bash scripts/fashion_mnist_study.sh [STEP...]     steps: teachers main strength sizes fast lowdata recheck table
+#   bash scripts/fashion_mnist_study.sh [STEP...]
+#   steps: teachers main strength sizes fast lowdata recheck table
 #   (default: the first four; `table` only redraws the teacher-strength table and plot from the rows there)
 # Python: $PYTHON (default .venv/bin/python). Data: ../shared/data (the recipe's data.root). Training
 # precision: $PRECISION (default auto; the rows recorded before 2026-12-02 trained in bf16 on an AVX-512 BF16
@@ -17,8 +18,10 @@ TEACHERS=runs/fashion-mnist-ciard-teachers
 steps=${EXTRA[*]:-teachers main strength sizes}
 P="train.precision=${PRECISION:-auto}"
 SEEDS=${SEEDS:-0,1,2}
+# the rates the main comparison chose on validation on its first grid (its KL distillers tried 1.0 later)
+CHOSEN=(--lrs-from results/fashion-mnist-methods.jsonl --lrs 0.1,0.5)
 compare() { "$PY" scripts/compare_methods.py "$RECIPE" "$@" "train.epochs=${STUDENT_EPOCHS:-5}" "$P"; }
-shared_teacher_rows() {  # the shared teachers' test rows into results file $1 (same test images: not re-measured)
+shared_teacher_rows() {  # the shared teachers' test rows into results file $1 (same test images: reused)
   [ -f "$1" ] || grep '"phase": "teacher"' results/fashion-mnist-methods.jsonl > "$1"
 }
 teachers() {  # train the shared teachers of run $1 resumably, once (a finished summary is reused as it is)
@@ -53,7 +56,7 @@ for step in $steps; do
         run=fashion-mnist-t$epochs-teachers shared=()  # a recorded copy in results/ is reused as it is
         if [ -f "results/$run/teachers/summary.json" ]; then shared=(--teachers-run "results/$run")
         else teachers "$run" "teachers.0.train.epochs=$epochs" "${clean[@]}"; fi
-        compare --methods rslad,ciard --lrs-from results/fashion-mnist-methods.jsonl --seeds "$SEEDS" \
+        compare --methods rslad,ciard "${CHOSEN[@]}" --seeds "$SEEDS" \
           --results results/fashion-mnist-teacher-e$epochs.jsonl run.name=fashion-mnist-t$epochs \
           teachers.0.train.epochs=$epochs "${clean[@]}" "${shared[@]}"
       done
@@ -61,7 +64,7 @@ for step in $steps; do
     sizes)  # a 3x wider student (29k parameters) from the same teachers, at the rates chosen for tiny_cnn
       # the same teachers on the same test images: their rows (an AutoAttack run each) are reused, not re-measured
       shared_teacher_rows results/fashion-mnist-methods-w32.jsonl
-      compare --methods pgd_at,rslad,ciard --lrs-from results/fashion-mnist-methods.jsonl --seeds 0,1,2 \
+      compare --methods pgd_at,rslad,ciard "${CHOSEN[@]}" --seeds 0,1,2 \
         --results results/fashion-mnist-methods-w32.jsonl run.name=fashion-mnist-w32 \
         --teachers-run "$TEACHERS" \
         "student.kwargs={width: 32, pool: 4}" ;;

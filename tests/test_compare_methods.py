@@ -235,14 +235,64 @@ def test_rates_chosen_by_another_comparison_are_reused(tmp_path: Path):
 
     results = tmp_path / "main.jsonl"
     rows = [
-        {"phase": "tune", "method": "ciard", "lr": 0.1},
+        {"phase": "tune", "method": "ciard", "lr": 0.1, "val_score": 0.70},
+        {"phase": "tune", "method": "ciard", "lr": 0.5, "val_score": 0.75},
         {"phase": "test", "method": "ciard", "lr": 0.5, "seed": 0},
-        {"phase": "test", "method": "ciard", "lr": 0.5, "seed": 1},
+        {"phase": "tune", "method": "ciard", "lr": 1.0, "val_score": 0.76},  # a grid extended later
+        {"phase": "test", "method": "ciard", "lr": 1.0, "seed": 0},
+        {"phase": "test", "method": "pgd_at", "lr": 0.1, "seed": 0},  # copied rows: no tuning rows
+        {"phase": "test", "method": "trades", "lr": 0.1, "seed": 0},
+        {"phase": "test", "method": "trades", "lr": 0.5, "seed": 0},
     ]
     results.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    assert chosen_rate(results, "ciard") == 0.5
+    assert chosen_rate(results, "ciard") == 1.0  # validation decides, not the rate with most test rows
+    assert chosen_rate(results, "ciard", [0.1, 0.5]) == 0.5  # within the grid asked for
+    assert chosen_rate(results, "pgd_at") == 0.1
     with pytest.raises(SystemExit, match="no chosen rate for 'rslad'"):
         chosen_rate(results, "rslad")
+    with pytest.raises(SystemExit, match=r"'trades'.*\[0.1, 0.5\]\): name the grid with --lrs"):
+        chosen_rate(results, "trades")
+
+
+def test_the_table_shows_each_method_at_its_chosen_rate_only(tmp_path: Path):
+    """A rate tried beside the chosen one (a grid extended later) must not be averaged into its row."""
+    import argparse
+
+    from rich.console import Console
+
+    from compressor.experiments.comparison import Comparison
+    from compressor.experiments.tables import render
+
+    root = Path(__file__).resolve().parents[1]
+    results = tmp_path / "cmp.jsonl"
+    rows = [
+        {"phase": "tune", "method": "ciard", "lr": 0.1, "seed": 0, "val_score": 0.70},
+        {"phase": "tune", "method": "ciard", "lr": 0.5, "seed": 0, "val_score": 0.75},
+        {"phase": "tune", "method": "ciard", "lr": 1.0, "seed": 0, "val_score": 0.76},
+        *[{**r, "lr": 0.5} for r in _seeded("ciard", [0.71, 0.72, 0.73])],
+        *[{**r, "lr": 1.0} for r in _seeded("ciard", [0.60])],
+    ]
+    results.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+    def shown(lrs: list[float]) -> list[dict]:
+        args = argparse.Namespace(
+            recipe=root / "recipes" / "quickstart.yaml",
+            results=results,
+            overrides=[f"run.output_dir={tmp_path / 'runs'}"],
+            device=None,
+            teachers_run=None,
+            lrs_from=None,
+            lrs_given=True,
+            lrs=lrs,
+            seeds=[0, 1, 2],
+        )
+        return Comparison(args, Console(quiet=True)).shown_rows(["ciard"])
+
+    first_grid = shown([0.1, 0.5])
+    assert {(r["phase"], r["lr"]) for r in first_grid} == {("tune", 0.1), ("tune", 0.5), ("test", 0.5)}
+    table = render(first_grid, [], "header", ["ciard"])
+    assert "| 1 | `ciard` | 0.5 | 3 |" in table and "| 72.00 ± 1.00 |" in table and "lr 1 |" not in table
+    assert {r["lr"] for r in shown([0.1, 0.5, 1.0]) if r["phase"] == "test"} == {1.0}
 
 
 def test_recheck_judges_existing_runs_again_and_keeps_their_training_time(tmp_path: Path, monkeypatch):
@@ -323,6 +373,7 @@ def test_an_interrupted_run_continues_from_its_checkpoint_and_its_row_says_so(tm
         device=None,
         teachers_run=None,
         lrs_from=None,
+        lrs_given=True,
         lrs=[0.1, 0.2],
         seeds=[0],
     )

@@ -62,8 +62,8 @@ def test_gain_against_teacher_strength_from_results_files(tmp_path: Path) -> Non
     assert done.returncode == 0, done.stderr[-1500:]
     table = out.with_suffix(".md").read_text()
     assert "(`pgd_at`, 70.00%)" in table, "the best trained-alone method is the reference"
-    assert "| 1 epoch | 85.00 | 55.00 | `ciard` | 3 | 66.00 ± 1.00 | -4.00 |" in table, "labelled"
-    assert "| main | 85.00 | 70.00 | `ciard` | 3 | 73.00 ± 1.00 | +3.00 |" in table, "named by its file"
+    assert "| 1 epoch | 85.00 | 55.00 | `ciard` | 0.5 | 3 | 66.00 ± 1.00 | -4.00 |" in table, "labelled"
+    assert "| main | 85.00 | 70.00 | `ciard` | 0.5 | 3 | 73.00 ± 1.00 | +3.00 |" in table, "named by its file"
     assert "rslad" not in table, "a masked method is left out"
     assert out.with_suffix(".png").stat().st_size > 1000
 
@@ -109,3 +109,17 @@ def test_a_missing_results_file_is_named(tmp_path: Path) -> None:
     )
     assert done.returncode == 1 and f"error: {missing}: no such results file" in done.stderr
     assert not (tmp_path / "o.md").exists()
+
+
+def test_a_rate_tried_beside_the_chosen_one_is_its_own_row(tmp_path: Path) -> None:
+    """A grid extended later (one seed at a new rate) must not be averaged into the chosen rate's seeds."""
+    rows = _rows(0.70, {"pgd_at": [0.70, 0.71, 0.69], "ciard": [0.73, 0.74, 0.72]})
+    rows.append({**rows[-1], "lr": 1.0, "seed": 0, "autoattack": 2 * 0.60 - 0.8})
+    baseline = _write(tmp_path / "main.jsonl", rows)
+    out = tmp_path / "strength"
+    command = [sys.executable, str(SCRIPT), "--baseline", str(baseline), str(baseline), "--out", str(out)]
+    done = subprocess.run(command, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-1500:]
+    table = out.with_suffix(".md").read_text()
+    assert "| `ciard` | 0.5 | 3 | 73.00 ± 1.00 | +3.00 |" in table
+    assert "| `ciard` | 1 | 1 | 60.00 | -10.00 |" in table

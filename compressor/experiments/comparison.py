@@ -66,15 +66,29 @@ def best_validation(run_dir: Path) -> dict[str, float]:
     }
 
 
-def chosen_rate(results: Path, entry: str) -> float:
-    """The learning rate another comparison chose (on validation) for `entry`, from its test rows."""
+def choose_rate(rows: list[dict[str, Any]], entry: str, grid: list[float] | None = None) -> float | None:
+    """The rate chosen on validation for `entry` among `rows` (within `grid` when given): its tuning rows
+    decide (the best validation score), so a rate tried later does not blur the choice; without tuning
+    rows, the one rate its test rows name. None when there is no such rate or more than one."""
+    mine = [r for r in rows if r["method"] == entry and (grid is None or r["lr"] in grid)]
+    tunes = [r for r in mine if r["phase"] == "tune"]
+    if tunes:
+        return float(max(tunes, key=lambda r: r["val_score"])["lr"])
+    rates = {r["lr"] for r in mine if r["phase"] == "test"}
+    return float(rates.pop()) if len(rates) == 1 else None
+
+
+def chosen_rate(results: Path, entry: str, grid: list[float] | None = None) -> float:
+    """The learning rate another comparison chose on validation for `entry` (`choose_rate` on its rows)."""
     rows = [json.loads(line) for line in results.read_text().splitlines() if line.strip()]
-    rates = {r["lr"] for r in rows if r["phase"] == "test" and r["method"] == entry}
-    if len(rates) != 1:
+    chosen = choose_rate(rows, entry, grid)
+    if chosen is None:
+        rates = sorted({r["lr"] for r in rows if r["phase"] == "test" and r["method"] == entry})
         raise SystemExit(
-            f"--lrs-from {results}: no chosen rate for '{entry}' (its test rows give {sorted(rates)})"
+            f"--lrs-from {results}: no chosen rate for '{entry}' (no tuning rows; its test rows give "
+            f"{rates}): name the grid with --lrs"
         )
-    return float(rates.pop())
+    return chosen
 
 
 def failed_sanity_checks(evaluation: dict[str, Any]) -> list[str]:
@@ -221,23 +235,42 @@ class Comparison:
         run_pipeline(recipe, stages=stages, resume=True, console=self.console)
         return {"seconds": round(time.perf_counter() - started, 1)} | ({"resumed": True} if resumed else {})
 
-    def tune(self, entry: str) -> float:
-        """Train at every rate with the first seed; return the rate with the best validation score.
-
-        With `--lrs-from`, the rate that comparison chose for this method, and no tuning runs.
-        """
+    def chosen_lr(self, entry: str) -> float | None:
+        """The rate this comparison picks for `entry`: `choose_rate` on the `--lrs` grid (the rate
+        `--lrs-from`'s comparison chose, with that option); None before any row of it exists."""
+        grid = self.args.lrs if self.args.lrs_given else None
         if self.args.lrs_from is not None:
-            return chosen_rate(self.args.lrs_from, entry)
+            return chosen_rate(self.args.lrs_from, entry, grid)
+        return choose_rate(self.rows, entry, grid)
+
+    def tune(self, entry: str) -> float:
+        """Train at every rate with the first seed (unless `--lrs-from` chose); return the chosen rate."""
         seed = self.args.seeds[0]
-        for lr in self.args.lrs:
+        for lr in self.args.lrs if self.args.lrs_from is None else []:
             if self._find(phase="tune", method=entry, lr=lr, seed=seed):
                 continue
             recipe, run_dir = self._recipe(entry, lr, seed)
             timing = self._run(recipe, run_dir, stages_through("distill"))
             row = {"phase": "tune", "method": entry, "lr": lr, "seed": seed}
             self._record(row | best_validation(run_dir) | timing)
-        scores = [self._find(phase="tune", method=entry, lr=lr, seed=seed) for lr in self.args.lrs]
-        return max(scores, key=lambda r: r["val_score"])["lr"]  # type: ignore[index]
+        on_grid = (
+            self.chosen_lr(entry) if self.args.lrs_from else choose_rate(self.rows, entry, self.args.lrs)
+        )
+        assert on_grid is not None  # every rate of the grid has its tuning row now
+        return on_grid
+
+    def shown_rows(self, methods: list[str]) -> list[dict[str, Any]]:
+        """The rows the table shows: the teachers', each method's test rows at its chosen rate only (a rate
+        tried beside it is not mixed in), and the tuning rows of the grid."""
+        chosen = {m: self.chosen_lr(m) for m in methods}
+        on_grid = set(self.args.lrs) if self.args.lrs_given and self.args.lrs_from is None else None
+        return [
+            r
+            for r in self.rows
+            if r["phase"] == "teacher"
+            or (r["phase"] == "test" and r["method"] in chosen and r["lr"] == chosen[r["method"]])
+            or (r["phase"] == "tune" and (on_grid is None or r["lr"] in on_grid))
+        ]
 
     def test(self, entry: str, lr: float) -> None:
         for seed in self.args.seeds:
@@ -288,7 +321,10 @@ def _parser() -> argparse.ArgumentParser:
         "--lrs", default=None, help="learning-rate grid, e.g. 0.0003,0.001,0.003 (default: the recipe's)"
     )
     parser.add_argument(
-        "--lrs-from", type=Path, default=None, help="reuse each method's rate chosen in this results file"
+        "--lrs-from",
+        type=Path,
+        default=None,
+        help="reuse each method's rate chosen on validation in this results file (within --lrs if given)",
     )
     parser.add_argument(
         "--teachers-run",
@@ -323,9 +359,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def _table_header(args: argparse.Namespace, base: Any) -> str:
     """The table's first line: the command that made it and what every run shares."""
-    rates = (
-        f"--lrs-from {args.lrs_from}" if args.lrs_from else f"--lrs {','.join(f'{v:g}' for v in args.lrs)}"
-    )
+    grid = f"--lrs {','.join(f'{v:g}' for v in args.lrs)}"
+    rates = f"--lrs-from {args.lrs_from}" + (f" {grid}" if args.lrs_given else "") if args.lrs_from else grid
     return (
         f"`python scripts/compare_methods.py {args.recipe} --methods {args.methods} {rates} "
         f"--seeds {','.join(map(str, args.seeds))} --results {args.results}"
@@ -338,6 +373,7 @@ def _table_header(args: argparse.Namespace, base: Any) -> str:
 
 def _run() -> None:
     args = _parser().parse_intermixed_args()
+    args.lrs_given = args.lrs is not None
     args.seeds = [int(s) for s in args.seeds.split(",")]
     console = Console()
     comparison = Comparison(args, console)
@@ -354,7 +390,9 @@ def _run() -> None:
             comparison.test(entry, comparison.tune(entry))
     comparison.add_sanity_results()
     table = args.results.with_suffix(".md")
-    table.write_text(render(comparison.rows, teachers, _table_header(args, comparison.base), methods))
+    table.write_text(
+        render(comparison.shown_rows(methods), teachers, _table_header(args, comparison.base), methods)
+    )
     console.print(table.read_text())
     console.print(f"wrote {table}")
     if args.readme:

@@ -9,7 +9,7 @@
 Each results file (`PATH=LABEL`: LABEL names its budget in the table) is one teacher budget (a comparison run with its own shared teachers; its `teacher` rows
 hold the robust teacher's clean and AutoAttack accuracy). The students trained alone (methods that read no
 teacher) come from `--baseline`; each distillation method's gain is its mean (clean + AA) / 2 over seeds
-minus the best trained-alone mean. Rows that failed a sanity check are left out (masked, not ranked). Writes
+minus the best trained-alone mean, per rate (a rate tried beside the chosen one is its own row). Rows that failed a sanity check are left out (masked, not ranked). Writes
 `OUT.md` (the table) and `OUT.png` (gain against the teacher's AutoAttack accuracy, one line per method).
 """
 
@@ -37,25 +37,35 @@ def _robust_teacher(rows: list[dict[str, Any]], path: Path) -> dict[str, Any]:
     return teacher
 
 
+def _per_rate(
+    tests: list[dict[str, Any]], *, passing_only: bool = True
+) -> dict[tuple[str, float], list[float]]:
+    """(clean + AA) / 2 per seed of each (method, rate): a rate tried beside the chosen one stays apart."""
+    return {
+        (method, lr): values
+        for lr in sorted({r["lr"] for r in tests})
+        for method, values in method_scores(
+            [r for r in tests if r["lr"] == lr], "autoattack", passing_only=passing_only
+        ).items()
+    }
+
+
 def strength_points(
     baseline: list[dict[str, Any]], budgets: dict[str, list[dict[str, Any]]]
 ) -> list[dict[str, Any]]:
-    """One point per (teacher budget, distillation method): teacher accuracy, student score and gain."""
+    """One point per (teacher budget, distillation method, rate): teacher accuracy, student score, gain."""
     tests = [r for r in baseline if r["phase"] == "test"]
-    alone = {
-        m: v for m, v in method_scores(tests, "autoattack", passing_only=False).items() if trained_alone(m)
-    }
+    alone = {k: v for k, v in _per_rate(tests, passing_only=False).items() if trained_alone(k[0])}
     if not alone:
         raise SystemExit("--baseline: no trained-alone method (e.g. pgd_at) in it")
     # the highest baseline, masked or not: a masked one only overstates itself, so gains stay lower bounds
-    best_alone = max(alone, key=lambda m: statistics.mean(alone[m]))
+    best_alone = max(alone, key=lambda k: statistics.mean(alone[k]))
     reference = statistics.mean(alone[best_alone])
-    masked = best_alone not in method_scores(tests, "autoattack")
+    masked = best_alone not in _per_rate(tests)
     points = []
     for name, rows in budgets.items():
         teacher = _robust_teacher(rows, Path(name))
-        scores = method_scores([r for r in rows if r["phase"] == "test"], "autoattack")
-        for method, values in scores.items():
+        for (method, lr), values in _per_rate([r for r in rows if r["phase"] == "test"]).items():
             if trained_alone(method):
                 continue
             points.append(
@@ -64,16 +74,17 @@ def strength_points(
                     "teacher_clean": teacher["clean"],
                     "teacher_autoattack": teacher["autoattack"],
                     "method": method,
+                    "lr": lr,
                     "seeds": len(values),
                     "score": statistics.mean(values),
                     "sd": statistics.stdev(values) if len(values) > 1 else 0.0,
                     "gain": statistics.mean(values) - reference,
-                    "alone": best_alone,
+                    "alone": best_alone[0],
                     "alone_score": reference,
                     "alone_masked": masked,
                 }
             )
-    return sorted(points, key=lambda p: (p["method"], p["teacher_autoattack"]))
+    return sorted(points, key=lambda p: (p["method"], p["lr"], p["teacher_autoattack"]))
 
 
 def _score(point: dict[str, Any]) -> str:
@@ -104,34 +115,34 @@ def render(points: list[dict[str, Any]], command: str) -> str:
             else ")."
         ),
         "",
-        "| teacher budget | teacher clean % | teacher AA % | method | seeds | (clean + AA) / 2 % | gain (points) |",
-        "|---|---|---|---|---|---|---|",
+        "| teacher budget | teacher clean % | teacher AA % | method | lr | seeds | (clean + AA) / 2 % | gain (points) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     lines += [
         f"| {p['budget']} | {100 * p['teacher_clean']:.2f} | {100 * p['teacher_autoattack']:.2f} | "
-        f"`{p['method']}` | {p['seeds']} | {_score(p)} | {100 * p['gain']:+.2f} |"
+        f"`{p['method']}` | {p['lr']:g} | {p['seeds']} | {_score(p)} | {100 * p['gain']:+.2f} |"
         for p in points
     ]
     return "\n".join(lines) + "\n"
 
 
 def plot(points: list[dict[str, Any]], out: Path) -> None:
-    """Gain (points) against the robust teacher's AutoAttack accuracy, one line per method."""
+    """Gain (points) against the robust teacher's AutoAttack accuracy, one line per method and rate."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    for method in dict.fromkeys(p["method"] for p in points):
-        mine = [p for p in points if p["method"] == method]
+    for method, lr in dict.fromkeys((p["method"], p["lr"]) for p in points):
+        mine = [p for p in points if (p["method"], p["lr"]) == (method, lr)]
         ax.errorbar(
             [100 * p["teacher_autoattack"] for p in mine],
             [100 * p["gain"] for p in mine],
             yerr=[100 * p["sd"] for p in mine],
             marker="o",
             capsize=3,
-            label=method,
+            label=f"{method} lr {lr:g}",
         )
     ax.axhline(0, color="grey", linewidth=1, linestyle="--")
     ax.set_xlabel("robust teacher AutoAttack accuracy %")
