@@ -10,6 +10,8 @@
 # students       the recipe's tiny_cnn students at the budget of results/mnist-methods.jsonl (12,000 images,
 #                4 epochs, rates chosen there) distilled from the PGD-AT teacher, seeds $SEEDS (default 0,1,2);
 #                PGD-AT and TRADES alone do not depend on a teacher: their rows are taken from that file
+# table          the students' table into README.md (block mnist-t15-methods) and the gain of each distiller
+#                over training alone, weak (13.7% AA) vs strong teacher (results/mnist-teacher-strength)
 # Python: $PYTHON (default .venv/bin/python). Data: ../shared/data (the recipe's data.root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,6 +33,12 @@ teachers() {  # train the teachers of run $1 resumably, once; then their test ro
     --teachers-run "$(recorded "$1")" --results "$2" "${STUDENTS[@]}"
 }
 
+students() {  # the students of the strong teacher (options: --render, --readme)
+  "$PY" scripts/compare_methods.py "$RECIPE" --methods pgd_at,trades,rslad,ciard@push_scale=1 \
+    --lrs-from results/mnist-methods.jsonl --seeds "$SEEDS" --results "results/mnist-t$EPOCHS-methods.jsonl" \
+    --teachers-run "$(recorded "mnist-t$EPOCHS-teachers")" "run.name=mnist-t$EPOCHS" "${STUDENTS[@]}" "$@"
+}
+
 for step in $steps; do
   case $step in
     teachers) teachers mnist-t$EPOCHS-teachers results/mnist-t$EPOCHS-methods.jsonl ;;
@@ -41,9 +49,13 @@ for step in $steps; do
       out=results/mnist-t$EPOCHS-methods.jsonl
       grep -q '"method": "pgd_at"' "$out" 2>/dev/null ||  # the trained-alone baselines, teacher-free
         grep -E '"method": "(pgd_at|trades)"' results/mnist-methods.jsonl >> "$out"
-      "$PY" scripts/compare_methods.py "$RECIPE" --methods pgd_at,trades,rslad,ciard@push_scale=1 \
-        --lrs-from results/mnist-methods.jsonl --seeds "$SEEDS" --teachers-run "$(recorded "mnist-t$EPOCHS-teachers")" \
-        --results "$out" "run.name=mnist-t$EPOCHS" "${STUDENTS[@]}" ;;
-    *) echo "unknown step '$step' (teachers fast_teachers students)" >&2; exit 2 ;;
+      students ;;
+    table)  # the README's table of these students, and gain against teacher strength (weak vs strong)
+      students --render --readme README.md
+      "$PY" scripts/teacher_strength.py --baseline results/mnist-methods.jsonl \
+        "results/mnist-methods.jsonl=8 epochs, 12k images" \
+        "results/mnist-t$EPOCHS-methods.jsonl=$EPOCHS epochs, 54k images" \
+        --out results/mnist-teacher-strength ;;
+    *) echo "unknown step '$step' (teachers fast_teachers students table)" >&2; exit 2 ;;
   esac
 done

@@ -62,9 +62,13 @@ def test_gain_against_teacher_strength_from_results_files(tmp_path: Path) -> Non
     assert done.returncode == 0, done.stderr[-1500:]
     table = out.with_suffix(".md").read_text()
     assert "(`pgd_at`, 70.00%)" in table, "the best trained-alone method is the reference"
-    assert "| 1 epoch | 85.00 | 55.00 | `ciard` | 0.5 | 3 | 66.00 ± 1.00 | -4.00 |" in table, "labelled"
-    assert "| main | 85.00 | 70.00 | `ciard` | 0.5 | 3 | 73.00 ± 1.00 | +3.00 |" in table, "named by its file"
-    assert "rslad" not in table, "a masked method is left out"
+    assert "| 1 epoch | 85.00 | 55.00 | `ciard` | 0.5 | 3 | 66.00 ± 1.00 | -4.00 | pass |" in table, (
+        "labelled"
+    )
+    assert "| main | 85.00 | 70.00 | `ciard` | 0.5 | 3 | 73.00 ± 1.00 | +3.00 | pass |" in table, (
+        "by its file"
+    )
+    assert "| `rslad` | 0.5 | 2 | 90.00 ± 0.00 | +20.00 | FAIL seed 0, 1: black_box_vs_white_box |" in table
     assert out.with_suffix(".png").stat().st_size > 1000
 
 
@@ -121,5 +125,5 @@ def test_a_rate_tried_beside_the_chosen_one_is_its_own_row(tmp_path: Path) -> No
     done = subprocess.run(command, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-1500:]
     table = out.with_suffix(".md").read_text()
-    assert "| `ciard` | 0.5 | 3 | 73.00 ± 1.00 | +3.00 |" in table
-    assert "| `ciard` | 1 | 1 | 60.00 | -10.00 |" in table
+    assert "| `ciard` | 0.5 | 3 | 73.00 ± 1.00 | +3.00 | pass |" in table
+    assert "| `ciard` | 1 | 1 | 60.00 | -10.00 | pass |" in table

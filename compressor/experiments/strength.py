@@ -9,7 +9,8 @@
 Each results file (`PATH=LABEL`: LABEL names its budget in the table) is one teacher budget (a comparison run with its own shared teachers; its `teacher` rows
 hold the robust teacher's clean and AutoAttack accuracy). The students trained alone (methods that read no
 teacher) come from `--baseline`; each distillation method's gain is its mean (clean + AA) / 2 over seeds
-minus the best trained-alone mean, per rate (a rate tried beside the chosen one is its own row). Rows that failed a sanity check are left out (masked, not ranked). Writes
+minus the best trained-alone mean, per rate (a rate tried beside the chosen one is its own row). A row
+whose seeds failed a sanity check says so (its score is an upper bound) and is left out of the plot. Writes
 `OUT.md` (the table) and `OUT.png` (gain against the teacher's AutoAttack accuracy, one line per method).
 """
 
@@ -21,7 +22,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from compressor.experiments.tables import method_scores, trained_alone
+from compressor.experiments.tables import sanity_cell, trained_alone
 
 
 def _rows(path: Path) -> list[dict[str, Any]]:
@@ -37,37 +38,38 @@ def _robust_teacher(rows: list[dict[str, Any]], path: Path) -> dict[str, Any]:
     return teacher
 
 
-def _per_rate(
-    tests: list[dict[str, Any]], *, passing_only: bool = True
-) -> dict[tuple[str, float], list[float]]:
-    """(clean + AA) / 2 per seed of each (method, rate): a rate tried beside the chosen one stays apart."""
-    return {
-        (method, lr): values
-        for lr in sorted({r["lr"] for r in tests})
-        for method, values in method_scores(
-            [r for r in tests if r["lr"] == lr], "autoattack", passing_only=passing_only
-        ).items()
-    }
+def _per_rate(tests: list[dict[str, Any]]) -> dict[tuple[str, float], list[dict[str, Any]]]:
+    """The test rows of each (method, rate): a rate tried beside the chosen one stays apart."""
+    groups: dict[tuple[str, float], list[dict[str, Any]]] = {}
+    for row in tests:
+        groups.setdefault((row["method"], row["lr"]), []).append(row)
+    return groups
+
+
+def _score_of(rows: list[dict[str, Any]]) -> list[float]:
+    return [(r["clean"] + r["autoattack"]) / 2 for r in rows]
 
 
 def strength_points(
     baseline: list[dict[str, Any]], budgets: dict[str, list[dict[str, Any]]]
 ) -> list[dict[str, Any]]:
-    """One point per (teacher budget, distillation method, rate): teacher accuracy, student score, gain."""
+    """One point per (teacher budget, distillation method, rate): teacher accuracy, student score, gain,
+    and its sanity checks (a point whose seeds failed one is an upper bound: masked, not plotted)."""
     tests = [r for r in baseline if r["phase"] == "test"]
-    alone = {k: v for k, v in _per_rate(tests, passing_only=False).items() if trained_alone(k[0])}
+    alone = {k: rows for k, rows in _per_rate(tests).items() if trained_alone(k[0])}
     if not alone:
         raise SystemExit("--baseline: no trained-alone method (e.g. pgd_at) in it")
     # the highest baseline, masked or not: a masked one only overstates itself, so gains stay lower bounds
-    best_alone = max(alone, key=lambda k: statistics.mean(alone[k]))
-    reference = statistics.mean(alone[best_alone])
-    masked = best_alone not in _per_rate(tests)
+    best_alone = max(alone, key=lambda k: statistics.mean(_score_of(alone[k])))
+    reference = statistics.mean(_score_of(alone[best_alone]))
+    masked = sanity_cell(alone[best_alone]) != "pass"
     points = []
     for name, rows in budgets.items():
         teacher = _robust_teacher(rows, Path(name))
-        for (method, lr), values in _per_rate([r for r in rows if r["phase"] == "test"]).items():
+        for (method, lr), mine in _per_rate([r for r in rows if r["phase"] == "test"]).items():
             if trained_alone(method):
                 continue
+            values = _score_of(mine)
             points.append(
                 {
                     "budget": name,
@@ -79,6 +81,7 @@ def strength_points(
                     "score": statistics.mean(values),
                     "sd": statistics.stdev(values) if len(values) > 1 else 0.0,
                     "gain": statistics.mean(values) - reference,
+                    "sanity": sanity_cell(mine),
                     "alone": best_alone[0],
                     "alone_score": reference,
                     "alone_masked": masked,
@@ -102,7 +105,7 @@ def budget_file(text: str) -> tuple[Path, str]:
 def render(points: list[dict[str, Any]], command: str) -> str:
     """Markdown: the gain of each method at each teacher strength."""
     if not points:
-        return f"{command}\n\nNo passing distillation rows yet.\n"
+        return f"{command}\n\nNo distillation rows yet.\n"
     first = points[0]
     lines = [
         command,
@@ -115,12 +118,13 @@ def render(points: list[dict[str, Any]], command: str) -> str:
             else ")."
         ),
         "",
-        "| teacher budget | teacher clean % | teacher AA % | method | lr | seeds | (clean + AA) / 2 % | gain (points) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| teacher budget | teacher clean % | teacher AA % | method | lr | seeds | (clean + AA) / 2 % "
+        "| gain (points) | sanity checks |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     lines += [
         f"| {p['budget']} | {100 * p['teacher_clean']:.2f} | {100 * p['teacher_autoattack']:.2f} | "
-        f"`{p['method']}` | {p['lr']:g} | {p['seeds']} | {_score(p)} | {100 * p['gain']:+.2f} |"
+        f"`{p['method']}` | {p['lr']:g} | {p['seeds']} | {_score(p)} | {100 * p['gain']:+.2f} | {p['sanity']} |"
         for p in points
     ]
     return "\n".join(lines) + "\n"
@@ -134,8 +138,9 @@ def plot(points: list[dict[str, Any]], out: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    for method, lr in dict.fromkeys((p["method"], p["lr"]) for p in points):
-        mine = [p for p in points if (p["method"], p["lr"]) == (method, lr)]
+    shown = [p for p in points if p["sanity"] in ("pass", "n/a")]  # masked points are upper bounds
+    for method, lr in dict.fromkeys((p["method"], p["lr"]) for p in shown):
+        mine = [p for p in shown if (p["method"], p["lr"]) == (method, lr)]
         ax.errorbar(
             [100 * p["teacher_autoattack"] for p in mine],
             [100 * p["gain"] for p in mine],

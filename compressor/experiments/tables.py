@@ -13,7 +13,7 @@ def _mean_sd(values: list[float]) -> str:
     return f"{100 * statistics.mean(values):.2f} ± {100 * statistics.stdev(values):.2f}"
 
 
-def _sanity_cell(rows: list[dict[str, Any]]) -> str:
+def sanity_cell(rows: list[dict[str, Any]]) -> str:
     """'pass', or which seeds failed which evaluation sanity checks ('n/a' for rows that did not record it)."""
     if any("sanity_failed" not in r for r in rows):
         return "n/a"
@@ -35,7 +35,7 @@ def method_scores(
     sanity checks)."""
     methods = dict.fromkeys(r["method"] for r in tests)
     mine = {m: [r for r in tests if r["method"] == m] for m in methods}
-    return {m: _scores(rs, aa) for m, rs in mine.items() if not passing_only or _sanity_cell(rs) == "pass"}
+    return {m: _scores(rs, aa) for m, rs in mine.items() if not passing_only or sanity_cell(rs) == "pass"}
 
 
 def rank_methods(tests: list[dict[str, Any]], aa: str) -> dict[str, int]:
@@ -176,7 +176,7 @@ def _methods_table(tests: list[dict[str, Any]], teacher_rows: list[dict[str, Any
             *[_mean_sd([r[m] for r in mine]) for m in metrics],
             _mean_sd([(r["clean"] + r[aa]) / 2 for r in mine]),
             _mean_sd([r["val_score"] for r in mine]),
-            _sanity_cell(mine),
+            sanity_cell(mine),
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return [*lines, "", *verdict(tests, aa, teacher_rows)]
