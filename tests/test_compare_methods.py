@@ -211,8 +211,12 @@ def test_a_distilled_student_that_beats_a_masked_baseline_gets_a_verdict():
     masked_distiller = verdict(
         [*masked, *_seeded("rslad", [0.9, 0.9], failed=["gradients"])], "autoattack", []
     )
-    assert masked_distiller == [
-        "Verdict: needs a passing distillation row and a trained-alone row, each over 2+ seeds."
+    assert masked_distiller[0].startswith(
+        "Verdict: none: no distillation method measured over 2+ seeds passed"
+    )
+    no_baseline = verdict(_seeded("rslad", [0.75, 0.76, 0.74]), "autoattack", [])
+    assert no_baseline == [
+        "Verdict: none: no student trained alone was measured over 2+ seeds to compare with."
     ]
 
 

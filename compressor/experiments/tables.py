@@ -68,8 +68,13 @@ def verdict(tests: list[dict[str, Any]], aa: str, teacher_rows: list[dict[str, A
     distilled = {m: v for m, v in passing.items() if not trained_alone(m)}
     alone = {m: v for m, v in passing.items() if trained_alone(m)}
     bounds = {m: v for m, v in seeded.items() if trained_alone(m)}
-    if not distilled or not bounds:
-        return ["Verdict: needs a passing distillation row and a trained-alone row, each over 2+ seeds."]
+    if not bounds:
+        return ["Verdict: none: no student trained alone was measured over 2+ seeds to compare with."]
+    if not distilled:
+        return [
+            "Verdict: none: no distillation method measured over 2+ seeds passed its sanity checks on "
+            "every seed (a masked score is an upper bound: not ranked)."
+        ]
     best_d = _best(distilled)
     best_a = _best({**bounds, **alone})  # the highest baseline, masked or not
     masked = best_a not in alone
