@@ -10,7 +10,7 @@ Each results file (`PATH=LABEL`: LABEL names its budget in the table) is one tea
 hold the robust teacher's clean and AutoAttack accuracy). The students trained alone (methods that read no
 teacher) come from `--baseline`; each distillation method's gain is its mean (clean + AA) / 2 over seeds
 minus the best trained-alone mean, per rate (a rate tried beside the chosen one is its own row). A row
-whose seeds failed a sanity check says so (its score is an upper bound) and is left out of the plot. Writes
+whose seeds failed a sanity check says so (its score is an upper bound; a hollow marker in the plot). Writes
 `OUT.md` (the table) and `OUT.png` (gain against the teacher's AutoAttack accuracy, one line per method).
 """
 
@@ -54,7 +54,7 @@ def strength_points(
     baseline: list[dict[str, Any]], budgets: dict[str, list[dict[str, Any]]]
 ) -> list[dict[str, Any]]:
     """One point per (teacher budget, distillation method, rate): teacher accuracy, student score, gain,
-    and its sanity checks (a point whose seeds failed one is an upper bound: masked, not plotted)."""
+    and its sanity checks (a point whose seeds failed one is an upper bound: masked)."""
     tests = [r for r in baseline if r["phase"] == "test"]
     alone = {k: rows for k, rows in _per_rate(tests).items() if trained_alone(k[0])}
     if not alone:
@@ -138,20 +138,24 @@ def plot(points: list[dict[str, Any]], out: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    shown = [p for p in points if p["sanity"] in ("pass", "n/a")]  # masked points are upper bounds
-    for method, lr in dict.fromkeys((p["method"], p["lr"]) for p in shown):
-        mine = [p for p in shown if (p["method"], p["lr"]) == (method, lr)]
-        ax.errorbar(
+    for method, lr in dict.fromkeys((p["method"], p["lr"]) for p in points):
+        mine = [p for p in points if (p["method"], p["lr"]) == (method, lr)]
+        line = ax.errorbar(
             [100 * p["teacher_autoattack"] for p in mine],
             [100 * p["gain"] for p in mine],
             yerr=[100 * p["sd"] for p in mine],
-            marker="o",
             capsize=3,
             label=f"{method} lr {lr:g}",
         )
+        colour = line.lines[0].get_color()
+        for p in mine:  # filled: passed every sanity check; hollow: masked, an upper bound
+            passed = p["sanity"] == "pass"
+            x, y = 100 * p["teacher_autoattack"], 100 * p["gain"]
+            ax.plot(x, y, "o", color=colour, markerfacecolor=colour if passed else "white")
     ax.axhline(0, color="grey", linewidth=1, linestyle="--")
     ax.set_xlabel("robust teacher AutoAttack accuracy %")
     ax.set_ylabel("gain over the student trained alone (points)")
+    ax.set_title("hollow: failed a sanity check (an upper bound)", fontsize=9)
     ax.legend()
     fig.tight_layout()
     fig.savefig(out, dpi=120)
