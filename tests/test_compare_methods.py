@@ -74,6 +74,15 @@ def test_the_table_reports_mean_and_sd_over_seeds_with_the_chosen_rate():
     assert "| `pgd_at` | 80.0 | 70.0 |" in table
 
 
+def test_a_resumed_row_first_in_the_file_renders():
+    """`resumed` marks a row whose run continued from an earlier one: bookkeeping, not a metric column."""
+    from compressor.experiments.tables import render
+
+    rows = [_test_row(resumed=True), _test_row(seed=1)]
+    table = render(rows, [], "header")
+    assert "| `pgd_at` | 0.1 | 2 | 90.00 ± 0.00 | 50.00 ± 0.00 |" in table and "resumed" not in table
+
+
 def test_the_readme_block_is_replaced_and_the_rest_kept(tmp_path: Path):
     from compressor.experiments.tables import write_block
 

@@ -109,6 +109,7 @@ _NOT_METRICS = {
     "seed",
     "num_images",
     "seconds",
+    "resumed",
     "best_epoch",
     "val_clean",
     "val_robust",
