@@ -33,6 +33,16 @@ def _write(path: Path, rows: list[dict]) -> Path:
     return path
 
 
+def _self_table(tmp_path: Path, rows: list[dict]) -> str:
+    """The strength table of one results file used as both the baseline and the only budget."""
+    baseline = _write(tmp_path / "main.jsonl", rows)
+    out = tmp_path / "strength"
+    command = [sys.executable, str(SCRIPT), "--baseline", str(baseline), str(baseline), "--out", str(out)]
+    done = subprocess.run(command, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-1500:]
+    return out.with_suffix(".md").read_text()
+
+
 def test_gain_against_teacher_strength_from_results_files(tmp_path: Path) -> None:
     baseline = _write(
         tmp_path / "main.jsonl",
@@ -74,12 +84,7 @@ def test_gain_against_teacher_strength_from_results_files(tmp_path: Path) -> Non
 
 def test_a_masked_baseline_makes_each_gain_a_lower_bound(tmp_path: Path) -> None:
     rows = _rows(0.70, {"pgd_at": [0.70, 0.71, 0.69], "ciard": [0.73, 0.74, 0.72]}, failed="pgd_at")
-    baseline = _write(tmp_path / "main.jsonl", rows)
-    out = tmp_path / "strength"
-    command = [sys.executable, str(SCRIPT), "--baseline", str(baseline), str(baseline), "--out", str(out)]
-    done = subprocess.run(command, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr[-1500:]
-    table = out.with_suffix(".md").read_text()
+    table = _self_table(tmp_path, rows)
     assert "an upper bound and each gain a lower bound" in table and "| +3.00 |" in table
 
 
@@ -119,11 +124,6 @@ def test_a_rate_tried_beside_the_chosen_one_is_its_own_row(tmp_path: Path) -> No
     """A grid extended later (one seed at a new rate) must not be averaged into the chosen rate's seeds."""
     rows = _rows(0.70, {"pgd_at": [0.70, 0.71, 0.69], "ciard": [0.73, 0.74, 0.72]})
     rows.append({**rows[-1], "lr": 1.0, "seed": 0, "autoattack": 2 * 0.60 - 0.8})
-    baseline = _write(tmp_path / "main.jsonl", rows)
-    out = tmp_path / "strength"
-    command = [sys.executable, str(SCRIPT), "--baseline", str(baseline), str(baseline), "--out", str(out)]
-    done = subprocess.run(command, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr[-1500:]
-    table = out.with_suffix(".md").read_text()
+    table = _self_table(tmp_path, rows)
     assert "| `ciard` | 0.5 | 3 | 73.00 ± 1.00 | +3.00 | pass |" in table
     assert "| `ciard` | 1 | 1 | 60.00 | -10.00 | pass |" in table
