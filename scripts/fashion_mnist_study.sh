@@ -29,14 +29,18 @@ teachers() {  # train the shared teachers of run $1 resumably, once (a finished 
     --resume "$P" "run.name=$1" "${@:2}"
 }
 
-strength_table() {  # the table and plot from the budgets measured so far (the shared teacher: 15 epochs)
+strength_table() {  # the table and plot from the settings measured so far (the shared teacher: 15 epochs);
+  # the wider student and the small data set are judged against their own students trained alone
   budgets=()
   for epochs in 1 3; do
     f=results/fashion-mnist-teacher-e$epochs.jsonl
     [ ! -f "$f" ] || budgets+=("$f=$epochs epoch(s)")
   done
+  budgets+=("results/fashion-mnist-methods.jsonl=15 epochs")
+  f=results/fashion-mnist-methods-w32.jsonl && [ ! -f "$f" ] || budgets+=("$f=15 epochs, 29k student")
+  f=results/fashion-mnist-n3000.jsonl && [ ! -f "$f" ] || budgets+=("$f=15 epochs, 3,000 images")
   "$PY" scripts/teacher_strength.py --baseline results/fashion-mnist-methods.jsonl "${budgets[@]}" \
-    "results/fashion-mnist-methods.jsonl=15 epochs" --out results/fashion-mnist-teacher-strength
+    --out results/fashion-mnist-teacher-strength
 }
 
 for step in $steps; do

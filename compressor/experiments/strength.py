@@ -6,10 +6,12 @@
         "results/fashion-mnist-teacher-e2.jsonl=2 epochs" "results/fashion-mnist-methods.jsonl=15 epochs" \
         --out results/fashion-mnist-teacher-strength
 
-Each results file (`PATH=LABEL`: LABEL names its budget in the table) is one teacher budget (a comparison run with its own shared teachers; its `teacher` rows
-hold the robust teacher's clean and AutoAttack accuracy). The students trained alone (methods that read no
-teacher) come from `--baseline`; each distillation method's gain is its mean (clean + AA) / 2 over seeds
-minus the best trained-alone mean, per rate (a rate tried beside the chosen one is its own row). A row
+Each results file (`PATH=LABEL`: LABEL names its setting in the table) is one teacher budget (a comparison
+run with its own shared teachers; its `teacher` rows hold the robust teacher's clean and AutoAttack accuracy)
+or one student setting (another student size or data set, with its own trained-alone rows). The students
+trained alone (methods that read no teacher) come from the file itself where it has them, else from
+`--baseline`; each distillation method's gain is its mean (clean + AA) / 2 over seeds minus the best
+trained-alone mean, per rate (a rate tried beside the chosen one is its own row). A row
 whose seeds failed a sanity check says so (its score is an upper bound; a hollow marker in the plot). Writes
 `OUT.md` (the table) and `OUT.png` (gain against the teacher's AutoAttack accuracy, one line per method).
 """
@@ -50,23 +52,31 @@ def _score_of(rows: list[dict[str, Any]]) -> list[float]:
     return [(r["clean"] + r["autoattack"]) / 2 for r in rows]
 
 
+def _best_alone(tests: list[dict[str, Any]]) -> tuple[str, float, bool] | None:
+    """The best trained-alone method among test rows: its name, mean score and whether it is masked (the
+    highest, masked or not: a masked one only overstates itself, so gains stay lower bounds); None if none."""
+    alone = {k: rows for k, rows in _per_rate(tests).items() if trained_alone(k[0])}
+    if not alone:
+        return None
+    best = max(alone, key=lambda k: statistics.mean(_score_of(alone[k])))
+    return best[0], statistics.mean(_score_of(alone[best])), sanity_cell(alone[best]) != "pass"
+
+
 def strength_points(
     baseline: list[dict[str, Any]], budgets: dict[str, list[dict[str, Any]]]
 ) -> list[dict[str, Any]]:
-    """One point per (teacher budget, distillation method, rate): teacher accuracy, student score, gain,
-    and its sanity checks (a point whose seeds failed one is an upper bound: masked)."""
-    tests = [r for r in baseline if r["phase"] == "test"]
-    alone = {k: rows for k, rows in _per_rate(tests).items() if trained_alone(k[0])}
-    if not alone:
+    """One point per (results file, distillation method, rate): teacher accuracy, student score, gain, and
+    its sanity checks (a point whose seeds failed one is an upper bound: masked). A file with trained-alone
+    rows of its own (another student size or data set) is its own baseline; the others use `baseline`'s."""
+    shared = _best_alone([r for r in baseline if r["phase"] == "test"])
+    if shared is None:
         raise SystemExit("--baseline: no trained-alone method (e.g. pgd_at) in it")
-    # the highest baseline, masked or not: a masked one only overstates itself, so gains stay lower bounds
-    best_alone = max(alone, key=lambda k: statistics.mean(_score_of(alone[k])))
-    reference = statistics.mean(_score_of(alone[best_alone]))
-    masked = sanity_cell(alone[best_alone]) != "pass"
     points = []
     for name, rows in budgets.items():
         teacher = _robust_teacher(rows, Path(name))
-        for (method, lr), mine in _per_rate([r for r in rows if r["phase"] == "test"]).items():
+        tests = [r for r in rows if r["phase"] == "test"]
+        alone, reference, masked = _best_alone(tests) or shared
+        for (method, lr), mine in _per_rate(tests).items():
             if trained_alone(method):
                 continue
             values = _score_of(mine)
@@ -82,12 +92,13 @@ def strength_points(
                     "sd": statistics.stdev(values) if len(values) > 1 else 0.0,
                     "gain": statistics.mean(values) - reference,
                     "sanity": sanity_cell(mine),
-                    "alone": best_alone[0],
+                    "alone": alone,
                     "alone_score": reference,
                     "alone_masked": masked,
+                    "own_baseline": (alone, reference, masked) != shared,
                 }
             )
-    return sorted(points, key=lambda p: (p["method"], p["lr"], p["teacher_autoattack"]))
+    return sorted(points, key=lambda p: (p["method"], p["lr"], p["own_baseline"], p["teacher_autoattack"]))
 
 
 def _score(point: dict[str, Any]) -> str:
@@ -102,29 +113,30 @@ def budget_file(text: str) -> tuple[Path, str]:
     return Path(path), label or Path(path).stem
 
 
+def _alone_cell(point: dict[str, Any]) -> str:
+    masked = ", masked" if point["alone_masked"] else ""
+    return f"{100 * point['alone_score']:.2f} (`{point['alone']}`{masked})"
+
+
 def render(points: list[dict[str, Any]], command: str) -> str:
-    """Markdown: the gain of each method at each teacher strength."""
+    """Markdown: the gain of each method at each teacher strength (and each student or data setting)."""
     if not points:
         return f"{command}\n\nNo distillation rows yet.\n"
-    first = points[0]
     lines = [
         command,
         "",
-        f"Gain = the method's mean (clean + AA) / 2 minus the best student trained alone "
-        f"(`{first['alone']}`, {100 * first['alone_score']:.2f}%"
-        + (
-            "; it failed a sanity check, so its score is an upper bound and each gain a lower bound)."
-            if first["alone_masked"]
-            else ")."
-        ),
+        "Gain = the method's mean (clean + AA) / 2 minus the best student trained alone in the same setting: "
+        "the file's own trained-alone rows where it has them (another student or data set), else the "
+        "baseline's. A masked trained-alone score is an upper bound, so the gains against it are lower bounds.",
         "",
-        "| teacher budget | teacher clean % | teacher AA % | method | lr | seeds | (clean + AA) / 2 % "
-        "| gain (points) | sanity checks |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| setting | teacher clean % | teacher AA % | method | lr | seeds | (clean + AA) / 2 % "
+        "| trained alone % | gain (points) | sanity checks |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     lines += [
         f"| {p['budget']} | {100 * p['teacher_clean']:.2f} | {100 * p['teacher_autoattack']:.2f} | "
-        f"`{p['method']}` | {p['lr']:g} | {p['seeds']} | {_score(p)} | {100 * p['gain']:+.2f} | {p['sanity']} |"
+        f"`{p['method']}` | {p['lr']:g} | {p['seeds']} | {_score(p)} | {_alone_cell(p)} | "
+        f"{100 * p['gain']:+.2f} | {p['sanity']} |"
         for p in points
     ]
     return "\n".join(lines) + "\n"
@@ -138,14 +150,18 @@ def plot(points: list[dict[str, Any]], out: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    for method, lr in dict.fromkeys((p["method"], p["lr"]) for p in points):
-        mine = [p for p in points if (p["method"], p["lr"]) == (method, lr)]
+
+    def series(p: dict[str, Any]) -> tuple[str, float, str]:  # a setting with its own baseline stands apart
+        return p["method"], p["lr"], p["budget"] if p["own_baseline"] else ""
+
+    for method, lr, setting in dict.fromkeys(series(p) for p in points):
+        mine = [p for p in points if series(p) == (method, lr, setting)]
         line = ax.errorbar(
             [100 * p["teacher_autoattack"] for p in mine],
             [100 * p["gain"] for p in mine],
             yerr=[100 * p["sd"] for p in mine],
             capsize=3,
-            label=f"{method} lr {lr:g}",
+            label=f"{method} lr {lr:g}" + (f" ({setting})" if setting else ""),
         )
         colour = line.lines[0].get_color()
         for p in mine:  # filled: passed every sanity check; hollow: masked, an upper bound
@@ -156,7 +172,7 @@ def plot(points: list[dict[str, Any]], out: Path) -> None:
     ax.set_xlabel("robust teacher AutoAttack accuracy %")
     ax.set_ylabel("gain over the student trained alone (points)")
     ax.set_title("hollow: failed a sanity check (an upper bound)", fontsize=9)
-    ax.legend()
+    ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     fig.savefig(out, dpi=120)
     plt.close(fig)
