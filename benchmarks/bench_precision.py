@@ -7,11 +7,10 @@
 Models (random weights, random images): tiny_cnn (pool 4) and small_cnn (padding 0) at 28x28, cifar_resnet18
 and wrn_34_10 at 32x32. Every measurement alternates fp32 and bf16 call by call and keeps the median, in
 CPU time on one thread (load from other processes cannot favour either; wall time with more threads): the
-training step is `cpu_bf16.time_training_step` (the one `auto` times, which first settles the C allocator as
-a training process is: in a fresh process glibc faults every step's activations in again, which slowed
-tiny_cnn's fp32 step 1.5x on an EPYC core and made bf16 look 1.35x faster where a training run measured
-1.04x; every timing here runs after it), PGD-10 the training attack (`maximize`, CE, eval mode), APGD-CE the
-evaluation attack. Beside them, the per-sample agreement of the attacks' verdicts, fp32 against bf16 with the same random starts
+training step is `cpu_bf16.time_training_step` (the one `auto` times; it settles the C allocator first, see
+`cpu_bf16.settle_allocator`, and every timing here runs after it), PGD-10 the training attack (`maximize`,
+CE, eval mode), APGD-CE the evaluation attack. Beside them, the per-sample agreement of the attacks'
+verdicts, fp32 against bf16 with the same random starts
 (`bench_bf16_attack.train_pgd` / `eval_pgd`, labels = the model's own fp32 predictions), and what
 `train.precision: auto` chooses for the model here (`Speed.for_model`, its per-machine cache included).
 Targets: with AMX, >= 2x for the small_cnn and cifar_resnet18 training steps and (--end-to-end) >= 1.8x
