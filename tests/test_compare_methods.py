@@ -433,3 +433,28 @@ def test_teachers_only_evaluates_the_shared_teachers_and_trains_no_student(tmp_p
     calls.clear()
     comparison_module._run()
     assert calls == ["prepare", "evaluate", "tune pgd_at", "test pgd_at", "tune rslad", "test rslad"]
+
+
+def test_a_torn_results_file_is_one_error_line_and_is_left_as_it_was(tmp_path: Path):
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    results = tmp_path / "cmp.jsonl"
+    torn = json.dumps(_test_row()) + '\n{"phase": "test", "meth\n'
+    results.write_text(torn)
+    command = [
+        sys.executable,
+        str(root / "scripts" / "compare_methods.py"),
+        str(root / "recipes" / "quickstart.yaml"),
+    ]
+    command += [
+        "--methods",
+        "pgd_at",
+        "--results",
+        str(results),
+        "--render",
+        f"run.output_dir={tmp_path / 'runs'}",
+    ]
+    done = subprocess.run(command, capture_output=True, text=True)
+    assert done.returncode == 1 and f"error: {results} line 2: not a JSON row" in done.stderr
+    assert "Traceback" not in done.stderr and results.read_text() == torn

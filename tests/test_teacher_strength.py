@@ -154,3 +154,17 @@ def test_a_setting_with_its_own_students_trained_alone_is_judged_against_them(tm
         "| wide student | 85.00 | 70.00 | `ciard` | 0.5 | 2 | 78.00 ± 0.00 | 80.00 (`pgd_at`) | -2.00 |"
         in table
     )
+
+
+def test_a_torn_results_line_is_one_error_line_naming_it(tmp_path: Path) -> None:
+    baseline = _write(tmp_path / "b.jsonl", _rows(0.7, {"pgd_at": [0.7, 0.7]}))
+    torn = tmp_path / "torn.jsonl"
+    torn.write_text(json.dumps(_rows(0.7, {"ciard": [0.7]})[0]) + '\n{"phase": "test"\n')
+    out = tmp_path / "o"
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--baseline", str(baseline), str(torn), "--out", str(out)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 1 and f"error: {torn} line 2: not a JSON row" in done.stderr
+    assert "Traceback" not in done.stderr and not out.with_suffix(".md").exists()

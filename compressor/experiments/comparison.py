@@ -29,7 +29,7 @@ from compressor_edge.files import atomic_write_bytes
 from rich.console import Console
 
 from compressor.engine.metrics import read_metrics
-from compressor.experiments.tables import render, write_block
+from compressor.experiments.tables import read_results, render, write_block
 from compressor.pipeline.run import run_pipeline
 from compressor.pipeline.stage import read_output, stage_output, stages_through
 from compressor.recipe_loading import load_recipe
@@ -80,7 +80,7 @@ def choose_rate(rows: list[dict[str, Any]], entry: str, grid: list[float] | None
 
 def chosen_rate(results: Path, entry: str, grid: list[float] | None = None) -> float:
     """The learning rate another comparison chose on validation for `entry` (`choose_rate` on its rows)."""
-    rows = [json.loads(line) for line in results.read_text().splitlines() if line.strip()]
+    rows = read_results(results)
     chosen = choose_rate(rows, entry, grid)
     if chosen is None:
         rates = sorted({r["lr"] for r in rows if r["phase"] == "test" and r["method"] == entry})
@@ -124,11 +124,7 @@ class Comparison:
         self.base = load_recipe(args.recipe, self.common)
         own = Path(self.base.run.output_dir) / f"{self.base.run.name}-teachers"
         self.teachers_run = args.teachers_run or own
-        self.rows = (
-            [json.loads(line) for line in args.results.read_text().splitlines()]
-            if args.results.is_file()
-            else []
-        )
+        self.rows = read_results(args.results) if args.results.is_file() else []
 
     def _find(self, **key: Any) -> dict[str, Any] | None:
         return next((r for r in self.rows if all(r.get(k) == v for k, v in key.items())), None)
@@ -293,7 +289,7 @@ class Comparison:
             evaluate_again(run_dir)
             judged = self._judged(row, run_dir)
             # re-read: another comparison may have appended rows to the file meanwhile
-            current = [json.loads(line) for line in self.args.results.read_text().splitlines()]
+            current = read_results(self.args.results)
             self.rows = [judged if all(r.get(k) == row[k] for k in key) else r for r in current]
             text = "".join(json.dumps(r) + "\n" for r in self.rows)
             atomic_write_bytes(self.args.results, text.encode())

@@ -19,16 +19,11 @@ whose seeds failed a sanity check says so (its score is an upper bound; a hollow
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 from pathlib import Path
 from typing import Any
 
-from compressor.experiments.tables import sanity_cell, trained_alone
-
-
-def _rows(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+from compressor.experiments.tables import read_results, sanity_cell, trained_alone
 
 
 def _robust_teacher(rows: list[dict[str, Any]], path: Path) -> dict[str, Any]:
@@ -70,7 +65,9 @@ def strength_points(
     rows of its own (another student size or data set) is its own baseline; the others use `baseline`'s."""
     shared = _best_alone([r for r in baseline if r["phase"] == "test"])
     if shared is None:
-        raise SystemExit("--baseline: no trained-alone method (e.g. pgd_at) in it")
+        raise SystemExit(
+            "error: --baseline: no trained-alone method (e.g. pgd_at) in it; name a file that has one"
+        )
     points = []
     for name, rows in budgets.items():
         teacher = _robust_teacher(rows, Path(name))
@@ -194,7 +191,9 @@ def main() -> None:
     missing = [p for p in [args.baseline, *(path for path, _ in args.budgets)] if not p.is_file()]
     if missing:
         raise SystemExit(f"error: {missing[0]}: no such results file")
-    points = strength_points(_rows(args.baseline), {label: _rows(path) for path, label in args.budgets})
+    points = strength_points(
+        read_results(args.baseline), {label: read_results(path) for path, label in args.budgets}
+    )
     named = " ".join(f"'{path}={label}'" for path, label in args.budgets)
     command = f"`python scripts/teacher_strength.py --baseline {args.baseline} {named} --out {args.out}`"
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -2,9 +2,28 @@
 
 from __future__ import annotations
 
+import json
 import statistics
 from pathlib import Path
 from typing import Any
+
+
+def read_results(path: Path) -> list[dict[str, Any]]:
+    """The rows of a results file (JSON lines); a line that is not a JSON object is one error line naming it."""
+    rows = []
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError as error:
+            raise SystemExit(
+                f"error: {path} line {number}: not a JSON row ({error}); fix or remove it"
+            ) from None
+        if not isinstance(row, dict):
+            raise SystemExit(f"error: {path} line {number}: not a JSON object; fix or remove it")
+        rows.append(row)
+    return rows
 
 
 def _mean_sd(values: list[float]) -> str:
