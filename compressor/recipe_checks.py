@@ -7,17 +7,39 @@ warning for `validate`, which may run on a laptop for a cluster job, and an erro
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 
 from compressor.config.schema import DataConfig, ModelSpec, Recipe
-from compressor.config.threat import check_threat_model
 from compressor.data.registry import get_dataset
 from compressor.errors import UserInputError
+from compressor.threat_model import check_threat_model
 
 
 def num_classes(data: DataConfig) -> int | None:
     """How many classes the data set has, when that is known before loading it."""
     return get_dataset(data.dataset).classes(data)
+
+
+def _check_data(data: DataConfig, where: str) -> None:
+    """The data set is registered and, when it lives in a folder, the recipe names one."""
+    try:
+        dataset = get_dataset(data.dataset)
+    except UserInputError as err:
+        raise UserInputError(f"{where}.dataset: {err}") from None
+    if dataset.needs_root and data.root is None:
+        raise UserInputError(f"{where}.root is required for dataset '{data.dataset}' (the folder holding it)")
+
+
+def _check_backends(names: list[str], source: str) -> None:
+    """Every verify backend is one the edge kit registered (compressor_edge.backends: the one list)."""
+    from compressor_edge.backends import BACKENDS
+
+    for index, name in enumerate(names):
+        if name not in BACKENDS:
+            close = difflib.get_close_matches(name, BACKENDS, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else f"expected one of: {', '.join(BACKENDS)}"
+            raise UserInputError(f"{source}: verify.backends.{index}: unknown backend '{name}'; {hint}")
 
 
 def _check_model(spec: ModelSpec, where: str) -> None:
@@ -153,6 +175,9 @@ def check_recipe(recipe: Recipe, source: str, *, on_this_machine: bool = False) 
 
     With ``on_this_machine`` (a run here), the machine-dependent warnings are errors too.
     """
+    _check_data(recipe.data, f"{source}: data")
+    for index, zero_shot in enumerate(recipe.evaluate.zero_shot):
+        _check_data(zero_shot, f"{source}: evaluate.zero_shot.{index}")
     _check_model(recipe.student, f"{source}: student")
     for index, teacher in enumerate(recipe.teachers):
         _check_model(teacher.model, f"{source}: teachers.{index}.model")
@@ -166,6 +191,7 @@ def check_recipe(recipe: Recipe, source: str, *, on_this_machine: bool = False) 
     advisories = check_threat_model(recipe, source)
     _check_attacks(recipe, source)
     _check_export(recipe, source)
+    _check_backends(recipe.verify.backends, source)
     from compressor.trackers import check_loggers
 
     check_loggers(recipe.report.loggers, f"{source}: report.loggers")

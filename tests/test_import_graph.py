@@ -7,12 +7,13 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = (ROOT / "compressor", ROOT / "export" / "compressor_edge")
+PACKAGES = (ROOT / "compressor", ROOT / "edge" / "compressor_edge")
 
 
 def _modules() -> dict[str, Path]:
     found = {}
     for package in PACKAGES:
+        assert (package / "__init__.py").is_file(), f"{package} moved: point PACKAGES at it"
         for path in package.rglob("*.py"):
             parts = path.relative_to(package.parent).with_suffix("").parts
             found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
@@ -110,3 +111,17 @@ def test_lazy_imports_are_edges(tmp_path: Path) -> None:
     tree = ast.parse(source)
     node = tree.body[0].body[0]  # type: ignore[attr-defined]
     assert "compressor.models.hub" in _imported(node, "compressor.models.clip", False)
+
+
+def test_config_is_a_leaf() -> None:
+    """The recipe schema imports nothing of ours beyond config itself and the error type: the checks that ask
+    the registries live in compressor.recipe_checks."""
+    graph = _graph(_modules())
+    outside = {
+        (module, target)
+        for module, targets in graph.items()
+        if module.startswith("compressor.config")
+        for target in targets
+        if not target.startswith("compressor.config") and target != "compressor.errors"
+    }
+    assert outside == set()

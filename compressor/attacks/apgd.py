@@ -35,6 +35,7 @@ from compressor.attacks.base import (
     predict,
 )
 from compressor.attacks.losses import LOSSES, dlr_targeted
+from compressor.attacks.registry import register_attack
 from compressor.attacks.targets import attack_targets, runner_up_classes
 from compressor.errors import UserInputError
 
@@ -174,6 +175,18 @@ def apgd_run(
     return out, fooled
 
 
+REFERENCE = {"n_iter": 100, "n_restarts": 1}  # AutoAttack's standard settings
+
+
+@register_attack(
+    "apgd-dlr",
+    description="APGD on the DLR loss, 100 iterations",
+    params={"loss": "dlr", **REFERENCE},
+    min_classes=3,
+)
+@register_attack(
+    "apgd-ce", description="APGD on cross-entropy, 100 iterations", params={"loss": "ce", **REFERENCE}
+)
 def apgd(
     model: Model,
     x: Tensor,
@@ -213,6 +226,13 @@ def apgd(
     return AttackResult(x_adv, robust)
 
 
+@register_attack(
+    "apgd-t",
+    description="APGD on targeted DLR, 9 targets x 100 iterations",
+    params={**REFERENCE, "n_target_classes": 9},
+    row_budget=True,
+    min_classes=4,
+)
 def apgd_targeted(
     model: Model,
     x: Tensor,

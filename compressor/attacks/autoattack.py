@@ -14,10 +14,20 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from compressor.attacks import apgd, fab, square  # noqa: F401  (they register the stages read below)
 from compressor.attacks.base import AttackResult, Model, Norm, OnBatch, check_inputs, predict
-from compressor.attacks.registry import AUTOATTACK_STAGES, get_attack
+from compressor.attacks.registry import ATTACKS, get_attack, register_attack
+
+AUTOATTACK_STAGES = ("apgd-ce", "apgd-t", "fab-t", "square")
 
 
+@register_attack(
+    "autoattack",
+    kind="ensemble",
+    description="AutoAttack standard: " + ", ".join(n.upper() for n in AUTOATTACK_STAGES),
+    params={"stages": AUTOATTACK_STAGES},
+    min_classes=max(ATTACKS[n].min_classes for n in AUTOATTACK_STAGES),
+)
 def autoattack(
     model: Model,
     x: Tensor,

@@ -29,6 +29,7 @@ from compressor.attacks.base import (
     make_generator,
 )
 from compressor.attacks.fab_projection import project_onto_hyperplane_box
+from compressor.attacks.registry import register_attack
 from compressor.attacks.targets import attack_targets, runner_up_classes
 
 
@@ -103,6 +104,12 @@ def fab_run(
     return out, fooled
 
 
+@register_attack(
+    "fab-t",
+    description="targeted FAB, 9 targets x 100 iterations",
+    params={"n_iter": 100, "n_restarts": 1, "n_target_classes": 9},
+    row_budget=True,
+)
 def fab_targeted(
     model: Model,
     x: Tensor,

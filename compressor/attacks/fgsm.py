@@ -8,8 +8,10 @@ from torch import Tensor
 from compressor.attacks.ascent import ascent_direction, project
 from compressor.attacks.base import AttackResult, Model, Norm, check_inputs, loss_and_grad, predict
 from compressor.attacks.losses import cross_entropy
+from compressor.attacks.registry import register_attack
 
 
+@register_attack("fgsm", description="FGSM, one step of eps")
 def fgsm(
     model: Model, x: Tensor, y: Tensor, *, eps: float, norm: Norm = "linf", seed: int = 0
 ) -> AttackResult:

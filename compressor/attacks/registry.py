@@ -1,13 +1,12 @@
 """Attacks by the names a recipe uses ("pgd20", "apgd-ce", "autoattack", ...), like timm's model registry.
 
-The registry is torch-free metadata: each entry names its implementation as ``"module:function"`` (imported
-on first use) or holds the function itself, with its kind, parameters, the classes it needs and whether it
-takes a row budget. Besides fixed names, a family registers a name grammar: ``pgd<N>``, ``pgd<N>-<step>``
-and ``cw<N>`` name N-step variants (step eps/4 by default; ``-<step>`` is the absolute step at the
-reference radius 8/255, scaled with eps: ``pgd20-0.003`` = 20 steps of 0.003 at 8/255, 0.0015 at 4/255).
-
-Users add their own with the ``register_attack`` decorator on a function in their own module, named in a
-recipe's ``plugins:`` list.
+Each entry is metadata beside its function: kind, parameters, the classes it needs and whether it takes a
+row budget. Every attack registers where it is defined, with ``@register_attack`` on its function (several
+names may share one function with other parameters); a family registers a name grammar instead
+(``register_attack_family``: ``pgd<N>``, ``cw<N>``). The built-in attacks are the modules of
+``compressor.attacks``, imported the first time a name is looked up, so adding one is one module there;
+users add theirs in their own module, named in a recipe's ``plugins:`` list. Importing this module costs
+no torch; looking a name up imports the attacks.
 """
 
 from __future__ import annotations
@@ -15,15 +14,14 @@ from __future__ import annotations
 import difflib
 import importlib
 import inspect
+import pkgutil
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any, Literal
 
 from compressor.errors import UserInputError
 
-REFERENCE_EPS = 8 / 255
 Kind = Literal["white-box", "black-box", "ensemble"]
 
 
@@ -32,7 +30,7 @@ class AttackSpec:
     """A named attack with its parameters; call it like the function it wraps."""
 
     name: str
-    target: str | Callable[..., Any]  # "module:function", imported on first use, or the function
+    target: str | Callable[..., Any]  # the function, or "module:function" (imported on first use)
     kind: Kind
     description: str
     params: Mapping[str, Any] = field(default_factory=dict)
@@ -90,7 +88,37 @@ class AttackFamily:
 
 _REGISTRY: dict[str, AttackSpec] = {}
 _FAMILIES: list[AttackFamily] = []
-ATTACKS: Mapping[str, AttackSpec] = MappingProxyType(_REGISTRY)
+_BUILT_IN = "compressor.attacks"
+_LOADED: list[str] = []  # the built-in attack modules were imported
+
+
+def _load_built_in() -> None:
+    """Import every module of the attacks package once: each registers the attacks it defines."""
+    if _LOADED:
+        return
+    _LOADED.append(_BUILT_IN)  # first: a module that looks names up while loading must not recurse
+    package = importlib.import_module(_BUILT_IN)
+    for module in pkgutil.iter_modules(package.__path__):
+        importlib.import_module(f"{_BUILT_IN}.{module.name}")
+
+
+class _Attacks(Mapping[str, AttackSpec]):
+    """A read-only view of every fixed attack name, the built-in ones loaded on first use."""
+
+    def __getitem__(self, name: str) -> AttackSpec:
+        _load_built_in()
+        return _REGISTRY[name]
+
+    def __iter__(self) -> Iterator[str]:
+        _load_built_in()
+        return iter(list(_REGISTRY))
+
+    def __len__(self) -> int:
+        _load_built_in()
+        return len(_REGISTRY)
+
+
+ATTACKS: Mapping[str, AttackSpec] = _Attacks()
 
 
 def add_attack(spec: AttackSpec) -> AttackSpec:
@@ -110,7 +138,9 @@ def register_attack(
     row_budget: bool = False,
     min_classes: int = 2,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Decorator: make ``fn(model, x, y, *, eps, norm, seed, **params) -> AttackResult`` a recipe attack."""
+    """Decorator: make ``fn(model, x, y, *, eps, norm, seed, **params) -> AttackResult`` a recipe attack.
+
+    Stack it to register one function under several names with other ``params``."""
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         doc = (fn.__doc__ or "").strip().splitlines()
@@ -137,113 +167,20 @@ def register_attack_family(
     _FAMILIES.append(AttackFamily(grammar, re.compile(pattern), build))
 
 
-def _pgd(steps: int, rel_step: float, name: str) -> AttackSpec:
-    return AttackSpec(
-        name,
-        "compressor.attacks.pgd:pgd_attack",
-        "white-box",
-        f"PGD, {steps} steps of {rel_step:.4g} x eps, random start",
-        {"steps": steps, "rel_step": rel_step},
-    )
-
-
-def _cw(steps: int, name: str) -> AttackSpec:
-    return AttackSpec(
-        name,
-        "compressor.attacks.pgd:cw_attack",
-        "white-box",
-        f"PGD on the CW margin, {steps} steps of eps/4",
-        {"steps": steps, "rel_step": 0.25},
-    )
-
-
-def _pgd_family(match: re.Match[str], name: str) -> AttackSpec | None:
-    steps, step = int(match.group(1)), match.group(2)
-    rel = float(step) / REFERENCE_EPS if step else 0.25
-    return _pgd(steps, rel, name) if steps > 0 and rel > 0 else None
-
-
-def _cw_family(match: re.Match[str], name: str) -> AttackSpec | None:
-    return _cw(int(match.group(1)), name) if int(match.group(1)) > 0 else None
-
-
-_REFERENCE = {"n_iter": 100, "n_restarts": 1}
-_TARGETED = {**_REFERENCE, "n_target_classes": 9}
-AUTOATTACK_STAGES = ("apgd-ce", "apgd-t", "fab-t", "square")
-
-for _spec in (
-    AttackSpec("fgsm", "compressor.attacks.fgsm:fgsm", "white-box", "FGSM, one step of eps"),
-    _pgd(20, 0.25, "pgd20"),
-    _pgd(20, 0.003 / REFERENCE_EPS, "pgd20-0.003"),
-    _pgd(100, 0.25, "pgd100"),
-    _cw(20, "cw20"),
-    AttackSpec(
-        "apgd-ce",
-        "compressor.attacks.apgd:apgd",
-        "white-box",
-        "APGD on cross-entropy, 100 iterations",
-        {"loss": "ce", **_REFERENCE},
-    ),
-    AttackSpec(
-        "apgd-dlr",
-        "compressor.attacks.apgd:apgd",
-        "white-box",
-        "APGD on the DLR loss, 100 iterations",
-        {"loss": "dlr", **_REFERENCE},
-        min_classes=3,
-    ),
-    AttackSpec(
-        "apgd-t",
-        "compressor.attacks.apgd:apgd_targeted",
-        "white-box",
-        "APGD on targeted DLR, 9 targets x 100 iterations",
-        _TARGETED,
-        row_budget=True,
-        min_classes=4,
-    ),
-    AttackSpec(
-        "fab-t",
-        "compressor.attacks.fab:fab_targeted",
-        "white-box",
-        "targeted FAB, 9 targets x 100 iterations",
-        _TARGETED,
-        row_budget=True,
-    ),
-    AttackSpec(
-        "square",
-        "compressor.attacks.square:square",
-        "black-box",
-        "Square Attack, 5000 queries, p_init 0.8",
-        {"n_queries": 5000, "p_init": 0.8, "n_restarts": 1, "rescale_schedule": False},
-    ),
-):
-    add_attack(_spec)
-add_attack(
-    AttackSpec(
-        "autoattack",
-        "compressor.attacks.autoattack:autoattack",
-        "ensemble",
-        "AutoAttack standard: " + ", ".join(n.upper() for n in AUTOATTACK_STAGES),
-        {"stages": AUTOATTACK_STAGES},
-        min_classes=max(_REGISTRY[n].min_classes for n in AUTOATTACK_STAGES),
-    )
-)
-register_attack_family("pgd<N>, pgd<N>-<step>", r"^pgd(\d+)(?:-(\d*\.?\d+))?$", _pgd_family)
-register_attack_family("cw<N>", r"^cw(\d+)$", _cw_family)
-
-
 def attack_names() -> list[str]:
     """The fixed attack names, in registration order (the families' grammars also name attacks)."""
-    return list(_REGISTRY)
+    return list(ATTACKS)
 
 
 def attack_grammars() -> list[str]:
     """The name grammars of the registered families, e.g. ``pgd<N>``."""
+    _load_built_in()
     return [family.grammar for family in _FAMILIES]
 
 
 def get_attack(name: str) -> AttackSpec:
     """The attack called ``name``; an unknown name raises a one-line UserInputError with a suggestion."""
+    _load_built_in()
     key = name.strip().lower()
     if key in _REGISTRY:
         return _REGISTRY[key]

@@ -24,6 +24,7 @@ from torch import Tensor
 
 from compressor.attacks.base import AttackResult, Norm, check_inputs, logits_of, lp_norm, make_generator
 from compressor.attacks.losses import margin
+from compressor.attacks.registry import register_attack
 
 Scores = Callable[[Tensor], Any]
 _SCHEDULE = (
@@ -191,6 +192,12 @@ def _square_l2(
     return out, fooled
 
 
+@register_attack(
+    "square",
+    kind="black-box",
+    description="Square Attack, 5000 queries, p_init 0.8",
+    params={"n_queries": 5000, "p_init": 0.8, "n_restarts": 1, "rescale_schedule": False},
+)
 @torch.no_grad()
 def square(
     model: Scores,

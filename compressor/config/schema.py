@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from compressor_edge.backends import BACKENDS
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -19,25 +16,11 @@ from pydantic import (
 
 from compressor.config.methods import MethodParams, single_model_methods
 from compressor.config.numbers import Number
-from compressor.data.registry import get_dataset
-from compressor.errors import UserInputError
 
 Role = Literal["robust", "clean"]
 Format = Literal["fp32", "fp16", "int8"]
 Logger = Literal["tensorboard", "wandb", "mlflow"]  # report.loggers: where training metrics go
 Auto = Literal["auto"]
-
-
-def _registered_backend(name: str) -> str:
-    """A runtime backend the edge kit registered (compressor_edge.backends): the one list of them."""
-    if name not in BACKENDS:
-        close = difflib.get_close_matches(name, BACKENDS, n=1)
-        hint = f"did you mean '{close[0]}'?" if close else f"expected one of: {', '.join(BACKENDS)}"
-        raise ValueError(f"unknown backend '{name}'; {hint}")
-    return name
-
-
-Backend = Annotated[str, AfterValidator(_registered_backend)]
 
 
 class Strict(BaseModel):
@@ -83,15 +66,6 @@ class DataConfig(Strict):
     eval_transform: Literal["auto", "none", "resize", "resize_center_crop"] = "auto"
     allow_missing_classes: bool = False
 
-    @field_validator("dataset")
-    @classmethod
-    def _registered(cls, value: str) -> str:
-        try:
-            get_dataset(value)
-        except UserInputError as err:
-            raise ValueError(str(err)) from None
-        return value
-
     @field_validator("val_fraction")
     @classmethod
     def _validation_is_not_test(cls, value: float) -> float:
@@ -101,12 +75,6 @@ class DataConfig(Strict):
                 "and the test split never selects one"
             )
         return value
-
-    @model_validator(mode="after")
-    def _root_needed(self) -> DataConfig:
-        if get_dataset(self.dataset).needs_root and self.root is None:
-            raise ValueError(f"data.root is required for dataset '{self.dataset}' (the folder holding it)")
-        return self
 
 
 class LoRAConfig(Strict):
@@ -274,7 +242,7 @@ class ExportConfig(Strict):
 
 
 class VerifyConfig(Strict):
-    backends: list[Backend] = Field(default_factory=lambda: list[Backend](["onnxruntime-cpu"]))
+    backends: list[str] = Field(default_factory=lambda: ["onnxruntime-cpu"])  # the edge kit's registry
     formats: list[Format] | None = None
     square_queries: int | None = Field(None, ge=1)  # None: the export's budget (compared with PyTorch)
     skip_square: bool = False  # no Square attack: the verdict is then INCOMPLETE, never a pass

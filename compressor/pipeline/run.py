@@ -10,7 +10,6 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Sequence
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,6 @@ from compressor.engine.distributed import init_from_env
 from compressor.engine.precision import resolve_device, resolve_speed
 from compressor.engine.resume import LATEST, changed_parts, latest_checkpoint
 from compressor.errors import GateFailed, UserInputError
-from compressor.models.clip_pretrain import with_pretrain_checkpoints
 from compressor.pipeline.stage import (
     StageContext,
     StageResult,
@@ -35,9 +33,9 @@ from compressor.pipeline.stage import (
     dependents,
     get_stage,
     part_digests,
+    resolve_recipe,
     stage_digest,
     stage_names,
-    stage_output,
 )
 from compressor.rundir import RunDir
 from compressor.runlock import run_lock
@@ -77,8 +75,7 @@ class PipelineRun:
         console = self.console or make_console(quiet_here=not dist.is_main)  # one rank talks
         device = resolve_device(self.recipe.run.device, dist.local_rank)
         run = RunDir(Path(self.recipe.run.output_dir) / self.recipe.run.name)
-        pretrained = partial(stage_output, run, "pretrain", "weights")  # the pretrain stage's files, by key
-        recipe = with_resolved_data(with_pretrain_checkpoints(self.recipe, lambda key: pretrained(model=key)))
+        recipe = with_resolved_data(resolve_recipe(self.recipe, run))
         seed_everything(recipe.run.seed + dist.rank)
         speed = resolve_speed(recipe.train, device)
         trackers = Trackers(

@@ -89,6 +89,9 @@ class Stage:
     # whether the recipe asks anything of it (a stage that does not apply is skipped, and needing it is
     # satisfied: CLIP pre-training only where a model has a `pretrain:` section)
     applies: Callable[[Recipe], bool] = field(default=lambda recipe: True, compare=False)
+    # how the recipe reads in a run where this stage's outputs are (CLIP pre-training: its weights become the
+    # models' checkpoints); the runner applies every stage's in run order before any stage runs
+    resolve_recipe: Callable[[Recipe, RunDir], Recipe] | None = field(default=None, compare=False)
 
     @property
     def promised(self) -> tuple[str, ...]:
@@ -158,6 +161,14 @@ def _in_run_order(stages: list[Stage]) -> list[Stage]:
 def stage_names() -> list[str]:
     """Registered stages in run order."""
     return list(_registry())
+
+
+def resolve_recipe(recipe: Recipe, run: RunDir) -> Recipe:
+    """The recipe as the stages read it in `run` (each stage's `resolve_recipe`, in run order)."""
+    for stage in _registry().values():
+        if stage.resolve_recipe is not None:
+            recipe = stage.resolve_recipe(recipe, run)
+    return recipe
 
 
 def stages_through(last: str) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from compressor.attacks import ATTACKS, attack_names, get_attack
-from compressor.attacks.registry import REFERENCE_EPS
+from compressor.attacks.pgd import REFERENCE_EPS
 from compressor.errors import UserInputError
 
 
@@ -52,7 +52,7 @@ def test_the_grammar_is_in_the_error() -> None:
 
 
 def test_autoattack_reads_its_stages_and_needs_from_the_registry() -> None:
-    from compressor.attacks.registry import AUTOATTACK_STAGES
+    from compressor.attacks.autoattack import AUTOATTACK_STAGES
 
     spec = ATTACKS["autoattack"]
     assert spec.params["stages"] == AUTOATTACK_STAGES == ("apgd-ce", "apgd-t", "fab-t", "square")

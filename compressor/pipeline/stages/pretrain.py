@@ -24,10 +24,12 @@ from compressor.models.clip_pretrain import (
     pretrain_optim,
     pretraining_models,
     save_clip,
+    with_pretrain_checkpoints,
 )
 from compressor.models.clip_text import resolve_templates
 from compressor.models.weights import load_weights
-from compressor.pipeline.stage import Stage, StageContext, StageResult
+from compressor.pipeline.stage import Stage, StageContext, StageResult, stage_output
+from compressor.rundir import RunDir
 
 
 def _pretrain(spec: ModelSpec, key: str, ctx: StageContext) -> dict[str, Any]:
@@ -37,7 +39,7 @@ def _pretrain(spec: ModelSpec, key: str, ctx: StageContext) -> dict[str, Any]:
     import compressor.models.clip_configs  # noqa: F401  (registers the tiny offline architectures)
 
     recipe, data, settings = ctx.recipe, ctx.data, spec.pretrain
-    if settings is None or spec.checkpoint is None:  # with_pretrain_checkpoints set it in the run's setup
+    if settings is None or spec.checkpoint is None:  # _with_pretrained_weights set it in the run's setup
         raise RuntimeError(f"pretrain: model '{spec.name}' has no pretrain section or no checkpoint")
     if data.train is None:
         raise UserInputError("pretrain: needs an in-memory data set (not imagefolder)")
@@ -100,11 +102,17 @@ def _parts(recipe: Recipe) -> dict[str, object]:
     return {"pretrain": models, "data": recipe.data, "run.seed": recipe.run.seed}
 
 
+def _with_pretrained_weights(recipe: Recipe, run: RunDir) -> Recipe:
+    """Every model that pre-trains here (and names no file) reads this stage's weights as its checkpoint."""
+    return with_pretrain_checkpoints(recipe, lambda key: stage_output(run, "pretrain", "weights", model=key))
+
+
 STAGE = Stage(
     "pretrain",
     run_pretrain,
     _parts,
     outputs={"summary": "summary.json", "weights": "{model}.safetensors"},
     applies=lambda recipe: bool(pretraining_models(recipe)),
+    resolve_recipe=_with_pretrained_weights,
     description="contrastively pre-train the CLIPs that have a `pretrain:` section",
 )

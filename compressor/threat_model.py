@@ -11,6 +11,7 @@ import math
 from collections.abc import Iterator
 
 from compressor.config.schema import DataConfig, Recipe
+from compressor.data.registry import get_dataset
 from compressor.errors import UserInputError
 
 _NAMES = {"linf": "L-inf", "l2": "L2"}
@@ -20,8 +21,6 @@ _UNKNOWN_SIZE = 3 * 2048 * 2048  # an ImageFolder at its native size: the bound 
 def input_values(data: DataConfig) -> int:
     """C*H*W of the model's input for this data set, from the data-set registry (a generous bound when
     only the image files know it, e.g. an ImageFolder at its native size)."""
-    from compressor.data.registry import get_dataset
-
     if data.dataset == "synthetic":
         return data.synthetic.channels * data.synthetic.image_size**2
     channels, side = get_dataset(data.dataset).geometry(data)
