@@ -4,8 +4,8 @@ from compressor.attacks import get_attack
 result = get_attack("autoattack")(model, x, y, eps=8 / 255, batch_size=256)
 robust_accuracy = result.robust.float().mean()
 
-The registry is importable without torch; each attack function (compressor.attacks.apgd.apgd, ...) loads
-on first use.
+Each module here registers the attacks it defines (``@register_attack``); the registry imports them on the
+first lookup, so importing this package costs no torch and adding an attack is one module.
 """
 
 from compressor.attacks.registry import (
