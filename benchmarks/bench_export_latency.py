@@ -32,7 +32,7 @@ from compressor_edge.backends import backend_spec
 from compressor_edge.latency import measure_interleaved, tile_batch
 from compressor_edge.machine import cpu_info, describe_cpu
 from export_gates import latency_gates
-from records import append_record, record_header
+from records import append_record, cuda_fields, record_header
 from torch import nn
 
 import compressor.models.catalog  # noqa: F401  (registers the small-input models with timm)
@@ -233,9 +233,12 @@ def main(argv: list[str] | None = None) -> int:
     gates = [g for name, r in results.items() for g in latency_gates(name, r["rows"], cpu["vnni"])]
     print(f"\nCPU: {describe_cpu()}; {args.threads} thread(s)")
     print("\n".join(g.line() for g in gates) or "no gate applies to these rows")
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    import onnxruntime
+
     record = {
-        **record_header("export_latency", argv, gpu=gpu),
+        **record_header("export_latency", argv, **cuda_fields()),
+        "onnxruntime_providers": onnxruntime.get_available_providers(),
+        "backends": args.backends_used,
         "threads": args.threads,
         "runs": args.runs,
         "warmup": args.warmup,

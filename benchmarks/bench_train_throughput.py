@@ -49,6 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
 
 from bench_ciard_step import OurStep, ReferenceStep, timed  # noqa: E402
+from records import cuda_fields  # noqa: E402
 
 from compressor.attacks.ascent import ascend, random_start  # noqa: E402
 from compressor.config.schema import ModelSpec, TrainConfig  # noqa: E402
@@ -296,7 +297,7 @@ def main(argv: list[str] | None = None) -> None:
         torch.set_num_threads(args.threads)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    env = {**environment(device, ("torch", "timm")), "cudnn_allow_tf32": torch.backends.cudnn.allow_tf32,
+    env = {**environment(device, ("torch", "timm")), **cuda_fields(), "cudnn_allow_tf32": torch.backends.cudnn.allow_tf32,
            "matmul_allow_tf32": torch.backends.cuda.matmul.allow_tf32}  # fmt: skip
     ceiling = matmul_ceiling(device)
     command = " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])])

@@ -39,6 +39,32 @@ def record_header(bench: str, argv: Sequence[str] | None = None, **device: Any) 
     }
 
 
+def cuda_fields() -> dict[str, Any]:
+    """torch's version and CUDA build, and on a GPU its name (torch.cuda.get_device_name) and driver version."""
+    import torch
+
+    fields: dict[str, Any] = {"torch": torch.__version__, "torch_cuda": torch.version.cuda}
+    if torch.cuda.is_available():
+        fields["gpu"] = torch.cuda.get_device_name(0)
+        fields["driver"] = _driver_version()
+    return fields
+
+
+def _driver_version() -> str | None:
+    """The NVIDIA driver's version from nvidia-smi (None where it is missing or fails)."""
+    try:
+        done = subprocess.run(
+            ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    lines = done.stdout.split()
+    return lines[0] if done.returncode == 0 and lines else None
+
+
 def append_record(path: str | Path, record: dict[str, Any]) -> None:
     """Append one JSON line to a results log (earlier lines are never touched) and say where."""
     path = Path(path)
