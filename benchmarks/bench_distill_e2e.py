@@ -56,10 +56,15 @@ def _train_rate(metrics: Path) -> float | None:
 
 
 def summarize(run: Path) -> dict[str, Any]:
-    """What the run directory says: per-stage seconds and verdicts, accuracies, verify's verdict."""
-    stages = _load(run / "stages.json") or {}
-    evaluation = _load(run / "evaluate" / "evaluation.json") or {}
-    verify = _load(run / "verify" / "verify.json") or {}
+    """What the run directory says: per-stage seconds and verdicts, accuracies, verify's verdict (each stage's
+    file by the name the stage declared)."""
+    from compressor.pipeline.stage import stage_output
+    from compressor.rundir import RunDir
+
+    run_dir = RunDir(run)
+    stages = run_dir.records()
+    evaluation = _load(stage_output(run_dir, "evaluate", "evaluation")) or {}
+    verify = _load(stage_output(run_dir, "verify", "verify")) or {}
     return {
         "stages": {
             name: {k: s.get(k) for k in ("seconds", "passed", "failure")}
@@ -70,9 +75,9 @@ def summarize(run: Path) -> dict[str, Any]:
             k: evaluation.get(k)
             for k in ("n", "clean_accuracy", "robust_accuracy", "worst_case_accuracy", "passed")
         },
-        "teachers": _load(run / "evaluate" / "teachers.json"),
+        "teachers": _load(stage_output(run_dir, "evaluate", "teachers")),
         "verify": {k: verify.get(k) for k in ("passed", "verdict", "fastest_passing")},
-        "student_train_images_per_s": _train_rate(run / "distill" / "metrics.jsonl"),
+        "student_train_images_per_s": _train_rate(stage_output(run_dir, "distill", "metrics")),
     }
 
 

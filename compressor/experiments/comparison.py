@@ -112,7 +112,8 @@ def evaluate_again(run_dir: Path) -> None:
     device = resolve_device(recipe.run.device)
     data = load_data(recipe.data, recipe.run.seed)
     student = load_student(run, recipe, device).eval()
-    evaluate_recipe_model(student, data, recipe, run.stage("evaluate"), device)
+    folder = stage_output(run, "evaluate", "evaluation").parent  # the evaluate stage's, by its declared name
+    evaluate_recipe_model(student, data, recipe, folder, device)
 
 
 class Comparison:
