@@ -137,8 +137,10 @@ def build_clip_classifier(
     """The zero-shot classifier a `source: open_clip` spec names (tag, hf-hub:, local-dir:, checkpoint, LoRA)."""
     import open_clip
 
-    import compressor.models.clip_configs  # noqa: F401  (registers the tiny offline architectures)
     from compressor.models import weights as ckpt
+    from compressor.models.clip_tiny import register_tiny_clips
+
+    register_tiny_clips()
 
     if not class_names:
         raise UserInputError(f"CLIP model '{spec.name}' needs at least one class name")

@@ -32,7 +32,9 @@ def check_model_name(spec: ModelSpec) -> None:
     if spec.source == "open_clip":
         import open_clip
 
-        import compressor.models.clip_configs  # noqa: F401  (registers the tiny offline architectures)
+        from compressor.models.clip_tiny import register_tiny_clips
+
+        register_tiny_clips()
 
         if spec.name.startswith("local-dir:") or spec.name in open_clip.list_models():
             return

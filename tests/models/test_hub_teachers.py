@@ -157,7 +157,7 @@ def test_offline_without_cache_is_one_line_exit_2(tmp_path) -> None:
 def _tiny_clip_files() -> tuple[dict[str, bytes], torch.nn.Module]:
     import open_clip
 
-    from compressor.models.clip_configs import CONFIG_DIR
+    from compressor.models.clip_tiny import CONFIG_DIR
 
     model_cfg = json.loads((CONFIG_DIR / "compressor-tiny-vit.json").read_text())
     torch.manual_seed(1)

@@ -36,7 +36,9 @@ def _pretrain(spec: ModelSpec, key: str, ctx: StageContext) -> dict[str, Any]:
     """Train `spec`'s CLIP (both towers) with the trainer and save it to its checkpoint; its record."""
     import open_clip
 
-    import compressor.models.clip_configs  # noqa: F401  (registers the tiny offline architectures)
+    from compressor.models.clip_tiny import register_tiny_clips
+
+    register_tiny_clips()
 
     recipe, data, settings = ctx.recipe, ctx.data, spec.pretrain
     if settings is None or spec.checkpoint is None:  # _with_pretrained_weights set it in the run's setup
