@@ -140,23 +140,8 @@ def search_float_nodes(
         return passes(acc)
 
     ranked = sorted(candidates, key=lambda n: (-ranking_score(n)[0], -ranking_score(n)[1]))
-    low, high, met = 0, 0, False  # the prefix of `low` layers fails (plain int8 did); `high` passes when met
-    while not met and low < cap:  # gallop: 1, 2, 4, ... layers (the top few usually suffice), then cap
-        high = min(max(1, 2 * low), cap)
-        met = trial("prefix", ranked[:high])
-        low = low if met else high
-    while met and high - low > 1:
-        mid = (low + high) // 2
-        if trial("prefix", ranked[:mid]):
-            high = mid
-        else:
-            low = mid
-    kept = ranked[:high]
-    if met:
-        for name in reversed(ranked[:high]):
-            without = [n for n in kept if n != name]
-            if without and trial("prune", without):
-                kept = without
+    length, met = _shortest_passing_prefix(ranked, cap, trial)
+    kept = _pruned(ranked[:length], trial) if met else ranked[:length]
     return {
         "ranking": [{"node": n, "robust_acc_with_it_in_float": ranking_score(n)[0]} for n in ranked],
         "float_nodes": kept,
@@ -167,6 +152,36 @@ def search_float_nodes(
         "max_float_layers": cap,
         "max_evaluations": bound,
     }
+
+
+Trial = Callable[[str, Sequence[str]], bool]  # trial(step, float nodes): whether the gate holds
+
+
+def _shortest_passing_prefix(ranked: Sequence[str], cap: int, trial: Trial) -> tuple[int, bool]:
+    """The length of the shortest passing prefix of `ranked` (1, 2, 4, ... layers up to `cap`, then
+    bisection; the empty prefix fails: plain int8 did), and whether one passed at all."""
+    low, high, met = 0, 0, False  # the prefix of `low` layers fails; `high` passes when met
+    while not met and low < cap:  # gallop: the top few layers usually suffice
+        high = min(max(1, 2 * low), cap)
+        met = trial("prefix", ranked[:high])
+        low = low if met else high
+    while met and high - low > 1:
+        mid = (low + high) // 2
+        if trial("prefix", ranked[:mid]):
+            high = mid
+        else:
+            low = mid
+    return high, met
+
+
+def _pruned(kept: Sequence[str], trial: Trial) -> list[str]:
+    """`kept` with each layer, the lowest-ranked first, returned to int8 where the gate holds without it."""
+    result = list(kept)
+    for name in reversed(kept):
+        without = [n for n in result if n != name]
+        if without and trial("prune", without):
+            result = without
+    return result
 
 
 def _search_float_layers(
@@ -209,6 +224,22 @@ def _search_float_layers(
     return found
 
 
+def _gate_record(
+    held_out: HeldOut, score: _Scorer, max_drop: float, reference: float, plain: float
+) -> dict[str, Any]:
+    """What the robustness gate measured before any search: the images, attacks, fp32 and plain int8 scores."""
+    return {
+        "held_out_images": int(len(held_out.labels)),
+        "attacks": f"PGD-20 from PyTorch, then Square ({held_out.square_queries} queries) on the file",
+        "square_points": None if score.attacked is None else int(score.attacked.size),
+        "max_drop": max_drop,
+        "fp32_robust_acc": reference,
+        "plain_int8_robust_acc": plain,
+        "ranking": [],
+        "float_nodes": [],
+    }
+
+
 def robust_int8(
     fp32: Path,
     dst: Path,
@@ -248,16 +279,7 @@ def robust_int8(
         plain = score(dst)[0]
         if on_candidate is not None:
             on_candidate(1, 1)
-        record: dict[str, Any] = {
-            "held_out_images": int(len(held_out.labels)),
-            "attacks": f"PGD-20 from PyTorch, then Square ({held_out.square_queries} queries) on the file",
-            "square_points": None if score.attacked is None else int(score.attacked.size),
-            "max_drop": max_drop,
-            "fp32_robust_acc": reference,
-            "plain_int8_robust_acc": plain,
-            "ranking": [],
-            "float_nodes": [],
-        }
+        record = _gate_record(held_out, score, max_drop, reference, plain)
         if reference - plain <= max_drop:
             record["square_seconds"] = round(score.square_seconds, 1)
             return {**settings, "robustness_aware": {**record, "robust_acc": plain, "gate_met": True}}
