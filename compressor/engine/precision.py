@@ -138,6 +138,19 @@ def resolve_speed(cfg: TrainConfig, device: torch.device, cpu: dict[str, Any] | 
     return Speed(dtype, channels_last, compile_, device, reason, measure, auto)
 
 
+# Every model of a run compiles through the same ModelWrapper.forward, and dynamo counts each model, mode
+# (training, evaluation, input-gradient attack) and batch shape against one limit per code object (8 by
+# default): a CIARD run whose two teachers differ in architecture reached it and ran its later models eager
+# (seen on an H200; tests/engine/test_compile.py reproduces it on the CPU). This covers a run's variants.
+RECOMPILE_LIMIT = 64
+
+
 def maybe_compile(model: nn.Module, speed: Speed) -> nn.Module:
-    """torch.compile the model when the recipe (or the CUDA default) asks for it."""
-    return cast(nn.Module, torch.compile(model)) if speed.compile else model
+    """torch.compile the model when the recipe (or the CUDA default) asks for it, with room to compile every
+    model and mode of a run (`RECOMPILE_LIMIT`)."""
+    if not speed.compile:
+        return model
+    config = torch._dynamo.config
+    name = "recompile_limit" if hasattr(config, "recompile_limit") else "cache_size_limit"  # torch < 2.6
+    setattr(config, name, max(int(getattr(config, name)), RECOMPILE_LIMIT))
+    return cast(nn.Module, torch.compile(model))
