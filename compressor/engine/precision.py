@@ -52,8 +52,17 @@ class Speed:
         return next(name for name, dtype in DTYPES.items() if dtype is self.dtype)
 
     def describe(self) -> dict[str, Any]:
-        """The precision and why, for the console, metrics.jsonl and the report."""
-        return {"precision": self.precision, "reason": self.reason}
+        """The precision and why, and the layout and compile settings, for metrics.jsonl and the report."""
+        return {
+            "precision": self.precision,
+            "reason": self.reason,
+            "channels_last": self.channels_last,
+            "compile": self.compile,
+        }
+
+    def line(self) -> str:
+        """One console line: the precision and why, and whether torch.compile is on."""
+        return f"{self.precision} ({self.reason}){'; torch.compile' if self.compile else ''}"
 
     def for_model(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> Speed:
         """This speed, with a pending CPU `auto` settled by timing `model`'s training step on (x, y)."""

@@ -63,5 +63,5 @@ def model_speed(
     if dist.world_size > 1 and speed.device.type == "cpu":  # timings and the check may differ by rank
         dtype, reason = gather_objects((resolved.dtype, resolved.reason), dist)[0]
         resolved = replace(resolved, dtype=dtype, reason=reason)
-    console.print(f"[dim]{label}: {resolved.precision} ({resolved.reason})[/]")
+    console.print(f"[dim]{label}: {resolved.line()}[/]")
     return resolved

@@ -28,7 +28,13 @@ def _net() -> nn.Module:
 def test_cpu_defaults_are_eager_channels_last_and_fp32_without_bf16_instructions():
     speed = resolve_speed(TrainConfig(), CPU, NO_BF16)
     assert speed.dtype is None and not speed.compile and speed.channels_last
-    assert speed.describe() == {"precision": "fp32", "reason": speed.reason} and "no bf16" in speed.reason
+    assert speed.describe() == {
+        "precision": "fp32",
+        "reason": speed.reason,
+        "channels_last": speed.channels_last,
+        "compile": False,
+    }
+    assert "no bf16" in speed.reason and "compile" not in speed.line()
     assert speed.for_model(_net(), torch.rand(2, 1, 8, 8), torch.zeros(2, dtype=torch.long)) is speed
 
 
@@ -133,3 +139,8 @@ def test_prepare_batch_relayouts_image_batches_only():
     images, tokens = speed.prepare_batch(torch.rand(2, 3, 4, 4)), speed.prepare_batch(torch.rand(2, 5))
     assert images.is_contiguous(memory_format=torch.channels_last) and not images.is_contiguous()
     assert tokens.is_contiguous()
+
+
+def test_the_console_line_says_when_torch_compile_is_on():
+    speed = resolve_speed(TrainConfig(compile=True), CPU, NO_BF16)
+    assert speed.line().endswith("; torch.compile") and speed.describe()["compile"] is True
