@@ -44,11 +44,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from compressor.config.methods import CIARDParams
 from compressor.config.schema import AttackConfig, ModelSpec, TrainConfig
 from compressor.engine.precision import resolve_speed
 from compressor.methods.base import MethodContext, TrainingPosition
-from compressor.methods.ciard import CIARD
+from compressor.methods.ciard import CIARD, CIARDParams
 from compressor.models.factory import create_classifier
 
 EPOCHS, EPOCH, WARMUP = 300, 100, 50  # a step after the teacher's warm-up, as in the middle of a run

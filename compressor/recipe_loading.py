@@ -11,6 +11,7 @@ from typing import Any
 from compressor.config import parse_recipe
 from compressor.config.loader import parse_recipe_data
 from compressor.config.schema import Recipe
+from compressor.methods.registry import load_methods
 from compressor.recipe_checks import check_recipe
 
 
@@ -27,6 +28,7 @@ def validate_recipe(
     ``on_this_machine`` (a run about to start here) missing data folders or runtimes are errors too.
     ``allow_plugins``: the modules of its `plugins:` the user consented to (see `config.plugins`).
     """
+    load_methods()  # the built-in methods' parameters, which the schema validates `method:` against
     recipe = parse_recipe(path, overrides, allow_plugins=allow_plugins)
     return recipe, check_recipe(recipe, str(path), on_this_machine=on_this_machine)
 
@@ -40,6 +42,7 @@ def validate_recipe_data(
     allow_plugins: Collection[str] = (),
 ) -> tuple[Recipe, list[str]]:
     """`validate_recipe` for a recipe given as a dict (Python API): the same plugins, schema and checks."""
+    load_methods()
     recipe = parse_recipe_data(data, overrides, source=source, allow_plugins=allow_plugins)
     return recipe, check_recipe(recipe, source, on_this_machine=on_this_machine)
 

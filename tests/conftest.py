@@ -9,6 +9,10 @@ import pytest
 import torch
 import yaml
 
+from compressor.methods import load_methods
+
+load_methods()  # as reading a recipe does: tests that build a Recipe directly need the built-in methods
+
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 TINY_RECIPE = {

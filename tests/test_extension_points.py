@@ -1,9 +1,9 @@
-"""Adding a data set, a model, an attack, a runtime backend and a stage is one new module each, nothing edited.
+"""Adding a data set, a model, a method, an attack, a runtime backend and a stage is one new module each.
 
-A copy of the two packages gets five new files (one per extension kind, written as the README's contributing
-table says) and one run uses all of them through the real CLI: the data set trains and tests, the model is
-the student, the attack is in the evaluation, the backend verifies the bundle and the stage writes its file
-from the evaluate stage's declared output.
+A copy of the two packages gets six new files (one per extension kind, written as the README's contributing
+table says; nothing else edited) and one run uses all of them through the real CLI: the data set trains and
+tests, the model is the student, the method trains it, the attack is in the evaluation, the backend verifies
+the bundle and the stage writes its file from the evaluate stage's declared output.
 """
 
 from __future__ import annotations
@@ -154,6 +154,39 @@ NEW_MODULES = {
             )
         )
     ''',
+    "compressor/methods/mixed_at.py": '''
+        """PGD-AT on a mix of clean and adversarial cross-entropy."""
+
+        from __future__ import annotations
+
+        from typing import Literal
+
+        import torch.nn.functional as F
+        from pydantic import Field
+
+        from compressor.config.methods import Params
+        from compressor.config.numbers import Number
+        from compressor.methods.base import StepOutput, register_method
+        from compressor.methods.pgd_at import PGDAT
+        from compressor.methods.registry import register_params
+
+
+        @register_params(single_model=True)
+        class MixedATParams(Params):
+            name: Literal["mixed_at"]
+            clean_weight: Number = Field(0.5, ge=0, le=1)
+
+
+        @register_method
+        class MixedAT(PGDAT):
+            name = "mixed_at"
+
+            def loss(self, x, y, x_adv):
+                weight = self.params.clean_weight
+                adversarial = F.cross_entropy(self.student(x_adv).float(), y)
+                ce = (1 - weight) * adversarial + weight * F.cross_entropy(self.student(x).float(), y)
+                return StepOutput(ce, {"ce_mixed": ce.detach()})
+    ''',
     "compressor/pipeline/stages/card.py": '''
         """A model card from the evaluation, by the evaluate stage's declared output name."""
 
@@ -200,7 +233,7 @@ def test_one_module_each_joins_a_real_run(tmp_path: Path) -> None:
         "run": {"name": "extended", "seed": 0, "device": "cpu", "output_dir": str(tmp_path / "runs")},
         "data": {"dataset": "digits_inverted", "batch_size": 32, "limit_train": 1000, "limit_test": 64},
         "student": {"name": "micro_cnn"},
-        "method": {"name": "pgd_at"},
+        "method": {"name": "mixed_at", "clean_weight": 0.25},
         "attack": {"eps": 0.1, "alpha": 0.025, "steps": 3},
         "optim": {"lr": 0.05},
         "train": {"epochs": 4},
@@ -250,3 +283,5 @@ def test_one_module_each_joins_a_real_run(tmp_path: Path) -> None:
     assert card == {"student": "micro_cnn", "robust_accuracy": evaluation["robust_accuracy"]}
     data = json.loads((out / "data.json").read_text())
     assert data["dataset"] == "digits_inverted"
+    metrics = (out / "distill" / "metrics.jsonl").read_text()
+    assert '"ce_mixed"' in metrics  # the new method's loss trained the student

@@ -1,14 +1,14 @@
-"""The method registry's torch-free half: each method's parameters class and what it needs.
+"""The methods' parameters, by name: the table the recipe's `method:` sections are validated against.
 
-`register_params` on a parameters class (`compressor.config.methods.Params`) joins a method by the name in
-its `name` Literal; the recipe's `method:` section, the teacher roles a recipe must provide, which methods
-can train a teacher on their own and whether validation attacks the model are read from here. The
-implementations (torch) join in `compressor.methods.registry`.
+`register_params` on a parameters class (a `compressor.config.methods.Params` subclass) joins a method by
+the name in its `name` Literal, with what the recipe and the pipeline need to know: the teacher roles it
+reads, whether it trains a model on its own, whether validation attacks. Each method registers here from
+its own module (`compressor.methods.<name>`, next to its implementation), which
+`compressor.methods.registry.load_methods` imports before a recipe is read; config imports none of them.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -27,6 +27,7 @@ class MethodInfo:
     teacher_roles: tuple[str, ...] = ()  # teachers the method reads (KD: its `teacher` parameter)
     single_model: bool = False  # trains a model on its own, so it can train a teacher in the pipeline
     robust_validation: bool = True  # select checkpoints on robust accuracy under the training attack
+    default_for: str | None = None  # the teacher role it trains when a recipe names no method (smoke mode)
 
 
 _INFO: dict[str, MethodInfo] = {}
@@ -41,7 +42,11 @@ def _literal_name(cls: type[BaseModel]) -> str:
 
 
 def register_params(
-    *, teacher_roles: tuple[str, ...] = (), single_model: bool = False, robust_validation: bool = True
+    *,
+    teacher_roles: tuple[str, ...] = (),
+    single_model: bool = False,
+    robust_validation: bool = True,
+    default_for: str | None = None,
 ) -> Callable[[P], P]:
     """Class decorator on a parameters model: register the method named by its `name` Literal."""
 
@@ -49,7 +54,9 @@ def register_params(
         name = _literal_name(cls)
         if name in _INFO:
             raise ValueError(f"method '{name}' is already registered")
-        _INFO[name] = MethodInfo(name, cls, tuple(teacher_roles), single_model, robust_validation)
+        _INFO[name] = MethodInfo(
+            name, cls, tuple(teacher_roles), single_model, robust_validation, default_for
+        )
         return cls
 
     return decorate
@@ -57,15 +64,9 @@ def register_params(
 
 def method_info(name: str) -> MethodInfo:
     """The registered facts of one method (KeyError for an unknown name)."""
-    _builtin_params()
     return _INFO[name]
 
 
 def method_names() -> list[str]:
-    """Every registered method, in registration order."""
-    _builtin_params()
-    return list(_INFO)
-
-
-def _builtin_params() -> None:
-    importlib.import_module("compressor.config.methods")  # registers the built-in parameters classes
+    """Every method registered so far, by name."""
+    return sorted(_INFO)

@@ -1,15 +1,25 @@
-"""Training methods: a torch-free registry (names, parameters, teacher roles) and one module per method.
+"""Training methods, one module each (its parameters class and its implementation), and their registry.
 
-Implementations load when `get_method` first needs one, so importing this package costs no torch.
+The modules load on the first lookup (`load_methods`, which reading a recipe calls), so importing this
+package costs no torch.
 """
 
 from compressor.methods.registry import (
     MethodInfo,
     get_method,
+    load_methods,
     method_info,
     method_names,
     register_method,
     register_params,
 )
 
-__all__ = ["MethodInfo", "get_method", "method_info", "method_names", "register_method", "register_params"]
+__all__ = [
+    "MethodInfo",
+    "get_method",
+    "load_methods",
+    "method_info",
+    "method_names",
+    "register_method",
+    "register_params",
+]

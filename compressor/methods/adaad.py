@@ -10,11 +10,25 @@ forwards are skipped when a = 1.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch.nn.functional as F
+from pydantic import Field
 from torch import Tensor
 
+from compressor.config.methods import Params
+from compressor.config.numbers import Number
 from compressor.methods.base import Method, StepOutput, register_method
 from compressor.methods.common import kl_elementwise, kl_mean_bc, probs, run_attack, teacher_logits
+from compressor.methods.registry import register_params
+
+
+@register_params(teacher_roles=("robust",))
+class AdaADParams(Params):
+    """Huang et al. 2023: the attack and the loss query the teacher at the same point x'."""
+
+    name: Literal["adaad"]
+    adv_weight: Number = Field(1.0, ge=0, le=1)
 
 
 @register_method

@@ -35,16 +35,20 @@ clamped to [0,1] (theirs is not). With these aligned, one step matches theirs bi
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Literal
 
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
+from pydantic import Field
 from torch import Tensor
 
+from compressor.config.numbers import Number
+from compressor.config.schema import Strict
 from compressor.methods.base import MethodContext, TrainingPosition, register_method
 from compressor.methods.common import kl_elementwise, probs
-from compressor.methods.mtard import DualTeacherDistillation
+from compressor.methods.mtard import DualTeacherDistillation, DualTeacherParams
+from compressor.methods.registry import register_params
 from compressor.models.modes import model_mode
 
 
@@ -87,6 +91,29 @@ def sync_buffers(module: torch.nn.Module) -> None:
         return
     for buffer in module.buffers():
         dist.broadcast(buffer, src=0)
+
+
+class TeacherRetrainParams(Strict):
+    """CIARD's continuous retraining of the robust teacher on the student's adversarial examples."""
+
+    enabled: bool = True
+    warmup_fraction: Number = Field(50 / 300, ge=0, le=1)
+    lr: Number = Field(1e-4, ge=0)
+    momentum: Number = Field(0.1, ge=0, lt=1)
+    weight_decay: Number = Field(2e-4, ge=0)
+    batchnorm: Literal["update", "frozen"] = "update"
+
+
+@register_params(teacher_roles=("robust", "clean"))
+class CIARDParams(DualTeacherParams):
+    """Lu et al. 2025 (arXiv 2509.12633): dual teachers, push term, robust-teacher retraining."""
+
+    name: Literal["ciard"]
+    push_temperature: Number = Field(5.0, gt=0)
+    push_scale: Literal["auto"] | Number = "auto"
+    push_cap: Number | None = Field(10.0, gt=0)
+    teacher_retrain: TeacherRetrainParams = Field(default_factory=TeacherRetrainParams)
+    quirk_teacher_train_mode: bool = False
 
 
 @register_method

@@ -11,13 +11,16 @@ attack, plain PGD (the FARE code's PGD adds momentum 0.9 to it).
 from __future__ import annotations
 
 import copy
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
 
+from compressor.config.methods import Params
 from compressor.errors import UserInputError
 from compressor.methods.base import Method, MethodContext, StepOutput, register_method
 from compressor.methods.common import run_attack
+from compressor.methods.registry import register_params
 from compressor.models.modes import eval_mode
 from compressor.models.wrapper import unwrap
 
@@ -28,6 +31,13 @@ def _embedding_dim(model: nn.Module, role: str) -> int:
     if matrix is None:
         raise UserInputError(f"fare needs CLIP models (source: open_clip); the {role} is not one")
     return int(matrix.shape[1])
+
+
+@register_params(single_model=True)
+class FAREParams(Params):
+    """Schlarmann et al. 2024: ||f(x') - f_orig(x)||^2 on image embeddings (unsupervised)."""
+
+    name: Literal["fare"]
 
 
 @register_method

@@ -16,14 +16,35 @@ per-epoch PGD validation and best-checkpoint selection stay in force as for ever
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 from torch import Tensor
 
+from compressor.config.methods import Params
+from compressor.config.numbers import Number
 from compressor.methods.base import Method, MethodContext, StepOutput, TrainingPosition, register_method
 from compressor.methods.common import ce_objective, run_attack
+from compressor.methods.registry import register_params
 from compressor.models.modes import model_mode
+
+
+@register_params(single_model=True)
+class FastATParams(Params):
+    """Wong et al. 2020 ("Fast is better than free"): CE on one FGSM step from a uniform random start.
+
+    About 1/5 of PGD-10 training's cost. The step is alpha_scale x eps (the paper's 1.25). Guard against
+    catastrophic overfitting: every guard_every steps PGD (the recipe's training attack, same random start)
+    is run on one fixed training batch (the first, as the paper's); when its accuracy falls more than
+    guard_drop (the paper's 0.2) below its best so far, training switches to PGD for good.
+    """
+
+    name: Literal["fast_at"]
+    alpha_scale: Number = Field(1.25, gt=0, le=2)
+    guard_every: int = Field(50, ge=1)
+    guard_drop: Number = Field(0.2, gt=0, le=1)
 
 
 @register_method

@@ -7,11 +7,31 @@ is the recipe's `teacher` role (clean by default).
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch.nn.functional as F
+from pydantic import Field
 from torch import Tensor
 
+from compressor.config.methods import Params
+from compressor.config.numbers import Number
 from compressor.methods.base import Method, StepOutput, register_method
 from compressor.methods.common import kl_batchmean, probs, teacher_logits
+from compressor.methods.registry import register_params
+
+
+@register_params(robust_validation=False)
+class KDParams(Params):
+    """Hinton et al. 2015: (1-alpha) CE + alpha tau^2 KL on clean images, from one teacher."""
+
+    name: Literal["kd"]
+    tau: Number = Field(4.0, gt=0)
+    alpha: Number = Field(0.9, ge=0, le=1)
+    teacher: Literal["robust", "clean"] = "clean"
+
+    def needed_teachers(self) -> tuple[str, ...]:
+        """KD distils from the one teacher its `teacher` parameter names."""
+        return (self.teacher,)
 
 
 @register_method

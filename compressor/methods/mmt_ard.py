@@ -33,15 +33,20 @@ which with momentum 0.9 < 1 makes each step the sign of the current gradient, pl
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 from torch import Tensor
 
 from compressor.attacks.ascent import maximize
+from compressor.config.methods import Params
+from compressor.config.numbers import Number
 from compressor.errors import UserInputError
 from compressor.methods.base import Method, MethodContext, StepOutput, register_method
 from compressor.methods.common import kl_elementwise, kl_objective, probs, teacher_logits
+from compressor.methods.registry import register_params
 from compressor.models.modes import eval_mode
 
 
@@ -88,6 +93,25 @@ def momentum_attack(
             init_std=float(a.init_std),
             momentum=momentum,
         )
+
+
+@register_params(teacher_roles=("robust", "clean"))
+class MMTARDParams(Params):
+    """Li et al. 2025 (arXiv 2511.17448): confidence-weighted dual-teacher KL for CLIP students."""
+
+    name: Literal["mmt_ard"]
+    w_adv: Number = Field(50.0, ge=0)
+    w_clean: Number = Field(5.0, ge=0)
+    confidence: Literal["cosine", "softmax", "none"] = "cosine"
+    balance: Literal["fixed", "sigmoid"] = "fixed"
+    sigmoid_k: Number = Field(5.0, gt=0)
+    sigmoid_momentum: Number = Field(0.9, ge=0, lt=1)
+    attack_momentum: Number = Field(0.9, ge=0, lt=1)
+    clean_teacher: Literal["clean", "robust"] = "clean"  # robust: the single-robust-teacher baseline
+
+    def needed_teachers(self) -> tuple[str, ...]:
+        """Both teachers, or only the robust one in the single-robust-teacher baseline."""
+        return ("robust", "clean") if self.clean_teacher == "clean" else ("robust",)
 
 
 @register_method

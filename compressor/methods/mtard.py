@@ -17,10 +17,13 @@ entropy ratio leaves the temperatures unchanged instead of making them NaN.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
+from pydantic import Field
 from torch import Tensor
 
+from compressor.config.methods import Params
+from compressor.config.numbers import Number
 from compressor.methods.base import Method, MethodContext, StepOutput, TrainingPosition, register_method
 from compressor.methods.common import (
     AdaptiveWeights,
@@ -32,6 +35,45 @@ from compressor.methods.common import (
     run_attack,
     teacher_logits,
 )
+from compressor.methods.registry import register_params
+
+
+class DualTeacherParams(Params):
+    """Shared by MTARD, B-MTARD and CIARD: loss weights and entropy-balanced temperatures.
+
+    Their KL terms are averaged over batch x classes (the authors' convention): 1/C of a cross-entropy's
+    gradient, so under SGD they want a larger learning rate than PGD-AT (see RSLADParams); the shipped
+    digits and MNIST recipes set the rate chosen on the validation split.
+    """
+
+    weights: Literal["fixed", "adaptive"] = "fixed"
+    weight_lr: Number = Field(0.025, ge=0)
+    balance_temperatures: bool = True
+    tau_adv: Number = Field(1.0, ge=1)
+    tau_nat: Number = Field(1.0, ge=1)
+    tau_lr: Number = Field(0.001, ge=0)
+    tau_min: Number = Field(1.0, gt=0)
+    tau_max: Number = Field(10.0, gt=0)
+    tau_decay_at: list[Number] = Field(default_factory=lambda: [215 / 300, 260 / 300, 285 / 300])
+    tau_decay_factor: Number = Field(0.1, gt=0, le=1)
+    quirk_tau_decay_every_step: bool = False
+
+
+@register_params(teacher_roles=("robust", "clean"))
+class MTARDParams(DualTeacherParams):
+    """Zhao et al. 2022: two teachers, adaptive weights, fixed temperatures."""
+
+    name: Literal["mtard"]
+    weights: Literal["fixed", "adaptive"] = "adaptive"
+    balance_temperatures: bool = False
+
+
+@register_params(teacher_roles=("robust", "clean"))
+class BMTARDParams(DualTeacherParams):
+    """Zhao et al. 2024: MTARD with entropy-balanced temperatures."""
+
+    name: Literal["b_mtard"]
+    weights: Literal["fixed", "adaptive"] = "adaptive"
 
 
 class DualTeacherDistillation(Method):

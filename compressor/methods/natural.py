@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch.nn.functional as F
 from torch import Tensor
 
+from compressor.config.methods import Params
 from compressor.methods.base import Method, StepOutput, register_method
+from compressor.methods.registry import register_params
+
+
+@register_params(single_model=True, robust_validation=False, default_for="clean")
+class NaturalParams(Params):
+    """Cross-entropy on clean images (clean teachers, references)."""
+
+    name: Literal["natural"]
 
 
 @register_method

@@ -8,11 +8,22 @@ this is the convention of the distillation baselines (RSLAD, CIARD) the project 
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch.nn.functional as F
 from torch import Tensor
 
+from compressor.config.methods import Params
 from compressor.methods.base import Method, StepOutput, register_method
 from compressor.methods.common import ce_objective, run_attack
+from compressor.methods.registry import register_params
+
+
+@register_params(single_model=True, default_for="robust")
+class PGDATParams(Params):
+    """Madry et al. 2018: cross-entropy on PGD examples."""
+
+    name: Literal["pgd_at"]
 
 
 @register_method

@@ -9,10 +9,30 @@ Deviation: the exact KL; the reference adds 1e-5 inside the teacher's log.
 
 from __future__ import annotations
 
+from typing import Literal
+
+from pydantic import Field
 from torch import Tensor
 
+from compressor.config.methods import Params
+from compressor.config.numbers import Number
 from compressor.methods.base import Method, StepOutput, register_method
 from compressor.methods.common import kl_mean_bc, kl_objective, probs, run_attack, teacher_logits
+from compressor.methods.registry import register_params
+
+
+@register_params(teacher_roles=("robust",))
+class RSLADParams(Params):
+    """Zi et al. 2021: robust soft labels T_rob(x) for both the adversarial and the clean term.
+
+    Its KL terms are averaged over batch x classes, as in the authors' code, so their gradient is 1/C of a
+    cross-entropy's: under SGD it needs a larger learning rate than PGD-AT (digits, chosen on validation
+    from {0.05, 0.1, 0.2, 0.5}: 0.5 against PGD-AT's 0.1; results/digits-methods-sgd.md).
+    """
+
+    name: Literal["rslad"]
+    adv_weight: Number = Field(5 / 6, ge=0)
+    nat_weight: Number = Field(1 / 6, ge=0)
 
 
 @register_method

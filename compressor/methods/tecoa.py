@@ -9,8 +9,19 @@ fine-tunes with the model's own, also 100 for OpenAI CLIP).
 
 from __future__ import annotations
 
+from typing import Literal
+
+from compressor.config.methods import Params
 from compressor.methods.base import register_method
 from compressor.methods.pgd_at import PGDAT
+from compressor.methods.registry import register_params
+
+
+@register_params(single_model=True)
+class TeCoAParams(Params):
+    """Mao et al. 2023: CE on the zero-shot logits of adversarial images."""
+
+    name: Literal["tecoa"]
 
 
 @register_method

@@ -9,13 +9,27 @@ stay separate: in train mode, BatchNorm statistics of a concatenated batch would
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 from torch import Tensor
 
+from compressor.config.methods import Params
+from compressor.config.numbers import Number
 from compressor.methods.base import Method, StepOutput, register_method
 from compressor.methods.common import kl_batchmean, kl_objective, probs, run_attack
+from compressor.methods.registry import register_params
 from compressor.models.modes import eval_mode
+
+
+@register_params(single_model=True)
+class TRADESParams(Params):
+    """Zhang et al. 2019: CE(S(x)) + beta * KL(S(x') || S(x))."""
+
+    name: Literal["trades"]
+    beta: Number = Field(6.0, ge=0)
 
 
 @register_method

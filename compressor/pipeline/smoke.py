@@ -43,9 +43,8 @@ def _small_model(spec: ModelSpec) -> ModelSpec:
 
 
 def _teacher_method(role: str) -> dict[str, Any]:
-    """The first registered single-model method that fits the role (robust: validated under attack)."""
-    fits = (n for n in method_names() if method_info(n).single_model)
-    return {"name": next(n for n in fits if method_info(n).robust_validation == (role == "robust"))}
+    """The method registered as the default training of a teacher of `role` (PGD-AT, natural training)."""
+    return {"name": next(n for n in method_names() if method_info(n).default_for == role)}
 
 
 def _teacher(spec: TeacherSpec) -> TeacherSpec:

@@ -9,12 +9,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from compressor.config.methods import MMTARDParams
 from compressor.config.schema import AttackConfig
 from compressor.errors import UserInputError
 from compressor.methods import mmt_ard
 from compressor.methods.base import MethodContext
-from compressor.methods.mmt_ard import MMTARD, clean_share, confidence
+from compressor.methods.mmt_ard import MMTARD, MMTARDParams, clean_share, confidence
 
 T_ROB = [[40.0, 10.0, 5.0], [3.0, 30.0, 20.0]]
 T_NAT = [[35.0, 20.0, 0.0], [10.0, 25.0, 5.0]]

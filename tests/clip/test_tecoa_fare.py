@@ -7,12 +7,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from compressor.config.methods import FAREParams, TeCoAParams
 from compressor.config.schema import AttackConfig
 from compressor.errors import UserInputError
 from compressor.methods.base import MethodContext, get_method
-from compressor.methods.fare import FARE
-from compressor.methods.tecoa import TeCoA
+from compressor.methods.fare import FARE, FAREParams
+from compressor.methods.tecoa import TeCoA, TeCoAParams
 
 
 def ctx(student: nn.Module, params: object, teachers: dict[str, nn.Module] | None = None) -> MethodContext:

@@ -8,7 +8,6 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from compressor.config.methods import NaturalParams, PGDATParams
 from compressor.config.schema import (
     AttackConfig,
     DataConfig,
@@ -24,6 +23,8 @@ from compressor.engine.precision import resolve_speed
 from compressor.engine.trainer import FitSetup, fit
 from compressor.errors import TrainingDiverged
 from compressor.methods.base import MethodContext, get_method
+from compressor.methods.natural import NaturalParams
+from compressor.methods.pgd_at import PGDATParams
 from compressor.models import create_classifier
 
 ATTACK = AttackConfig(eps=0.1, alpha=0.025, steps=2)

@@ -8,9 +8,8 @@ import math
 import pytest
 import torch
 
-from compressor.config.methods import CIARDParams
 from compressor.methods.base import TrainingPosition
-from compressor.methods.ciard import CIARD, push_term, teacher_lr
+from compressor.methods.ciard import CIARD, CIARDParams, push_term, teacher_lr
 
 Y = torch.tensor([0, 1, 2, 0])
 T_NAT_ADV = torch.tensor([[3.0, 0.0, 0.0], [2.0, 0.0, 1.0], [0.0, 0.5, 0.0], [0.0, 0.0, 2.0]])

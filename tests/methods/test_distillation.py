@@ -6,11 +6,10 @@ import math
 
 import torch
 
-from compressor.config.methods import AdaADParams, ARDParams, KDParams, RSLADParams
-from compressor.methods.adaad import AdaAD
-from compressor.methods.ard import ARD
-from compressor.methods.kd import KD
-from compressor.methods.rslad import RSLAD
+from compressor.methods.adaad import AdaAD, AdaADParams
+from compressor.methods.ard import ARD, ARDParams
+from compressor.methods.kd import KD, KDParams
+from compressor.methods.rslad import RSLAD, RSLADParams
 
 
 def _outputs(model, *inputs):

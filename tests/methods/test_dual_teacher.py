@@ -7,9 +7,8 @@ import math
 import pytest
 import torch
 
-from compressor.config.methods import BMTARDParams, MTARDParams
 from compressor.methods.common import AdaptiveWeights, DecayingRate, EntropyTemperatures
-from compressor.methods.mtard import BMTARD, MTARD
+from compressor.methods.mtard import BMTARD, MTARD, BMTARDParams, MTARDParams
 
 CPU = torch.device("cpu")
 SHARP = torch.tensor([[8.0, 0.0, 0.0], [0.0, 8.0, 0.0]])

@@ -5,9 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from compressor.config.methods import FastATParams
 from compressor.methods.base import TrainingPosition
-from compressor.methods.fast_at import FastAT
+from compressor.methods.fast_at import FastAT, FastATParams
 
 
 def _progress(step: int) -> TrainingPosition:

@@ -6,10 +6,9 @@ import math
 
 import torch
 
-from compressor.config.methods import NaturalParams, PGDATParams, TRADESParams
-from compressor.methods.natural import Natural
-from compressor.methods.pgd_at import PGDAT
-from compressor.methods.trades import TRADES
+from compressor.methods.natural import Natural, NaturalParams
+from compressor.methods.pgd_at import PGDAT, PGDATParams
+from compressor.methods.trades import TRADES, TRADESParams
 
 
 def test_natural_loss_is_clean_ce(batch, ctx_factory, ref):
