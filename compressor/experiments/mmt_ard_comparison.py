@@ -35,10 +35,9 @@ from compressor.data.sources import as_float
 from compressor.engine.precision import resolve_speed
 from compressor.methods.base import build_method
 from compressor.models.build import build_model, data_info
-from compressor.models.clip_pretrain import with_pretrain_checkpoints
 from compressor.pipeline.artifacts import load_teachers
 from compressor.pipeline.run import run_pipeline
-from compressor.pipeline.stage import stage_output, stages_through
+from compressor.pipeline.stage import resolve_recipe, stage_output, stages_through
 from compressor.recipe_loading import load_recipe
 from compressor.rundir import RunDir
 
@@ -56,9 +55,7 @@ ROWS: dict[str, list[str]] = {
 def _teacher_overrides(base: Recipe, teachers_root: Path) -> list[str]:
     """Every row reads the teachers and the pre-trained student of the seed's teachers run."""
     teachers_run = RunDir(teachers_root)
-    resolved = with_pretrain_checkpoints(
-        base, lambda key: stage_output(teachers_run, "pretrain", "weights", model=key)
-    )
+    resolved = resolve_recipe(base, teachers_run)  # as the teachers run read it: its pre-trained checkpoints
     out = [f"student.checkpoint={resolved.student.checkpoint}"]
     for index, teacher in enumerate(base.teachers):
         out += [

@@ -35,3 +35,16 @@ def test_the_table_holds_mean_and_sd_per_row_and_the_step_ratio(tmp_path: Path) 
     assert "| single-teacher (n=1) | 70.0 ± 0.0 | 35.0 ± 0.0 |" in text
     assert "| mmt_ard | 0.3000 | 1.50x |" in text
     assert "step s" not in text  # per-row logged step times ran under different loads: not tabled
+
+
+def test_every_row_reads_the_teachers_runs_pretrained_student_and_teachers(tmp_path: Path) -> None:
+    from compressor.experiments.mmt_ard_comparison import _teacher_overrides
+    from compressor.models.clip_pretrain import pretrain_key
+    from compressor.recipe_loading import load_recipe
+
+    recipe = load_recipe(Path(__file__).resolve().parents[2] / "recipes" / "digits-clip-mmt-ard.yaml")
+    teachers_run = tmp_path / "teachers-run"
+    overrides = _teacher_overrides(recipe, teachers_run)
+    key = pretrain_key(recipe.student, recipe.data, recipe.run.seed)
+    assert overrides[0] == f"student.checkpoint={teachers_run / 'pretrain' / key}.safetensors"
+    assert f"teachers.0.model.checkpoint={teachers_run / 'teachers' / 'robust.safetensors'}" in overrides
