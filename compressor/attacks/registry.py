@@ -30,20 +30,12 @@ class AttackSpec:
     """A named attack with its parameters; call it like the function it wraps."""
 
     name: str
-    target: str | Callable[..., Any]  # the function, or "module:function" (imported on first use)
+    fn: Callable[..., Any]  # fn(model, x, y, *, eps, norm, seed, **params) -> AttackResult
     kind: Kind
     description: str
     params: Mapping[str, Any] = field(default_factory=dict)
     row_budget: bool = False  # the attack takes ``max_rows``: it gets the batch size as its row budget
     min_classes: int = 2  # fewer classes than this and the attack cannot run (DLR losses need 3-4)
-
-    @property
-    def fn(self) -> Callable[..., Any]:
-        """The attack function."""
-        if callable(self.target):
-            return self.target
-        module, _, attr = self.target.partition(":")
-        return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
 
     def __call__(
         self,
