@@ -7,7 +7,6 @@ warning for `validate`, which may run on a laptop for a cluster job, and an erro
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 
 from compressor.config.schema import DataConfig, ModelSpec, Recipe
@@ -33,13 +32,14 @@ def _check_data(data: DataConfig, where: str) -> None:
 
 def _check_backends(names: list[str], source: str) -> None:
     """Every verify backend is one the edge kit registered (compressor_edge.backends: the one list)."""
-    from compressor_edge.backends import BACKENDS
+    from compressor_edge.backends import backend_spec
+    from compressor_edge.errors import BundleError
 
     for index, name in enumerate(names):
-        if name not in BACKENDS:
-            close = difflib.get_close_matches(name, BACKENDS, n=1)
-            hint = f"did you mean '{close[0]}'?" if close else f"expected one of: {', '.join(BACKENDS)}"
-            raise UserInputError(f"{source}: verify.backends.{index}: unknown backend '{name}'; {hint}")
+        try:
+            backend_spec(name)
+        except BundleError as err:
+            raise UserInputError(f"{source}: verify.backends.{index}: {err}") from None
 
 
 def _check_model(spec: ModelSpec, where: str) -> None:
